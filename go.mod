@@ -1,0 +1,8 @@
+module github.com/quantmcu/quantmcu
+
+go 1.26
+
+require (
+	github.com/google/flatbuffers v25.12.19+incompatible
+	github.com/spf13/pflag v1.1.0
+)
