@@ -58,10 +58,13 @@ func Parse(data []byte, name string) (m *schema.ModelT, err error) {
 	if len(data) < 8 {
 		return nil, fmt.Errorf("%s: not a TFLite model: file has %d bytes, too short for a FlatBuffer", name, len(data))
 	}
-	if id := data[4:8]; string(id) != FileIdentifier {
-		return nil, fmt.Errorf("%s: not a TFLite model: file identifier is %q, want %q", name, printable(id), FileIdentifier)
-	}
+	// TFLM does not require the file identifier (its fuzzing seeds omit it), so a file
+	// without it is accepted when its bytes verify as a Model FlatBuffer.
+	hasID := string(data[4:8]) == FileIdentifier
 	if err := schema.Verify(data); err != nil {
+		if !hasID {
+			return nil, fmt.Errorf("%s: not a TFLite model: no %q file identifier and not a valid model FlatBuffer (%v)", name, FileIdentifier, err)
+		}
 		return nil, fmt.Errorf("%s: corrupt model: %w", name, err)
 	}
 	// The verifier guarantees every offset and vector is in bounds; recover is a last line
