@@ -1,0 +1,100 @@
+// Package builtin holds the optimizers that ship inside the quantmcu binary. The host runs
+// each in its own process (`quantmcu serve-plugin NAME`), through the same protocol as any
+// third-party plugin.
+package builtin
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/quantmcu/quantmcu/plugin"
+	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/tflite"
+)
+
+// QuantMCU is the name of the built-in rewriter plugin and the default pipeline.
+const QuantMCU = "quantmcu"
+
+// Names lists the built-in plugins.
+func Names() []string { return []string{QuantMCU} }
+
+// Lookup returns the built-in optimizer called name; version is the quantmcu version it
+// reports.
+func Lookup(name, version string) (plugin.Optimizer, bool) {
+	if name == QuantMCU {
+		return &quantMCU{version: version}, true
+	}
+	return nil, false
+}
+
+// quantMCU adapts package rewrite to the plugin protocol.
+type quantMCU struct{ version string }
+
+func (q *quantMCU) Describe() plugin.Description {
+	return plugin.Description{
+		Name:    QuantMCU,
+		Version: q.version,
+		Summary: "patch-based, mixed-precision rewrite of the first stage (MCUNetV2 + QuantMCU)",
+		Options: []plugin.Option{
+			{Name: "sram", Type: plugin.Size, Default: "0",
+				Help: "TFLM arena budget, e.g. 256KiB; 0 = no budget (lowest peak at small compute overhead)"},
+			{Name: "patches", Type: plugin.String, Default: "auto",
+				Help: `patch grid "RxC" (e.g. 4x4) or "auto"`},
+			{Name: "split", Type: plugin.Int, Default: "0",
+				Help: "number of leading operators in the patch stage; 0 = automatic"},
+		},
+	}
+}
+
+var gridRE = regexp.MustCompile(`^([1-9][0-9]{0,3})x([1-9][0-9]{0,3})$`)
+
+// options maps the plugin's option values to rewrite.Options.
+func options(o plugin.Options) (rewrite.Options, error) {
+	sram, err := o.Size("sram")
+	if err != nil {
+		return rewrite.Options{}, err
+	}
+	patches, err := o.String("patches")
+	if err != nil {
+		return rewrite.Options{}, err
+	}
+	if patches != "auto" && !gridRE.MatchString(patches) {
+		return rewrite.Options{}, plugin.BadInput(fmt.Errorf(`option patches: %q is neither "auto" nor a grid like "4x4"`, patches))
+	}
+	split, err := o.Int("split")
+	if err != nil {
+		return rewrite.Options{}, err
+	}
+	if split < 0 || split > 1<<20 {
+		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option split: %d is not an operator count", split))
+	}
+	return rewrite.Options{SRAM: sram, Patches: patches, Split: int(split)}, nil
+}
+
+func (q *quantMCU) Optimize(ctx context.Context, req *plugin.Request, progress func(string, float64)) (*plugin.Response, error) {
+	opts, err := options(req.Options)
+	if err != nil {
+		return nil, err
+	}
+	m, err := tflite.Parse(req.Model, req.ModelName)
+	if err != nil {
+		return nil, plugin.BadInput(err)
+	}
+	res, err := rewrite.Optimize(ctx, m, opts, progress)
+	if err != nil {
+		return nil, err
+	}
+	data, err := tflite.Serialize(res.Model)
+	if err != nil {
+		return nil, fmt.Errorf("rewritten model: %w", err)
+	}
+	resp := &plugin.Response{Model: data, Artifacts: res.Artifacts, Summary: res.Summary}
+	for _, d := range res.Diagnostics {
+		resp.Diagnostics = append(resp.Diagnostics, plugin.Diagnostic{
+			// rewrite.Severity and plugin.Level share the numbering info=1, warning=2, error=3.
+			Level: plugin.Level(d.Severity), Subgraph: d.Subgraph, Operator: d.Operator, Message: d.Message,
+		})
+	}
+	return resp, nil
+}
