@@ -1,0 +1,123 @@
+package analysis
+
+import (
+	"github.com/quantmcu/quantmcu/tflite"
+	"github.com/quantmcu/quantmcu/tflite/schema"
+)
+
+// pointerBytes is the pointer size of the 32-bit microcontrollers TFLM targets; it sizes the
+// pointer tables ADD_N keeps in scratch (8 on a 64-bit host build).
+const pointerBytes = 4
+
+// scratchRequest is one RequestScratchBufferInArena call a kernel makes in Prepare.
+type scratchRequest struct {
+	subgraph, op int
+	bytes        int64
+}
+
+// scratchRequests lists the arena scratch buffers TFLM's reference kernels request while
+// preparing every operator, in request order (subgraph by subgraph, operator by operator).
+// Kernels modelled: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED with INT4 filters (the
+// unpacked filter), MEAN and SUM (int32 accumulator for int8/int16, index tables), REDUCE_MAX,
+// REDUCE_MIN and REDUCE_ALL (index tables), SVDF, TRANSPOSE_CONV, ADD_N and MIRROR_PAD.
+// Optimized kernel libraries (CMSIS-NN, ESP-NN, Xtensa) request more.
+func scratchRequests(m *schema.ModelT) []scratchRequest {
+	var reqs []scratchRequest
+	for si, sg := range m.Subgraphs {
+		for oi, op := range sg.Operators {
+			for _, b := range opScratch(m, sg, op) {
+				reqs = append(reqs, scratchRequest{si, oi, b})
+			}
+		}
+	}
+	return reqs
+}
+
+// opScratch returns the scratch sizes one operator's reference kernel requests.
+func opScratch(m *schema.ModelT, sg *schema.SubGraphT, op *schema.OperatorT) []int64 {
+	if int(op.OpcodeIndex) >= len(m.OperatorCodes) {
+		return nil
+	}
+	in := func(i int) *schema.TensorT { return tensorAt(sg, op.Inputs, i) }
+	out := func(i int) *schema.TensorT { return tensorAt(sg, op.Outputs, i) }
+	count := func(t *schema.TensorT) int64 {
+		if t == nil {
+			return 0
+		}
+		n, err := tflite.ElementCount(t.Shape)
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	rank := func(t *schema.TensorT) int64 {
+		if t == nil {
+			return 0
+		}
+		return int64(len(t.Shape))
+	}
+	switch tflite.BuiltinCode(m.OperatorCodes[op.OpcodeIndex]) {
+	case schema.BuiltinOperatorCONV_2D, schema.BuiltinOperatorDEPTHWISE_CONV_2D, schema.BuiltinOperatorFULLY_CONNECTED:
+		if f := in(1); f != nil && f.Type == schema.TensorTypeINT4 {
+			return []int64{count(f)}
+		}
+	case schema.BuiltinOperatorMEAN, schema.BuiltinOperatorSUM:
+		x := in(0)
+		var r []int64
+		if x != nil && (x.Type == schema.TensorTypeINT8 || x.Type == schema.TensorTypeINT16) {
+			r = append(r, 4*count(out(0)))
+		}
+		return append(r, 4*rank(x), 4*count(in(1)))
+	case schema.BuiltinOperatorREDUCE_MAX, schema.BuiltinOperatorREDUCE_MIN, schema.BuiltinOperatorREDUCE_ALL:
+		return []int64{4 * rank(in(0)), 4 * count(in(1))}
+	case schema.BuiltinOperatorSVDF:
+		x, wf := in(0), in(1)
+		if x == nil || wf == nil || len(x.Shape) != 2 || len(wf.Shape) != 2 {
+			return nil
+		}
+		batch, filters := int64(x.Shape[0]), int64(wf.Shape[0])
+		if x.Type != schema.TensorTypeINT8 {
+			return []int64{batch * filters * 4}
+		}
+		rank := int64(1)
+		if op.BuiltinOptions != nil {
+			if o, ok := op.BuiltinOptions.Value.(*schema.SVDFOptionsT); ok && o != nil && o.Rank > 0 {
+				rank = int64(o.Rank)
+			}
+		}
+		return []int64{batch * filters * 4, batch * (filters / rank) * 4}
+	case schema.BuiltinOperatorTRANSPOSE_CONV:
+		x, y := in(2), out(0)
+		if x == nil {
+			return nil
+		}
+		var r []int64
+		switch x.Type {
+		case schema.TensorTypeINT8:
+			r = append(r, 4*count(y))
+		case schema.TensorTypeINT16:
+			r = append(r, 8*count(y))
+			if b := in(3); b != nil && b.Type == schema.TensorTypeINT16 {
+				r = append(r, 8*count(b))
+			}
+		}
+		return r
+	case schema.BuiltinOperatorADD_N:
+		if y := out(0); y != nil && (y.Type == schema.TensorTypeFLOAT32 || y.Type == schema.TensorTypeINT8) {
+			return []int64{pointerBytes * int64(len(op.Inputs))}
+		}
+	case schema.BuiltinOperatorMIRROR_PAD:
+		x := in(0)
+		return []int64{4 * rank(x), 4 * rank(x)}
+	}
+	return nil
+}
+
+// tensorAt returns the tensor at position i of an operator's index list, or nil when the
+// position is absent, optional (-1) or out of range.
+func tensorAt(sg *schema.SubGraphT, idx []int32, i int) *schema.TensorT {
+	if i >= len(idx) || idx[i] < 0 || int(idx[i]) >= len(sg.Tensors) {
+		return nil
+	}
+	return sg.Tensors[idx[i]]
+}
