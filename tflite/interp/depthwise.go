@@ -1,0 +1,170 @@
+package interp
+
+import (
+	"github.com/quantmcu/quantmcu/tflite/schema"
+)
+
+// depthwiseKernel is DEPTHWISE_CONV_2D (int8), following TFLM
+// reference_integer_ops::DepthwiseConvPerChannel: output channel ic*mult+m accumulates
+// w*(x - zp_in) over the window taps inside the image (outside taps are skipped), adds the
+// bias and requantizes per channel.
+type depthwiseKernel struct {
+	in, out              int
+	batch, h, w, c, mult int
+	oh, ow, oc           int
+	kh, kw, sh, sw       int
+	dh, dw, padT, padL   int
+	weights              []int32 // kh*kw*oc, tap-major like the filter [1,kh,kw,oc]
+	bias                 []int32
+	inOff                int32 // -zp_in
+	rq                   requant
+}
+
+func (c *prep) depthwiseConv2D() (kernel, error) {
+	if err := c.counts(2, 3, 1); err != nil {
+		return nil, err
+	}
+	opts, _ := c.op.BuiltinOptions.Value.(*schema.DepthwiseConv2DOptionsT)
+	if opts == nil {
+		return nil, c.errorf("missing DepthwiseConv2DOptions")
+	}
+	input, err := c.in(0)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := c.in(1)
+	if err != nil {
+		return nil, err
+	}
+	output, err := c.out(0)
+	if err != nil {
+		return nil, err
+	}
+	bias := c.optIn(2)
+	for _, t := range []int{input, filter, output} {
+		if err := c.wantType(t, schema.TensorTypeINT8); err != nil {
+			return nil, err
+		}
+		if err := c.wantRank(t, 4); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.wantConst(filter); err != nil {
+		return nil, err
+	}
+	is, fs, os := shapeInts(c.info(input).Shape), shapeInts(c.info(filter).Shape), shapeInts(c.info(output).Shape)
+	k := &depthwiseKernel{in: input, out: output,
+		batch: is[0], h: is[1], w: is[2], c: is[3],
+		oh: os[1], ow: os[2], oc: os[3], kh: fs[1], kw: fs[2],
+		sh: int(opts.StrideH), sw: int(opts.StrideW),
+		dh: max(int(opts.DilationHFactor), 1), dw: max(int(opts.DilationWFactor), 1)}
+	if k.sh <= 0 || k.sw <= 0 {
+		return nil, c.errorf("invalid strides %dx%d", k.sh, k.sw)
+	}
+	if fs[0] != 1 || fs[3] != k.oc || os[0] != k.batch || k.c == 0 || k.oc%k.c != 0 {
+		return nil, c.errorf("shapes do not match: input %v, filter %v, output %v", is, fs, os)
+	}
+	// TFLM derives the multiplier from the shapes (output depth = input depth * multiplier);
+	// the option must agree when set.
+	k.mult = k.oc / k.c
+	if m := int(opts.DepthMultiplier); m != 0 && m != k.mult {
+		return nil, c.errorf("depth_multiplier %d does not match input depth %d and output depth %d", m, k.c, k.oc)
+	}
+	oh, padT, ok1 := padding(opts.Padding, k.h, k.kh, k.sh, k.dh)
+	ow, padL, ok2 := padding(opts.Padding, k.w, k.kw, k.sw, k.dw)
+	if !ok1 || !ok2 || oh != k.oh || ow != k.ow {
+		return nil, c.errorf("output shape %v does not match the %dx%d output this padding, stride and dilation give", os, oh, ow)
+	}
+	k.padT, k.padL = padT, padL
+	if k.rq, err = c.convRequant(input, filter, output, k.oc, opts.FusedActivationFunction); err != nil {
+		return nil, err
+	}
+	iq, _ := c.quant8(input)
+	k.inOff = -iq.zp
+	k.bias = make([]int32, k.oc)
+	if bias >= 0 {
+		if err := c.wantType(bias, schema.TensorTypeINT32); err != nil {
+			return nil, err
+		}
+		if err := c.wantConst(bias); err != nil {
+			return nil, err
+		}
+		if c.elements(bias) != k.oc {
+			return nil, c.errorf("%s has %d elements, want %d", c.desc(bias), c.elements(bias), k.oc)
+		}
+		k.bias, _ = c.constInt32s(bias)
+	}
+	wd := i8(c.p.constant[filter])
+	k.weights = make([]int32, len(wd))
+	for i, v := range wd {
+		k.weights[i] = int32(v)
+	}
+	c.p.scratch = max(c.p.scratch, 4*k.oc*2)
+	return k, nil
+}
+
+func (k *depthwiseKernel) run(x *execCtx) {
+	in := i8(x.data[k.in])
+	out := i8(x.data[k.out])
+	work := int64(k.oh) * int64(k.ow) * int64(k.oc) * int64(k.kh*k.kw)
+	for b := range k.batch {
+		inB := in[b*k.h*k.w*k.c : (b+1)*k.h*k.w*k.c]
+		outB := out[b*k.oh*k.ow*k.oc : (b+1)*k.oh*k.ow*k.oc]
+		x.parallel(k.oh, work, func(worker, lo, hi int) {
+			s := i32(x.scratch[worker])
+			acc, xv := s[:k.oc], s[k.oc:2*k.oc]
+			for oy := lo; oy < hi; oy++ {
+				k.row(inB, outB, oy, acc, xv)
+			}
+		})
+	}
+}
+
+func (k *depthwiseKernel) row(in, out []int8, oy int, acc, xv []int32) {
+	iy0 := oy*k.sh - k.padT
+	for ox := range k.ow {
+		ix0 := ox*k.sw - k.padL
+		clear(acc)
+		for ky := range k.kh {
+			iy := iy0 + ky*k.dh
+			if iy < 0 || iy >= k.h {
+				continue
+			}
+			for kx := range k.kw {
+				ix := ix0 + kx*k.dw
+				if ix < 0 || ix >= k.w {
+					continue
+				}
+				src := in[(iy*k.w+ix)*k.c : (iy*k.w+ix+1)*k.c]
+				wt := k.weights[(ky*k.kw+kx)*k.oc : (ky*k.kw+kx+1)*k.oc]
+				if k.mult == 1 {
+					wt = wt[:len(src)]
+					a := acc[:len(src)]
+					for i, v := range src {
+						a[i] += wt[i] * (int32(v) + k.inOff)
+					}
+					continue
+				}
+				// Expand the input to output channels first (channel ic feeds ic*mult..ic*mult+mult-1).
+				xs := xv[:k.oc]
+				for i, v := range src {
+					xi := int32(v) + k.inOff
+					for m := range k.mult {
+						xs[i*k.mult+m] = xi
+					}
+				}
+				wt = wt[:len(xs)]
+				a := acc[:len(xs)]
+				for i, v := range xs {
+					a[i] += wt[i] * v
+				}
+			}
+		}
+		o := out[(oy*k.ow+ox)*k.oc : (oy*k.ow+ox+1)*k.oc]
+		bias := k.bias[:len(o)]
+		a := acc[:len(o)]
+		for ch := range o {
+			o[ch] = k.rq.output(a[ch]+bias[ch], ch)
+		}
+	}
+}
