@@ -263,7 +263,7 @@ func (r *Report) describeOps(m *schema.ModelT, sg *schema.SubGraphT, lm *lifetim
 		from, to := lm.opScope[0][oi], lm.opEnd[0][oi]
 		var live int64
 		for _, b := range r.Planned {
-			if b.First > to || b.Last < from || b.First == unused {
+			if b.First > to || b.Last < from {
 				continue
 			}
 			if b.Kind == ScratchBuffer && b.Subgraph == 0 && b.Op == oi {

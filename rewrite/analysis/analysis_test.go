@@ -412,6 +412,10 @@ func TestNegativeModelsLoadAcceptsAnalyse(t *testing.T) {
 				if fixed == 0 || len(r.Warnings) > 0 {
 					t.Errorf("%d offline-placed buffers, warnings %v", fixed, r.Warnings)
 				}
+				// Vela puts everything at offset 0 of its 74,464-byte scratch tensors.
+				if r.ArenaBytes != 74464 || r.ArenaOp != 0 {
+					t.Errorf("arena %d B at op %d, want 74464 at op 0", r.ArenaBytes, r.ArenaOp)
+				}
 			}
 		})
 	}

@@ -156,19 +156,19 @@ func calledSubgraphs(m *schema.ModelT, op *schema.OperatorT) []int {
 }
 
 // offlinePlan returns the per-tensor offsets of the model's OfflineMemoryAllocation metadata
-// (-1 = plan online), or nil when there is none. A plan TFLM would refuse (wrong tensor
-// count, truncated buffer) is reported as a warning and ignored.
+// (-1 = plan online), or nil when there is none; with several such entries the last one
+// counts, as in TFLM. A plan TFLM would refuse (wrong tensor count) or could not read
+// (truncated) is ignored with a warning.
 func offlinePlan(m *schema.ModelT, tensorCount int) ([]int64, string) {
 	var plan []int64
-	warn := ""
 	for _, md := range m.Metadata {
 		if md == nil || md.Name != offlinePlanName {
 			continue
 		}
-		if int(md.Buffer) >= len(m.Buffers) || m.Buffers[md.Buffer] == nil {
-			return nil, "offline memory plan refers to a missing buffer; planned online instead"
+		var data []byte
+		if int(md.Buffer) < len(m.Buffers) && m.Buffers[md.Buffer] != nil {
+			data = m.Buffers[md.Buffer].Data
 		}
-		data := m.Buffers[md.Buffer].Data
 		if len(data) < 12 {
 			return nil, "offline memory plan is shorter than its header; planned online instead"
 		}
@@ -183,7 +183,6 @@ func offlinePlan(m *schema.ModelT, tensorCount int) ([]int64, string) {
 		for i := range plan {
 			plan[i] = int64(int32(binary.LittleEndian.Uint32(data[12+4*i:])))
 		}
-		warn = ""
 	}
-	return plan, warn
+	return plan, ""
 }
