@@ -1,7 +1,275 @@
 package cli
 
-// optimizeCommand is a placeholder until its issue lands; its owner replaces this file.
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/quantmcu/quantmcu/host/pluginhost"
+	"github.com/quantmcu/quantmcu/plugin"
+	"github.com/quantmcu/quantmcu/plugin/builtin"
+	"github.com/quantmcu/quantmcu/tflite"
+	"github.com/quantmcu/quantmcu/tflite/atomicfile"
+)
+
+// OutputSuffix ends the name of the optimized model: DIR/<name>_quantmcu.tflite.
+const OutputSuffix = "_quantmcu.tflite"
+
+// signalContext is cancelled by SIGINT or SIGTERM, so commands can stop their plugins
+// before exiting.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
 func optimizeCommand() *Command {
-	return &Command{Name: "optimize", Summary: "(not available yet)", Usage: "optimize", Hidden: true,
-		Run: notYet}
+	var (
+		pf       pluginFlags
+		outDir   string
+		pipeline string
+		sets     []string
+	)
+	return &Command{
+		Name:    "optimize",
+		Summary: "run a pipeline of optimizer plugins over a model",
+		Usage:   "optimize MODEL [-o DIR] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
+		Help: `Passes MODEL through the plugins of --pipeline in order, each running in its own
+process (see 'quantmcu plugins'). The default pipeline is the built-in QuantMCU rewriter.
+Options are checked against each plugin's schema before anything runs; every model a plugin
+returns is checked before the next step gets it.
+
+Only when the whole pipeline succeeded, DIR/<name>_quantmcu.tflite is written, with each
+report artifact of the plugins as DIR/<name>_<artifact> (a later plugin's artifact replaces
+an earlier one of the same name). DIR defaults to the current directory and is created if
+needed. A failing, crashing or hung plugin stops the run with one error line and nothing is
+written.`,
+		Flags: func(fs *pflag.FlagSet) {
+			fs.StringVarP(&outDir, "output-dir", "o", ".", "directory for the optimized model and reports")
+			fs.StringVar(&pipeline, "pipeline", builtin.QuantMCU, "comma-separated plugin names, run in order")
+			fs.StringArrayVar(&sets, "set", nil, "plugin option NAME.OPTION=VALUE (repeatable)")
+			pf.register(fs)
+		},
+		Run: func(env *Env, _ *pflag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return BadInputf("want exactly one MODEL argument, got %d", len(args))
+			}
+			names, err := parsePipeline(pipeline)
+			if err != nil {
+				return err
+			}
+			values, err := parseSets(sets, names)
+			if err != nil {
+				return err
+			}
+			model, modelName, err := readModel(args[0])
+			if err != nil {
+				return err
+			}
+			cands, err := pf.discover(env)
+			if err != nil {
+				return err
+			}
+			var steps []pluginhost.Candidate
+			for _, n := range names {
+				c, ok := pluginhost.Find(cands, n)
+				if !ok {
+					return BadInputf("--pipeline: no plugin named %q (found: %s)", n, candidateNames(cands))
+				}
+				steps = append(steps, c)
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			h := pf.newHost(env)
+			defer h.Close()
+			res, err := runPipeline(ctx, env, h, steps, values, model, modelName)
+			if err != nil {
+				if ctx.Err() != nil {
+					return fmt.Errorf("interrupted; stopped all plugins, nothing written")
+				}
+				return hostError(err)
+			}
+			h.Close()
+			written, err := writeOptimized(outDir, modelName, res)
+			if err != nil {
+				return err
+			}
+			printSummary(env.Stdout, args[0], len(model), res, written)
+			return nil
+		},
+	}
+}
+
+// parsePipeline splits "a,b,c" into plugin names.
+func parsePipeline(s string) ([]string, error) {
+	var names []string
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			return nil, BadInputf("--pipeline %q: empty plugin name", s)
+		}
+		if !pluginhost.ValidName(n) {
+			return nil, BadInputf("--pipeline: %q is not a plugin name", n)
+		}
+		names = append(names, n)
+	}
+	return names, nil
+}
+
+// parseSets turns --set NAME.OPTION=VALUE flags into per-plugin option values; NAME must be
+// in the pipeline. A later --set of the same option wins.
+func parseSets(sets, pipeline []string) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	for _, s := range sets {
+		key, value, ok := strings.Cut(s, "=")
+		name, option, ok2 := strings.Cut(key, ".")
+		if !ok || !ok2 || name == "" || option == "" {
+			return nil, BadInputf("--set %q: want NAME.OPTION=VALUE, e.g. quantmcu.sram=256KiB", s)
+		}
+		inPipeline := false
+		for _, n := range pipeline {
+			inPipeline = inPipeline || n == name
+		}
+		if !inPipeline {
+			return nil, BadInputf("--set %s: plugin %s is not in the pipeline (%s)", key, name, strings.Join(pipeline, ","))
+		}
+		if out[name] == nil {
+			out[name] = map[string]string{}
+		}
+		out[name][option] = value
+	}
+	return out, nil
+}
+
+// readModel returns the bytes of a model argument, checked: a file's own bytes (so the first
+// plugin sees exactly the user's file), or the serialized built-in model.
+func readModel(arg string) ([]byte, string, error) {
+	if strings.HasPrefix(arg, BuiltinPrefix) {
+		m, name, err := LoadModel(arg)
+		if err != nil {
+			return nil, "", err
+		}
+		data, err := tflite.Serialize(m)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", arg, err)
+		}
+		return data, name, nil
+	}
+	fi, err := os.Stat(arg)
+	if err != nil {
+		return nil, "", BadInput(err)
+	}
+	if fi.IsDir() {
+		return nil, "", BadInputf("%s: is a directory, not a .tflite file", arg)
+	}
+	if fi.Size() > plugin.MaxMessageSize-(1<<20) {
+		return nil, "", BadInputf("%s: %d bytes is more than plugins accept (%d MiB)", arg, fi.Size(), plugin.MaxMessageSize>>20-1)
+	}
+	data, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, "", BadInput(err)
+	}
+	if _, err := tflite.Parse(data, arg); err != nil {
+		return nil, "", BadInput(err)
+	}
+	return data, ModelBaseName(arg), nil
+}
+
+// runPipeline starts every distinct plugin of the pipeline, checks all option values against
+// the schemas, and only then runs the steps.
+func runPipeline(ctx context.Context, env *Env, h *pluginhost.Host, cands []pluginhost.Candidate,
+	values map[string]map[string]string, model []byte, modelName string) (*pluginhost.Result, error) {
+	running := map[string]*pluginhost.Plugin{}
+	resolved := map[string]plugin.Options{}
+	for _, c := range cands {
+		if running[c.Name] != nil {
+			continue
+		}
+		p, err := h.Start(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		running[c.Name] = p
+		opts, err := plugin.Resolve(p.Desc, values[c.Name])
+		if err != nil {
+			return nil, BadInputf("--set %w", err)
+		}
+		resolved[c.Name] = opts
+	}
+	steps := make([]pluginhost.Step, len(cands))
+	for i, c := range cands {
+		steps[i] = pluginhost.Step{Plugin: running[c.Name], Options: resolved[c.Name]}
+	}
+	return pluginhost.Run(ctx, steps, model, modelName, progressPrinter(env.Stderr, len(steps)))
+}
+
+// progressPrinter draws plugin progress on a terminal stderr, one line rewritten in place;
+// elsewhere (pipes, logs, tests) it stays silent.
+func progressPrinter(w io.Writer, n int) pluginhost.ProgressFunc {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return func(step int, name, msg string, fraction float64) {
+		pct := "    "
+		if fraction >= 0 && fraction <= 1 {
+			pct = fmt.Sprintf("%3.0f%%", fraction*100)
+		}
+		line := fmt.Sprintf("[%d/%d %s] %s %s", step+1, n, name, pct, msg)
+		if len(line) > 100 {
+			line = line[:100]
+		}
+		fmt.Fprintf(w, "\r\033[K%s", line)
+		if fraction >= 1 {
+			fmt.Fprint(w, "\r\033[K")
+		}
+	}
+}
+
+// writeOptimized writes the model and the artifacts atomically and returns the paths written.
+func writeOptimized(dir, modelName string, res *pluginhost.Result) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, BadInputf("output dir: %w", err)
+	}
+	modelPath := filepath.Join(dir, modelName+OutputSuffix)
+	if err := atomicfile.WriteFile(modelPath, res.Model, 0o644); err != nil {
+		return nil, err
+	}
+	written := []string{modelPath}
+	artifacts, names := res.Artifacts()
+	for _, a := range names {
+		p := filepath.Join(dir, modelName+"_"+a)
+		if err := atomicfile.WriteFile(p, artifacts[a], 0o644); err != nil {
+			return written, err
+		}
+		written = append(written, p)
+	}
+	return written, nil
+}
+
+func printSummary(w io.Writer, input string, inBytes int, res *pluginhost.Result, written []string) {
+	fmt.Fprintf(w, "%s: %d bytes\n", input, inBytes)
+	for i, s := range res.Steps {
+		fmt.Fprintf(w, "step %d: %s %s: %d -> %d bytes in %.2fs\n", i+1, s.Name, s.Version, s.InBytes, s.OutBytes, s.Duration.Seconds())
+		for _, line := range strings.Split(strings.TrimSpace(s.Summary), "\n") {
+			if line != "" {
+				fmt.Fprintf(w, "  %s\n", line)
+			}
+		}
+		for _, d := range s.Diagnostics {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+	}
+	for _, p := range written {
+		fmt.Fprintf(w, "wrote %s\n", p)
+	}
 }
