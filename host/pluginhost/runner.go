@@ -101,10 +101,10 @@ func (r *procRunner) PID() int {
 	return r.pid
 }
 
-func (r *procRunner) Stdout() io.ReadCloser          { return r.stdout }
-func (r *procRunner) Stderr() io.ReadCloser          { return r.stderr }
-func (r *procRunner) Name() string                   { return r.cmd.Path }
-func (r *procRunner) ID() string                     { return strconv.Itoa(r.PID()) }
+func (r *procRunner) Stdout() io.ReadCloser           { return r.stdout }
+func (r *procRunner) Stderr() io.ReadCloser           { return r.stderr }
+func (r *procRunner) Name() string                    { return r.cmd.Path }
+func (r *procRunner) ID() string                      { return strconv.Itoa(r.PID()) }
 func (r *procRunner) Diagnose(context.Context) string { return "" }
 
 func (r *procRunner) PluginToHost(network, addr string) (string, string, error) {
