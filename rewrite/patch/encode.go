@@ -1,0 +1,150 @@
+package patch
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/quantmcu/quantmcu/tflite/flexbuffers"
+)
+
+// Plan format constants (tfmicro_ops/PLAN.md).
+const (
+	PlanMagic       = 0x50434D51 // "QMCP" little-endian
+	PlanVersion     = 1
+	PlanHeaderWords = 16
+	PlanFMWords     = 8
+	PlanLayerWords  = 32
+	PlanFormat      = "qmcu_patch_stage"
+)
+
+// ToolVersion is the version stamped into emitted models when StagePlan.Version is empty.
+const ToolVersion = "0.1.0"
+
+// layerParams are the requantization parameters of one layer, precomputed from the model.
+type layerParams struct {
+	actMin, actMax int32
+	add            addParams
+	mult, shift    []int32
+}
+
+// params computes the fixed-point parameters of every layer of the plan.
+func (sp *StagePlan) params() ([]layerParams, error) {
+	ps := make([]layerParams, len(sp.Layers))
+	for li, l := range sp.Layers {
+		x, y := sp.FMs[l.In], sp.FMs[l.Out]
+		p := &ps[li]
+		p.actMin, p.actMax = activationRange(l.Activation, y)
+		var err error
+		switch l.Kind {
+		case KindConv, KindDepthwise:
+			p.mult, p.shift, err = channelMultipliers(l.WeightScales, y.C, x, y)
+		case KindAdd:
+			p.add, err = computeAddParams(x, sp.FMs[l.In2], y)
+		case KindPad:
+			p.actMin, p.actMax = -128, 127
+		}
+		if err != nil {
+			return nil, fmt.Errorf("operator %d (%s): %w", l.Op, l.Kind, err)
+		}
+	}
+	return ps, nil
+}
+
+// EncodePlan returns the binary plan of sp (tfmicro_ops/PLAN.md, little-endian int32 words).
+func EncodePlan(sp *StagePlan) ([]byte, error) {
+	w, err := sp.words()
+	if err != nil {
+		return nil, err
+	}
+	return wordsToBytes(w), nil
+}
+
+// words encodes the plan as int32 words.
+func (sp *StagePlan) words() ([]int32, error) {
+	ps, err := sp.params()
+	if err != nil {
+		return nil, err
+	}
+	F, L, T := len(sp.FMs), len(sp.Layers), len(sp.Tiles)
+	w := make([]int32, PlanHeaderWords, PlanHeaderWords+PlanFMWords*F+4*T*F)
+	w[0], w[1], w[3], w[4], w[5], w[6] = PlanMagic, PlanVersion, int32(F), int32(L), int32(T), int32(sp.ScratchBytes)
+	if sp.Stage.InputNCHW {
+		w[7] = 1
+	}
+	for f, fm := range sp.FMs {
+		w = append(w, int32(fm.H), int32(fm.W), int32(fm.C), int32(sp.ScratchOffsets[f]), fm.ZeroPoint, 0, 0, 0)
+	}
+	constIndex := map[int]int32{}
+	for i, t := range sp.Consts {
+		constIndex[t] = int32(i + 1)
+	}
+	idx := func(t int) int32 {
+		if t < 0 {
+			return -1
+		}
+		return constIndex[t]
+	}
+	for li, l := range sp.Layers {
+		p := ps[li]
+		x, y := sp.FMs[l.In], sp.FMs[l.Out]
+		e := make([]int32, PlanLayerWords)
+		e[0], e[1], e[2], e[3] = int32(l.Kind), int32(l.In), int32(l.In2), int32(l.Out)
+		e[4], e[5], e[6], e[7], e[8], e[9] = int32(l.KH), int32(l.KW), int32(l.SH), int32(l.SW), int32(l.DH), int32(l.DW)
+		e[10], e[11] = int32(l.PadTop), int32(l.PadLeft)
+		if l.Kind == KindDepthwise {
+			e[12] = int32(l.DepthMultiplier)
+		}
+		e[13], e[14] = -x.ZeroPoint, y.ZeroPoint
+		e[15], e[16] = p.actMin, p.actMax
+		e[17], e[18] = idx(l.Weights), idx(l.Bias)
+		if l.Kind == KindAdd {
+			a := p.add
+			copy(e[19:28], []int32{a.in1Offset, a.in2Offset, a.leftShift, a.in1Mult, a.in1Shift, a.in2Mult, a.in2Shift, a.outMult, a.outShift})
+		}
+		e[28] = int32(len(p.mult))
+		w = append(w, e...)
+		w = append(w, p.mult...)
+		w = append(w, p.shift...)
+	}
+	for _, t := range sp.Tiles {
+		for _, win := range t {
+			w = append(w, int32(win.R0), int32(win.R1), int32(win.C0), int32(win.C1))
+		}
+	}
+	w[2] = int32(len(w))
+	return w, nil
+}
+
+// wordsToBytes serialises plan words little-endian.
+func wordsToBytes(w []int32) []byte {
+	b := make([]byte, 4*len(w))
+	for i, v := range w {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+	}
+	return b
+}
+
+// customOptions builds the FlexBuffer map of the custom operator.
+func (sp *StagePlan) customOptions(plan []byte) ([]byte, error) {
+	var b flexbuffers.Builder
+	b.Map(func(m *flexbuffers.Map) {
+		m.String("format", PlanFormat)
+		m.Int("version", PlanVersion)
+		m.Blob("plan", plan)
+		m.Int("scratch_bytes", sp.ScratchBytes)
+		m.Ints("grid", []int64{int64(sp.Rows), int64(sp.Cols)})
+		m.String("tool", "quantmcu "+sp.version())
+	})
+	out, err := b.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("encoding custom options: %w", err)
+	}
+	return out, nil
+}
+
+func (sp *StagePlan) version() string {
+	if sp.Version != "" {
+		return sp.Version
+	}
+	return ToolVersion
+}

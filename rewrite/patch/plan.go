@@ -1,0 +1,303 @@
+package patch
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/quantmcu/quantmcu/rewrite/analysis"
+	"github.com/quantmcu/quantmcu/tflite"
+	"github.com/quantmcu/quantmcu/tflite/schema"
+)
+
+// CustomCode is the custom_code of the operator that replaces a patch stage.
+const CustomCode = "QMCU_PATCH_STAGE"
+
+// MaxGrid is the largest p of the p x p grids the automatic choice tries.
+const MaxGrid = 8
+
+// MaxOverhead is the whole-network MAC overhead the automatic choice accepts without --sram.
+const MaxOverhead = 0.20
+
+// Options steer Plan. The zero value chooses everything automatically.
+type Options struct {
+	// SRAM, when > 0, is the arena budget in bytes: Plan picks the fewest MACs whose arena
+	// fits it. Otherwise Plan picks the lowest arena whose whole-network MAC overhead is at
+	// most MaxOverhead.
+	SRAM int64
+	// Rows and Cols force the tile grid (both 0: automatic, p x p for p in 1..MaxGrid).
+	Rows, Cols int
+	// Split forces the number of stage layers n (0: automatic).
+	Split int
+}
+
+// Candidate is one evaluated (split, grid) choice.
+type Candidate struct {
+	Split, Rows, Cols int
+	ArenaBytes        int64 // TFLM arena head of the rewritten model
+	ScratchBytes      int64 // the op's scratch request
+	PatchMACs         int64 // stage MACs with halo recomputation (full kernel windows)
+	NetworkMACs       int64 // whole-network MACs after the rewrite
+	Overhead          float64
+}
+
+// StagePlan is a chosen patch stage: everything Rewrite and EncodePlan need.
+type StagePlan struct {
+	Stage      *Stage
+	Split      int          // number of layers n
+	Rows, Cols int          // grid
+	FMs        []FeatureMap // Stage.FMs[:n+1]
+	Layers     []Layer      // Stage.Layers[:n]
+	Tiles      [][]Window   // per tile (row-major), per feature map
+	// ScratchOffsets holds per feature map its window buffer offset (-1: fm 0 and fm n).
+	ScratchOffsets []int64
+	ScratchBytes   int64
+	// Consts lists the constant tensors the custom op reads after the stage input, in
+	// order (each once).
+	Consts []int
+	Report *Report
+	// Version is stamped into the model metadata and the op's options (default ToolVersion).
+	Version string
+}
+
+// Report holds what the summary and per-layer outputs show.
+type Report struct {
+	Split      int // number of stage layers
+	Rows, Cols int
+	FirstOp    int // first and last original operator index of the stage (FirstOp is the
+	LastOp     int // folded TRANSPOSE when there is one)
+	Transpose  bool
+
+	MACsBefore, MACsAfter int64 // whole network
+	// StageMACs and PatchMACs count full kernel windows (the network convention);
+	// the Clipped variants count only taps inside the feature maps (border tiles do less).
+	StageMACs, StageMACsClipped int64
+	PatchMACs, PatchMACsClipped int64
+	StageOverhead               float64 // PatchMACs / StageMACs - 1
+	NetworkOverhead             float64 // MACsAfter / MACsBefore - 1
+
+	ArenaBefore, ArenaAfter int64
+	ScratchBytes            int64
+
+	Layers     []LayerReport
+	Candidates []Candidate
+	Reasons    []string
+}
+
+// LayerReport describes one stage layer.
+type LayerReport struct {
+	Op                          int
+	Name                        string
+	InShape, OutShape           [3]int // H, W, C
+	MACs, MACsClipped           int64  // per-layer execution
+	PatchMACs, PatchMACsClipped int64  // over all tiles
+	FMBytes                     int64  // whole output feature map
+	WindowBytes                 int64  // largest output window over tiles
+	ScratchOffset               int64  // -1: the stage output tensor
+}
+
+// ErrUnsupported marks refusals: the model cannot be patched (the caller reports a user error).
+var ErrUnsupported = errors.New("cannot patch")
+
+// Plan detects the stage of m, evaluates the candidate splits and grids and returns the
+// chosen one. Refusals wrap ErrUnsupported.
+func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
+	if opts.SRAM < 0 || opts.Rows < 0 || opts.Cols < 0 || opts.Split < 0 || (opts.Rows == 0) != (opts.Cols == 0) {
+		return nil, fmt.Errorf("patch: invalid options %+v", opts)
+	}
+	s, err := DetectStage(m)
+	if err != nil {
+		var se *stageError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%w: %s", ErrUnsupported, se.msg)
+		}
+		return nil, fmt.Errorf("patch: %w", err)
+	}
+	for _, op := range m.Subgraphs[0].Operators {
+		switch tflite.BuiltinCode(m.OperatorCodes[op.OpcodeIndex]) {
+		case schema.BuiltinOperatorIF, schema.BuiltinOperatorWHILE, schema.BuiltinOperatorCALL_ONCE:
+			return nil, fmt.Errorf("%w: subgraph 0 has control-flow operators", ErrUnsupported)
+		}
+	}
+	base, err := analysis.Analyze(m)
+	if err != nil {
+		return nil, fmt.Errorf("patch: %w", err)
+	}
+	splits := s.Splits
+	if opts.Split > 0 {
+		if !slices.Contains(s.Splits, opts.Split) {
+			return nil, fmt.Errorf("%w: split %d is not a closed prefix of the stage (candidates: %v)", ErrUnsupported, opts.Split, s.Splits)
+		}
+		splits = []int{opts.Split}
+	}
+	var cands []Candidate
+	var firstErr error
+	for _, n := range splits {
+		out := s.FMs[n]
+		grids := [][2]int{{opts.Rows, opts.Cols}}
+		if opts.Rows == 0 {
+			grids = grids[:0]
+			for p := 1; p <= MaxGrid && p <= out.H && p <= out.W; p++ {
+				grids = append(grids, [2]int{p, p})
+			}
+		}
+		for _, g := range grids {
+			sp, err := s.build(m, n, g[0], g[1])
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			c, err := sp.candidate(m, base)
+			if err != nil {
+				return nil, fmt.Errorf("patch: %w", err)
+			}
+			cands = append(cands, c)
+		}
+	}
+	if len(cands) == 0 {
+		if firstErr == nil {
+			firstErr = errors.New("no candidate")
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, firstErr)
+	}
+	best, err := choose(cands, opts, base.MACs)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := s.build(m, best.Split, best.Rows, best.Cols)
+	if err != nil {
+		return nil, fmt.Errorf("patch: %w", err)
+	}
+	sp.Report = sp.report(base, best)
+	sp.Report.Candidates = cands
+	return sp, nil
+}
+
+// choose applies the selection rule to the candidates.
+func choose(cands []Candidate, opts Options, macsBefore int64) (Candidate, error) {
+	var ok []Candidate
+	if opts.SRAM > 0 {
+		for _, c := range cands {
+			if c.ArenaBytes <= opts.SRAM {
+				ok = append(ok, c)
+			}
+		}
+		if len(ok) == 0 {
+			lo := slices.MinFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.ArenaBytes, b.ArenaBytes) })
+			return Candidate{}, fmt.Errorf("%w: no split and grid fits --sram %d B: the smallest arena is %d B (split %d, grid %dx%d)",
+				ErrUnsupported, opts.SRAM, lo.ArenaBytes, lo.Split, lo.Rows, lo.Cols)
+		}
+		return slices.MinFunc(ok, func(a, b Candidate) int {
+			return cmp.Or(cmp.Compare(a.NetworkMACs, b.NetworkMACs), cmp.Compare(a.ArenaBytes, b.ArenaBytes), tieBreak(a, b))
+		}), nil
+	}
+	for _, c := range cands {
+		if c.Overhead <= MaxOverhead {
+			ok = append(ok, c)
+		}
+	}
+	if len(ok) == 0 {
+		// Every candidate costs more than the budget: take the cheapest in MACs.
+		return slices.MinFunc(cands, func(a, b Candidate) int {
+			return cmp.Or(cmp.Compare(a.NetworkMACs, b.NetworkMACs), cmp.Compare(a.ArenaBytes, b.ArenaBytes), tieBreak(a, b))
+		}), nil
+	}
+	return slices.MinFunc(ok, func(a, b Candidate) int {
+		return cmp.Or(cmp.Compare(a.ArenaBytes, b.ArenaBytes), cmp.Compare(a.NetworkMACs, b.NetworkMACs), tieBreak(a, b))
+	}), nil
+}
+
+// tieBreak prefers fewer tiles, then the shorter stage.
+func tieBreak(a, b Candidate) int {
+	return cmp.Or(cmp.Compare(a.Rows*a.Cols, b.Rows*b.Cols), cmp.Compare(a.Rows, b.Rows), cmp.Compare(a.Split, b.Split))
+}
+
+// build computes the geometry and scratch layout of split n with an R x C grid.
+func (s *Stage) build(m *schema.ModelT, n, rows, cols int) (*StagePlan, error) {
+	tiles, err := s.Tiles(n, rows, cols)
+	if err != nil {
+		return nil, err
+	}
+	sp := &StagePlan{Stage: s, Split: n, Rows: rows, Cols: cols, FMs: s.FMs[:n+1], Layers: s.Layers[:n], Tiles: tiles}
+	sp.ScratchOffsets, sp.ScratchBytes = assignScratch(sp.Layers, windowBytes(sp.FMs, tiles))
+	seen := map[int]bool{}
+	for _, l := range sp.Layers {
+		for _, t := range []int{l.Weights, l.Bias} {
+			if t >= 0 && !seen[t] {
+				seen[t] = true
+				sp.Consts = append(sp.Consts, t)
+			}
+		}
+	}
+	return sp, nil
+}
+
+// macs returns the stage MACs per layer: per-layer execution and over all tiles, each with
+// full windows and border-clipped.
+func (sp *StagePlan) macs() (orig, origClip, patch, patchClip []int64) {
+	n := len(sp.Layers)
+	orig, origClip, patch, patchClip = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for li := range sp.Layers {
+		l := &sp.Layers[li]
+		x, y := sp.FMs[l.In], sp.FMs[l.Out]
+		orig[li], origClip[li] = l.windowMACs(Window{0, y.H, 0, y.W}, x, y)
+		for _, t := range sp.Tiles {
+			f, c := l.windowMACs(t[l.Out], x, y)
+			patch[li] += f
+			patchClip[li] += c
+		}
+	}
+	return
+}
+
+func sum(v []int64) int64 {
+	var s int64
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
+// candidate evaluates MACs and the rewritten model's arena.
+func (sp *StagePlan) candidate(m *schema.ModelT, base *analysis.Report) (Candidate, error) {
+	orig, _, patch, _ := sp.macs()
+	after := base.MACs - sum(orig) + sum(patch)
+	arena, err := sp.arena(m, base)
+	if err != nil {
+		return Candidate{}, err
+	}
+	c := Candidate{Split: sp.Split, Rows: sp.Rows, Cols: sp.Cols, ArenaBytes: arena, ScratchBytes: sp.ScratchBytes,
+		PatchMACs: sum(patch), NetworkMACs: after}
+	if base.MACs > 0 {
+		c.Overhead = float64(after)/float64(base.MACs) - 1
+	}
+	return c, nil
+}
+
+func (sp *StagePlan) report(base *analysis.Report, c Candidate) *Report {
+	s := sp.Stage
+	r := &Report{Split: sp.Split, Rows: sp.Rows, Cols: sp.Cols, FirstOp: s.Layers[0].Op, LastOp: sp.Layers[sp.Split-1].Op,
+		Transpose: s.Transpose >= 0, MACsBefore: base.MACs, MACsAfter: c.NetworkMACs, NetworkOverhead: c.Overhead,
+		ArenaBefore: base.ArenaBytes, ArenaAfter: c.ArenaBytes, ScratchBytes: sp.ScratchBytes, Reasons: s.Reasons}
+	if s.Transpose >= 0 {
+		r.FirstOp = s.Transpose
+	}
+	orig, origClip, patch, patchClip := sp.macs()
+	r.StageMACs, r.StageMACsClipped, r.PatchMACs, r.PatchMACsClipped = sum(orig), sum(origClip), sum(patch), sum(patchClip)
+	if r.StageMACs > 0 {
+		r.StageOverhead = float64(r.PatchMACs)/float64(r.StageMACs) - 1
+	}
+	wb := windowBytes(sp.FMs, sp.Tiles)
+	for li, l := range sp.Layers {
+		x, y := sp.FMs[l.In], sp.FMs[l.Out]
+		r.Layers = append(r.Layers, LayerReport{
+			Op: l.Op, Name: l.Kind.String(), InShape: [3]int{x.H, x.W, x.C}, OutShape: [3]int{y.H, y.W, y.C},
+			MACs: orig[li], MACsClipped: origClip[li], PatchMACs: patch[li], PatchMACsClipped: patchClip[li],
+			FMBytes: y.Bytes(), WindowBytes: wb[l.Out], ScratchOffset: sp.ScratchOffsets[l.Out],
+		})
+	}
+	return r
+}
