@@ -180,6 +180,12 @@ func Analyze(m *schema.ModelT) (*Report, error) {
 	sg := m.Subgraphs[0]
 	r.describeTensors(m, sg)
 	r.describeOps(m, sg, lm)
+	for _, ti := range sg.Inputs {
+		r.Inputs = append(r.Inputs, r.Tensors[ti])
+	}
+	for _, ti := range sg.Outputs {
+		r.Outputs = append(r.Outputs, r.Tensors[ti])
+	}
 	return r, nil
 }
 
@@ -208,12 +214,6 @@ func (r *Report) describeTensors(m *schema.ModelT, sg *schema.SubGraphT) {
 		if b.Kind == TensorBuffer && b.Subgraph == 0 {
 			r.Tensors[b.Tensor].Offset = b.Offset
 		}
-	}
-	for _, ti := range sg.Inputs {
-		r.Inputs = append(r.Inputs, r.Tensors[ti])
-	}
-	for _, ti := range sg.Outputs {
-		r.Outputs = append(r.Outputs, r.Tensors[ti])
 	}
 }
 

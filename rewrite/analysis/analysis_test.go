@@ -304,6 +304,9 @@ func TestHandBuiltLifetimes(t *testing.T) {
 	if r.MACs != 40*1+40*2+40 || r.WeightBytes != 6 || r.Params != 6 {
 		t.Errorf("MACs %d weight bytes %d params %d, want 160, 6, 6", r.MACs, r.WeightBytes, r.Params)
 	}
+	if in, out := r.Inputs[0], r.Outputs[0]; in.FirstOp != 0 || in.LastOp != 0 || out.FirstOp != 3 || out.LastOp != 3 {
+		t.Errorf("input lives ops %d..%d, output %d..%d; want 0..0 and 3..3", in.FirstOp, in.LastOp, out.FirstOp, out.LastOp)
+	}
 	if q := r.Inputs[0].Quant; q == nil || q.Scale != 0.5 || q.ZeroPoint != -3 || q.Channels != 1 {
 		t.Errorf("input quantization %+v", q)
 	}
