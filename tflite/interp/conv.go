@@ -33,6 +33,9 @@ func padding(p schema.Padding, in, filter, stride, dilation int) (out, before in
 type requant struct {
 	mult   []int32
 	shift  []int
+	lshift []uint8 // max(shift, 0), for row
+	rshift []uint8 // max(-shift, 0), for row
+	fast   bool    // row may be used
 	outZp  int32
 	actMin int32
 	actMax int32
@@ -69,6 +72,7 @@ func (c *prep) convRequant(input, filter, output int, channels int, act schema.A
 		r.mult[ch], r.shift[ch] = quantizeMultiplier(eff)
 	}
 	r.outZp = oq.zp
+	r.fast = r.splitShifts()
 	r.actMin, r.actMax, err = c.activationRange(act, oq)
 	return r, err
 }
@@ -204,7 +208,7 @@ func (c *prep) convLike(pad schema.Padding, sh, sw, dh, dw int, act schema.Activ
 		k.bias[o] = b - int32(iq.zp)*sum
 	}
 	k.macsPerRow = int64(k.ow) * int64(k.oc) * int64(k.k)
-	c.p.scratch = max(c.p.scratch, 2*k.ow*k.kp)
+	c.p.scratch = max(c.p.scratch, 2*k.ow*k.kp+4*k.oc)
 	return k, nil
 }
 
@@ -215,11 +219,13 @@ func (k *convKernel) run(x *execCtx) {
 		inB := in[b*k.h*k.w*k.c : (b+1)*k.h*k.w*k.c]
 		outB := out[b*k.oh*k.ow*k.oc : (b+1)*k.oh*k.ow*k.oc]
 		x.parallel(k.oh, k.macsPerRow*int64(k.oh), func(worker, lo, hi int) {
-			patches := i16(x.scratch[worker])[:k.ow*k.kp]
+			s := x.scratch[worker]
+			patches := i16(s)[:k.ow*k.kp]
+			acc := i32(s[2*k.ow*k.kp:])[:k.oc]
 			for oy := lo; oy < hi; oy++ {
 				for g := range k.groups {
 					k.im2row(inB, oy, g, patches)
-					k.gemmRow(patches, outB[oy*k.ow*k.oc:(oy+1)*k.ow*k.oc], g)
+					k.gemmRow(patches, outB[oy*k.ow*k.oc:(oy+1)*k.ow*k.oc], g, acc)
 				}
 			}
 		})
@@ -260,25 +266,28 @@ func (k *convKernel) im2row(in []int8, oy, g int, patches []int16) {
 }
 
 // gemmRow computes one output row for group g from its patches.
-func (k *convKernel) gemmRow(patches []int16, out []int8, g int) {
+func (k *convKernel) gemmRow(patches []int16, out []int8, g int, acc []int32) {
 	oc0 := g * k.ocPerGroup
 	n := k.ocPerGroup
-	var acc [4]int32
+	acc = acc[:n]
 	for ox := range k.ow {
 		a := patches[ox*k.kp : (ox+1)*k.kp]
-		o := out[ox*k.oc : (ox+1)*k.oc]
 		ch := 0
 		for ; ch+4 <= n; ch += 4 {
 			oc := oc0 + ch
-			dot4(a, k.weights[oc*k.kp:(oc+4)*k.kp], k.kp, &acc)
-			for j := range 4 {
-				o[oc+j] = k.rq.output(acc[j]+k.bias[oc+j], oc+j)
-			}
+			dot4(a, k.weights[oc*k.kp:(oc+4)*k.kp], k.kp, (*[4]int32)(acc[ch:ch+4]))
 		}
 		for ; ch < n; ch++ {
 			oc := oc0 + ch
-			s := dot1(a, k.weights[oc*k.kp:(oc+1)*k.kp])
-			o[oc] = k.rq.output(s+k.bias[oc], oc)
+			acc[ch] = dot1(a, k.weights[oc*k.kp:(oc+1)*k.kp])
+		}
+		o := out[ox*k.oc+oc0 : ox*k.oc+oc0+n]
+		if k.rq.fast {
+			k.rq.row(acc, k.bias[oc0:oc0+n], oc0, o)
+			continue
+		}
+		for j := range o {
+			o[j] = k.rq.output(acc[j]+k.bias[oc0+j], oc0+j)
 		}
 	}
 }

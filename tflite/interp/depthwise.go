@@ -99,7 +99,7 @@ func (c *prep) depthwiseConv2D() (kernel, error) {
 	for i, v := range wd {
 		k.weights[i] = int32(v)
 	}
-	c.p.scratch = max(c.p.scratch, 4*k.oc*2)
+	c.p.scratch = max(c.p.scratch, 4*(k.ow*k.oc+k.oc))
 	return k, nil
 }
 
@@ -112,40 +112,48 @@ func (k *depthwiseKernel) run(x *execCtx) {
 		outB := out[b*k.oh*k.ow*k.oc : (b+1)*k.oh*k.ow*k.oc]
 		x.parallel(k.oh, work, func(worker, lo, hi int) {
 			s := i32(x.scratch[worker])
-			acc, xv := s[:k.oc], s[k.oc:2*k.oc]
+			acc, xv := s[:k.ow*k.oc], s[k.ow*k.oc:k.ow*k.oc+k.oc]
 			for oy := lo; oy < hi; oy++ {
-				k.row(inB, outB, oy, acc, xv)
+				k.row(inB, outB[oy*k.ow*k.oc:(oy+1)*k.ow*k.oc], oy, acc, xv)
 			}
 		})
 	}
 }
 
+// row computes output row oy. It accumulates tap by tap over the whole row: for tap
+// (ky, kx) only the output columns whose input column lies inside the image take part,
+// which is exactly TFLM's rule of omitting taps outside the image.
 func (k *depthwiseKernel) row(in, out []int8, oy int, acc, xv []int32) {
+	clear(acc)
 	iy0 := oy*k.sh - k.padT
-	for ox := range k.ow {
-		ix0 := ox*k.sw - k.padL
-		clear(acc)
-		for ky := range k.kh {
-			iy := iy0 + ky*k.dh
-			if iy < 0 || iy >= k.h {
+	for ky := range k.kh {
+		iy := iy0 + ky*k.dh
+		if iy < 0 || iy >= k.h {
+			continue
+		}
+		rowIn := in[iy*k.w*k.c : (iy+1)*k.w*k.c]
+		for kx := range k.kw {
+			// Output columns ox with 0 <= ox*sw - padL + kx*dw < w.
+			shift := kx*k.dw - k.padL
+			lo := 0
+			if shift < 0 {
+				lo = (-shift + k.sw - 1) / k.sw
+			}
+			hi := 0
+			if k.w-1-shift >= 0 {
+				hi = min(k.ow, (k.w-1-shift)/k.sw+1)
+			}
+			if lo >= hi {
 				continue
 			}
-			for kx := range k.kw {
-				ix := ix0 + kx*k.dw
-				if ix < 0 || ix >= k.w {
-					continue
-				}
-				src := in[(iy*k.w+ix)*k.c : (iy*k.w+ix+1)*k.c]
-				wt := k.weights[(ky*k.kw+kx)*k.oc : (ky*k.kw+kx+1)*k.oc]
-				if k.mult == 1 {
-					wt = wt[:len(src)]
-					a := acc[:len(src)]
-					for i, v := range src {
-						a[i] += wt[i] * (int32(v) + k.inOff)
-					}
-					continue
-				}
-				// Expand the input to output channels first (channel ic feeds ic*mult..ic*mult+mult-1).
+			wt := k.weights[(ky*k.kw+kx)*k.oc : (ky*k.kw+kx+1)*k.oc]
+			first := (lo*k.sw + shift) * k.c
+			if k.mult == 1 {
+				dwRow(acc[lo*k.oc:hi*k.oc], rowIn[first:], wt, k.inOff, k.c, hi-lo, k.sw*k.c)
+				continue
+			}
+			for ox := lo; ox < hi; ox++ {
+				src := rowIn[first+(ox-lo)*k.sw*k.c:][:k.c]
 				xs := xv[:k.oc]
 				for i, v := range src {
 					xi := int32(v) + k.inOff
@@ -153,18 +161,36 @@ func (k *depthwiseKernel) row(in, out []int8, oy int, acc, xv []int32) {
 						xs[i*k.mult+m] = xi
 					}
 				}
-				wt = wt[:len(xs)]
-				a := acc[:len(xs)]
+				a := acc[ox*k.oc : (ox+1)*k.oc]
+				wt := wt[:len(a)]
+				xs = xs[:len(a)]
 				for i, v := range xs {
 					a[i] += wt[i] * v
 				}
 			}
 		}
-		o := out[(oy*k.ow+ox)*k.oc : (oy*k.ow+ox+1)*k.oc]
-		bias := k.bias[:len(o)]
-		a := acc[:len(o)]
+	}
+	for ox := range k.ow {
+		o := out[ox*k.oc : (ox+1)*k.oc]
+		a := acc[ox*k.oc : (ox+1)*k.oc]
+		if k.rq.fast {
+			k.rq.row(a, k.bias, 0, o)
+			continue
+		}
 		for ch := range o {
-			o[ch] = k.rq.output(a[ch]+bias[ch], ch)
+			o[ch] = k.rq.output(a[ch]+k.bias[ch], ch)
+		}
+	}
+}
+
+// dwRowGeneric adds, for npix pixels, w[ch]*(x[p*xstride + ch] + off) to acc[p*c + ch].
+func dwRowGeneric(acc []int32, x []int8, w []int32, off int32, c, npix, xstride int) {
+	w = w[:c]
+	for p := range npix {
+		a := acc[p*c : (p+1)*c]
+		src := x[p*xstride : p*xstride+c]
+		for i, v := range src {
+			a[i] += w[i] * (int32(v) + off)
 		}
 	}
 }

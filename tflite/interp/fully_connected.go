@@ -111,6 +111,7 @@ func (c *prep) fullyConnected() (kernel, error) {
 		}
 	}
 	k.rq.outZp = oq.zp
+	k.rq.fast = k.rq.splitShifts()
 	if k.rq.actMin, k.rq.actMax, err = c.activationRange(opts.FusedActivationFunction, oq); err != nil {
 		return nil, err
 	}
