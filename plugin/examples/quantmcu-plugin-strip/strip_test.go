@@ -127,8 +127,8 @@ func sameComputation(t *testing.T, a, b *schema.ModelT, names bool) {
 	}
 }
 
-func equalInts(a, b []int32) bool { return slicesEqual(a, b) }
-func equalInt64s(a, b []int64) bool { return slicesEqual(a, b) }
+func equalInts(a, b []int32) bool     { return slicesEqual(a, b) }
+func equalInt64s(a, b []int64) bool   { return slicesEqual(a, b) }
 func equalFloats(a, b []float32) bool { return slicesEqual(a, b) }
 
 func slicesEqual[T comparable](a, b []T) bool {
