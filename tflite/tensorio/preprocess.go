@@ -425,3 +425,52 @@ func Quantize(vals []float32, s Spec) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// Describe summarises the options in one line, e.g.
+// "resize shorter side to 256, centre crop; RGB; mean 0.485,0.456,0.406 std 0.229,0.224,0.225".
+func (o ImageOptions) Describe() string {
+	var parts []string
+	switch o.Resize {
+	case ResizeDirect:
+		parts = append(parts, "resize direct (stretch)")
+	case ResizeNone:
+		parts = append(parts, "no resize")
+	default:
+		if o.ResizeTo > 0 {
+			parts = append(parts, fmt.Sprintf("resize shorter side to %d, centre crop", o.ResizeTo))
+		} else {
+			parts = append(parts, "resize to cover, centre crop")
+		}
+	}
+	colour := "RGB"
+	if o.BGR {
+		colour = "BGR"
+	}
+	if o.Gray {
+		colour = "gray"
+	}
+	parts = append(parts, colour)
+	if o.Layout != LayoutAuto {
+		parts = append(parts, strings.ToUpper(string(o.Layout)))
+	}
+	floats := func(v []float32) string {
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = fmt.Sprint(x)
+		}
+		return strings.Join(s, ",")
+	}
+	switch {
+	case len(o.Mean) > 0:
+		std := o.Std
+		if len(std) == 0 {
+			std = []float32{1}
+		}
+		parts = append(parts, fmt.Sprintf("mean %s std %s (on x/255)", floats(o.Mean), floats(std)))
+	case o.Range == "":
+		parts = append(parts, "range "+string(RangeUnit))
+	default:
+		parts = append(parts, "range "+string(o.Range))
+	}
+	return strings.Join(parts, "; ")
+}

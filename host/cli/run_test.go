@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/quantmcu/quantmcu/tflite/schema"
+	"github.com/quantmcu/quantmcu/tflite/tensorio"
+)
+
+// sharedData returns ../shared/data (relative to the repository root) or skips.
+func sharedData(t testing.TB) string {
+	d := filepath.Join("..", "..", "..", "shared", "data")
+	if _, err := os.Stat(d); err != nil {
+		t.Skipf("shared data %s absent", d)
+	}
+	return d
+}
+
+// quantmcu runs the CLI in-process.
+func quantmcu(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = Main(args, &Env{Stdout: &o, Stderr: &e})
+	return code, o.String(), e.String()
+}
+
+// TestRunGoldenIndex runs every case of golden/tflm/INDEX.tsv through `quantmcu run -o` and
+// demands output files byte-identical to TFLM's.
+func TestRunGoldenIndex(t *testing.T) {
+	d := sharedData(t)
+	golden := filepath.Join(d, "golden", "tflm")
+	f, err := os.Open(filepath.Join(golden, "INDEX.tsv"))
+	if err != nil {
+		t.Skipf("golden index absent: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	cases := 0
+	for sc.Scan() {
+		col := strings.Split(sc.Text(), "\t")
+		if len(col) < 4 {
+			continue
+		}
+		name, model, input := col[0], col[1], col[2]
+		outs := strings.Fields(col[3]) // "file dtype[shape]" pairs
+		if testing.Short() && strings.HasPrefix(name, "mobilenet") && cases > 0 && !strings.Contains(name, "tench") {
+			continue
+		}
+		cases++
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			code, _, stderr := quantmcu("run", filepath.Join(d, model), "--input", filepath.Join(d, input), "-o", dir)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for i := 0; 2*i < len(outs); i++ {
+				want, err := os.ReadFile(filepath.Join(golden, outs[2*i]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := os.ReadFile(filepath.Join(dir, "output"+string(rune('0'+i))+".raw"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					n := 0
+					for j := range got {
+						if j < len(want) && got[j] != want[j] {
+							n++
+						}
+					}
+					t.Errorf("output %d differs from TFLM in %d of %d bytes", i, n, len(want))
+				}
+			}
+		})
+	}
+	if cases == 0 {
+		t.Fatal("no cases in INDEX.tsv")
+	}
+}
+
+func TestRunPrintsTopKAndWritesNPY(t *testing.T) {
+	d := sharedData(t)
+	model := filepath.Join(d, "models", "person_detect.tflite")
+	raw, err := os.ReadFile(filepath.Join(d, "inputs", "person_96x96x1_int8.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same input as .npy gives the same result as the raw file.
+	tmp := t.TempDir()
+	npyIn := filepath.Join(tmp, "person.npy")
+	b, _ := tensorio.EncodeNPY(schema.TensorTypeINT8, []int32{1, 96, 96, 1}, raw)
+	os.WriteFile(npyIn, b, 0o644)
+	out := filepath.Join(tmp, "out")
+	code, stdout, stderr := quantmcu("run", model, "-i", npyIn, "-o", out, "--format", "npy", "--top", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, `output 0 "MobilenetV1/Predictions/Reshape_1" int8[1,2]`) || !strings.Contains(stdout, "#1  class 1 ") ||
+		strings.Contains(stdout, "#2") {
+		t.Errorf("unexpected listing:\n%s", stdout)
+	}
+	f, err := os.ReadFile(filepath.Join(out, "output0.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := tensorio.ParseNPY(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(d, "golden", "tflm", "person_detect__person_96x96x1_int8.tflm.out0.raw"))
+	if a.Type != schema.TensorTypeINT8 || len(a.Shape) != 2 || a.Shape[1] != 2 || !bytes.Equal(a.Data, want) {
+		t.Errorf("output0.npy: %+v, want data %v", a, want)
+	}
+}
+
+func TestRunImageInput(t *testing.T) {
+	d := sharedData(t)
+	img := filepath.Join(d, "images", "imagenet-sample", "340_n02391049_zebra.JPEG")
+	model := filepath.Join(d, "models", "mobilenet_v2_quantized_1x3x224x224.tflite")
+	code, stdout, stderr := quantmcu("run", model, "-i", img, "--preset", "torchvision", "--top", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "#1  class 340 ") { // zebra
+		t.Errorf("zebra not recognised:\n%s", stdout)
+	}
+	// A one-channel model takes the photo as gray, resized to cover 96x96 and cropped.
+	code, stdout, stderr = quantmcu("run", filepath.Join(d, "models", "person_detect.tflite"), "-i", img, "--preset", "mobilenet")
+	if code != 0 || !strings.Contains(stdout, "class 0") {
+		t.Errorf("person_detect on an image: exit %d %s %s", code, stdout, stderr)
+	}
+}
+
+func TestRunBadInputs(t *testing.T) {
+	d := sharedData(t)
+	tmp := t.TempDir()
+	garbage := filepath.Join(tmp, "broken.png")
+	os.WriteFile(garbage, []byte("\x89PNG\r\n\x1a\n truncated"), 0o644)
+	person := filepath.Join(d, "models", "person_detect.tflite")
+	kws := filepath.Join(d, "inputs", "kws_input_49x10x1_int8.raw")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong-size raw", []string{"run", person, "-i", kws}, "kws_input_49x10x1_int8.raw: raw file has 490 bytes, tensor input int8[1,96,96,1] needs 9216"},
+		{"unreadable image", []string{"run", person, "-i", garbage}, "broken.png: not a readable PNG, JPEG or BMP image"},
+		{"missing file", []string{"run", person, "-i", filepath.Join(tmp, "nope.raw")}, "no such file"},
+		{"unsupported op", []string{"run", filepath.Join(d, "models", "negative", "person_detect_vela.tflite"), "-i", kws}, "ethos-u"},
+		{"input count", []string{"run", person}, "model has 1 input(s)"},
+		{"bad preset", []string{"run", person, "-i", kws, "--preset", "imagenet"}, `unknown preset "imagenet"`},
+		{"bad range", []string{"run", person, "-i", kws, "--range", "0..2"}, "unknown pixel range"},
+		{"bad format", []string{"run", person, "-i", kws, "--format", "csv"}, "unknown --format"},
+		{"not a model", []string{"run", kws, "-i", kws}, "kws_input_49x10x1_int8.raw"},
+	} {
+		out := filepath.Join(tmp, tc.name)
+		code, _, stderr := quantmcu(append(tc.args, "-o", out)...)
+		if code != ExitBadInput {
+			t.Errorf("%s: exit %d, want 2 (%s)", tc.name, code, stderr)
+		}
+		if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: stderr %q, want one line containing %q", tc.name, stderr, tc.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: output directory written despite the error", tc.name)
+		}
+	}
+}
