@@ -74,16 +74,16 @@ type schemaDesc struct {
 }
 
 // Verify checks that buf is a structurally sound TFLite FlatBuffer: every table, vtable,
-// string, vector and union reachable from the root Model lies inside the buffer, is aligned,
-// and is consistent with schema.fbs. The "TFL3" file identifier is not required (TFLM does
-// not require it either, and some real files lack it); callers that want it check buf[4:8]. It applies the rules of
-// the C++ flatbuffers::Verifier (depth limit 64, at most 1,000,000 tables) and in addition
-// bounds the expansion that shared offsets could cause in the object API. Once Verify has
-// returned nil, GetRootAsModel(buf, 0).UnPack() reads only inside buf and allocates at most a
-// small multiple of len(buf). Verify does not check values (indices, shapes); package tflite
-// does that. Errors name the offending object, e.g.
-// "Model.subgraphs[0].tensors[3].shape: vector of 4-byte elements with length ... runs past
-// the end of the buffer (size 552)".
+// string, vector and union reachable from the root Model lies inside the buffer and is
+// consistent with schema.fbs, with the rules of the C++ flatbuffers::Verifier (depth limit 64,
+// at most 1,000,000 tables) except alignment, which VerifyAligned adds. It also bounds the
+// expansion that shared offsets could cause in the object API: once Verify has returned nil,
+// GetRootAsModel(buf, 0).UnPack() reads only inside buf and allocates at most a small
+// multiple of len(buf). The "TFL3" file identifier is not required (TFLM does not require it
+// and some real files lack it); callers that want it check buf[4:8]. Values (indices, shapes)
+// are not checked; package tflite does that. Errors name the offending object, e.g.
+// "Model.subgraphs[0].tensors[3].shape: vector of 4-byte elements with length 1073741823
+// runs past the end of the buffer (size 552)".
 func Verify(buf []byte) error {
 	return verifyBuffer(buf, tfliteSchema(), false)
 }
@@ -118,9 +118,13 @@ func DropInvalidUnions(buf []byte) (out []byte, dropped []string, err error) {
 		return nil, nil, first
 	}
 	out = append([]byte(nil), buf...)
-	for _, d := range v.dropped {
+	for i, d := range v.dropped {
 		out[d.typeAt] = 0
-		dropped = append(dropped, d.reason)
+		if i == maxDropReports {
+			dropped = append(dropped, fmt.Sprintf("... and %d more invalid unions", len(v.dropped)-i))
+		} else if i < maxDropReports {
+			dropped = append(dropped, d.reason)
+		}
 	}
 	// A hostile file can overlap a type byte with other structure; check the result again.
 	if err := verifyBuffer(out, s, false); err != nil {
@@ -128,6 +132,9 @@ func DropInvalidUnions(buf []byte) (out []byte, dropped []string, err error) {
 	}
 	return out, dropped, nil
 }
+
+// maxDropReports bounds the reasons DropInvalidUnions lists.
+const maxDropReports = 20
 
 // droppedUnion records a union value that failed verification.
 type droppedUnion struct {
@@ -157,6 +164,7 @@ type verifier struct {
 	// dropUnions makes a union whose value fails verification a recorded, not fatal, error.
 	dropUnions bool
 	dropped    []droppedUnion
+	limitHit   bool   // a global limit (depth, tables, expansion) was exceeded: never lenient
 	budget     uint64 // bytes that may still be visited
 	path       []step
 }
@@ -227,6 +235,7 @@ func (v *verifier) errorf(format string, args ...any) error {
 // charge accounts n visited bytes against the expansion budget.
 func (v *verifier) charge(n uint64) error {
 	if n > v.budget {
+		v.limitHit = true
 		return v.errorf("objects reached through shared offsets add up to more than %d bytes (%dx the buffer size of %d, plus %d)",
 			expansionFactor*v.size+expansionSlack, expansionFactor, v.size, expansionSlack)
 	}
@@ -257,10 +266,12 @@ func (v *verifier) offset(at uint64) (uint64, error) {
 func (v *verifier) table(pos uint64, t tableIndex) error {
 	desc := &v.s.tables[t]
 	if v.depth >= maxDepth {
+		v.limitHit = true
 		return v.errorf("tables nested more than %d deep", maxDepth)
 	}
 	v.tables++
 	if v.tables > maxTables {
+		v.limitHit = true
 		return v.errorf("more than %d tables", maxTables)
 	}
 	if v.align && pos%4 != 0 {
@@ -388,8 +399,10 @@ func (v *verifier) field(pos, tsize, off uint64, f *fieldDesc) error {
 func (v *verifier) union(pos, vtab, slots uint64, i int, off uint64, f *fieldDesc) error {
 	typ, typeAt := 0, uint64(0)
 	if i > 0 && uint64(i-1) < slots {
-		if toff := v.u16(vtab + 4 + 2*uint64(i-1)); toff != 0 {
-			typeAt = pos + toff // in bounds: the type slot was checked before this one
+		// The type slot was checked before this one; the bound only guards against schema
+		// descriptions that would skip it.
+		if toff := v.u16(vtab + 4 + 2*uint64(i-1)); toff != 0 && pos+toff < v.size {
+			typeAt = pos + toff
 			typ = int(v.buf[typeAt])
 		}
 	}
@@ -404,7 +417,7 @@ func (v *verifier) union(pos, vtab, slots uint64, i int, off uint64, f *fieldDes
 	if err == nil {
 		err = v.table(target, member)
 	}
-	if err != nil && v.dropUnions {
+	if err != nil && v.dropUnions && !v.limitHit {
 		v.dropped = append(v.dropped, droppedUnion{typeAt: typeAt, reason: err.Error()})
 		v.depth, v.path = depth, v.path[:pathLen]
 		return nil

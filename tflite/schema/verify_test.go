@@ -472,3 +472,37 @@ func BenchmarkUnPack(b *testing.B) {
 		GetRootAsModel(buf, 0).UnPack()
 	}
 }
+
+func TestDropInvalidUnionsListsAFew(t *testing.T) {
+	sg := &SubGraphT{Tensors: []*TensorT{{Name: "x", Shape: []int32{1}}}}
+	for range 30 {
+		sg.Operators = append(sg.Operators, &OperatorT{Inputs: []int32{0}, Outputs: []int32{0},
+			BuiltinOptions: &BuiltinOptionsT{Type: BuiltinOptionsAddOptions, Value: &AddOptionsT{}}})
+	}
+	b := flatbuffers.NewBuilder(0)
+	b.Finish((&ModelT{Version: 3, Subgraphs: []*SubGraphT{sg}}).Pack(b))
+	buf := b.FinishedBytes()
+	var s SubGraph
+	var op Operator
+	GetRootAsModel(buf, 0).Subgraphs(&s, 0)
+	for i := range s.OperatorsLength() {
+		s.Operators(&op, i)
+		at := fieldAt(t, op._tab, 4)
+		binary.LittleEndian.PutUint32(buf[at:], uint32(len(buf))) // past the end
+	}
+	if err := verifyThenUnpack(t, buf); err == nil {
+		t.Fatal("corrupt unions accepted")
+	}
+	out, dropped, err := DropInvalidUnions(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dropped) != maxDropReports+1 || dropped[maxDropReports] != "... and 10 more invalid unions" ||
+		!strings.HasPrefix(dropped[19], "Model.subgraphs[0].operators[19].builtin_options(AddOptions): offset") {
+		t.Fatalf("dropped = %q", dropped)
+	}
+	m, err := unpack(out)
+	if err != nil || len(m.Subgraphs[0].Operators) != 30 || m.Subgraphs[0].Operators[29].BuiltinOptions != nil {
+		t.Fatalf("repaired model: %v", err)
+	}
+}
