@@ -33,8 +33,8 @@ func padding(p schema.Padding, in, filter, stride, dilation int) (out, before in
 type requant struct {
 	mult   []int32
 	shift  []int
-	lshift []uint8 // max(shift, 0), for row
-	rshift []uint8 // max(-shift, 0), for row
+	lshift []int32 // max(shift, 0), for row
+	rshift []int32 // max(-shift, 0), for row
 	fast   bool    // row may be used
 	outZp  int32
 	actMin int32

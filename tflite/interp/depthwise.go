@@ -99,7 +99,7 @@ func (c *prep) depthwiseConv2D() (kernel, error) {
 	for i, v := range wd {
 		k.weights[i] = int32(v)
 	}
-	c.p.scratch = max(c.p.scratch, 4*(k.ow*k.oc+k.oc))
+	c.p.scratch = max(c.p.scratch, 4*k.ow*k.oc)
 	return k, nil
 }
 
@@ -112,9 +112,9 @@ func (k *depthwiseKernel) run(x *execCtx) {
 		outB := out[b*k.oh*k.ow*k.oc : (b+1)*k.oh*k.ow*k.oc]
 		x.parallel(k.oh, work, func(worker, lo, hi int) {
 			s := i32(x.scratch[worker])
-			acc, xv := s[:k.ow*k.oc], s[k.ow*k.oc:k.ow*k.oc+k.oc]
+			acc := s[:k.ow*k.oc]
 			for oy := lo; oy < hi; oy++ {
-				k.row(inB, outB[oy*k.ow*k.oc:(oy+1)*k.ow*k.oc], oy, acc, xv)
+				k.row(inB, outB[oy*k.ow*k.oc:(oy+1)*k.ow*k.oc], oy, acc)
 			}
 		})
 	}
@@ -123,7 +123,7 @@ func (k *depthwiseKernel) run(x *execCtx) {
 // row computes output row oy. It accumulates tap by tap over the whole row: for tap
 // (ky, kx) only the output columns whose input column lies inside the image take part,
 // which is exactly TFLM's rule of omitting taps outside the image.
-func (k *depthwiseKernel) row(in, out []int8, oy int, acc, xv []int32) {
+func (k *depthwiseKernel) row(in, out []int8, oy int, acc []int32) {
 	clear(acc)
 	iy0 := oy*k.sh - k.padT
 	for ky := range k.kh {
@@ -152,20 +152,18 @@ func (k *depthwiseKernel) row(in, out []int8, oy int, acc, xv []int32) {
 				dwRow(acc[lo*k.oc:hi*k.oc], rowIn[first:], wt, k.inOff, k.c, hi-lo, k.sw*k.c)
 				continue
 			}
+			// Depth multiplier > 1: input channel i feeds output channels i*mult .. i*mult+mult-1.
 			for ox := lo; ox < hi; ox++ {
 				src := rowIn[first+(ox-lo)*k.sw*k.c:][:k.c]
-				xs := xv[:k.oc]
+				a := acc[ox*k.oc : (ox+1)*k.oc]
 				for i, v := range src {
 					xi := int32(v) + k.inOff
-					for m := range k.mult {
-						xs[i*k.mult+m] = xi
+					as := a[i*k.mult : (i+1)*k.mult]
+					ws := wt[i*k.mult : (i+1)*k.mult]
+					ws = ws[:len(as)]
+					for m := range as {
+						as[m] += ws[m] * xi
 					}
-				}
-				a := acc[ox*k.oc : (ox+1)*k.oc]
-				wt := wt[:len(a)]
-				xs = xs[:len(a)]
-				for i, v := range xs {
-					a[i] += wt[i] * v
 				}
 			}
 		}

@@ -52,3 +52,19 @@ func dwRow(acc []int32, x []int8, w []int32, off int32, c, npix, xstride int) {
 	}
 	dwRowGeneric(acc, x, w, off, c, npix, xstride)
 }
+
+//go:noescape
+func requantAVX2(acc, bias, mult, lsh, rsh *int32, out *int8, n int, params *[3]int32)
+
+// requantVector requantizes the longest multiple-of-8 prefix with AVX2 and returns its
+// length (0 without AVX2). Lane by lane it performs requant.row's integer steps: 64-bit
+// products (VPMULDQ), the srdhm nudge and truncating division by 2^31, the rounding shift.
+func requantVector(acc, bias []int32, r *requant, ch0 int, out []int8) int {
+	n := len(out) &^ 7
+	if !hasAVX2 || n == 0 {
+		return 0
+	}
+	params := [3]int32{r.outZp, r.actMin, r.actMax}
+	requantAVX2(&acc[0], &bias[0], &r.mult[ch0], &r.lshift[ch0], &r.rshift[ch0], &out[0], n, &params)
+	return n
+}

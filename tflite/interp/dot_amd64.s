@@ -98,3 +98,98 @@ dwch:
 	JNZ dwpix
 	VZEROUPPER
 	RET
+
+// func requantAVX2(acc, bias, mult, lsh, rsh *int32, out *int8, n int, params *[3]int32)
+// out[i] = clamp(RDBPOT(srdhm((acc[i]+bias[i]) << lsh[i], mult[i]), rsh[i]) + zp, lo, hi)
+// for i < n (a positive multiple of 8); params = {zp, lo, hi}; mult[i] >= 0.
+TEXT ·requantAVX2(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), AX
+	MOVQ bias+8(FP), BX
+	MOVQ mult+16(FP), CX
+	MOVQ lsh+24(FP), DX
+	MOVQ rsh+32(FP), SI
+	MOVQ out+40(FP), DI
+	MOVQ n+48(FP), R8
+	MOVQ params+56(FP), R9
+	VPBROADCASTD (R9), Y13
+	VPBROADCASTD 4(R9), Y14
+	VPBROADCASTD 8(R9), Y15
+	MOVQ $0x40000000, R10
+	VMOVQ R10, X12
+	VPBROADCASTQ X12, Y12          // 2^30
+	MOVQ $0xFFFFFFFF80000001, R10
+	VMOVQ R10, X11
+	VPBROADCASTQ X11, Y11          // 1 - 2^31
+	MOVQ $0x7FFFFFFF, R10
+	VMOVQ R10, X10
+	VPBROADCASTQ X10, Y10          // 2^31 - 1
+	VPCMPEQD Y9, Y9, Y9
+	VPSRLD $31, Y9, Y8             // 1 in every dword
+	VPXOR Y9, Y9, Y9               // zero
+	SHRQ $3, R8
+
+rqloop:
+	VMOVDQU (AX), Y0
+	VPADDD (BX), Y0, Y0
+	VMOVDQU (DX), Y1
+	VPSLLVD Y1, Y0, Y0             // x = (acc + bias) << lsh
+	VMOVDQU (CX), Y1
+	VPMULDQ Y1, Y0, Y2             // even lanes: x*mult as int64
+	VPSRLQ $32, Y0, Y3
+	VPSRLQ $32, Y1, Y4
+	VPMULDQ Y4, Y3, Y3             // odd lanes
+
+	// srdhm: (p + nudge) / 2^31 truncated, nudge = 2^30 or 1-2^30 for p < 0.
+	VPCMPGTQ Y2, Y9, Y4
+	VPAND Y11, Y4, Y4
+	VPADDQ Y12, Y4, Y4
+	VPADDQ Y4, Y2, Y2
+	VPCMPGTQ Y2, Y9, Y4
+	VPAND Y10, Y4, Y4
+	VPADDQ Y4, Y2, Y2
+	VPSRLQ $31, Y2, Y2
+
+	VPCMPGTQ Y3, Y9, Y5
+	VPAND Y11, Y5, Y5
+	VPADDQ Y12, Y5, Y5
+	VPADDQ Y5, Y3, Y3
+	VPCMPGTQ Y3, Y9, Y5
+	VPAND Y10, Y5, Y5
+	VPADDQ Y5, Y3, Y3
+	VPSRLQ $31, Y3, Y3
+
+	VPSLLQ $32, Y3, Y3
+	VPBLENDD $0xAA, Y3, Y2, Y0     // v: even dwords from Y2, odd from Y3
+
+	// Rounding divide by 2^e.
+	VMOVDQU (SI), Y1
+	VPSLLVD Y1, Y8, Y4
+	VPSUBD Y8, Y4, Y4              // mask = 2^e - 1
+	VPAND Y4, Y0, Y5               // remainder
+	VPSRLD $1, Y4, Y6
+	VPSRLD $31, Y0, Y7
+	VPADDD Y7, Y6, Y6              // threshold = mask/2 + (v < 0)
+	VPSRAVD Y1, Y0, Y0
+	VPCMPGTD Y6, Y5, Y7            // remainder > threshold
+	VPSUBD Y7, Y0, Y0
+
+	VPADDD Y13, Y0, Y0
+	VPMAXSD Y14, Y0, Y0
+	VPMINSD Y15, Y0, Y0
+
+	VPACKSSDW Y0, Y0, Y0
+	VPACKSSWB Y0, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPUNPCKLDQ X1, X0, X0
+	VMOVQ X0, (DI)
+
+	ADDQ $32, AX
+	ADDQ $32, BX
+	ADDQ $32, CX
+	ADDQ $32, DX
+	ADDQ $32, SI
+	ADDQ $8, DI
+	DECQ R8
+	JNZ rqloop
+	VZEROUPPER
+	RET

@@ -8,6 +8,13 @@ package interp
 func (r *requant) row(acc, bias []int32, ch0 int, out []int8) {
 	n := len(out)
 	acc, bias = acc[:n], bias[:n]
+	if j := requantVector(acc, bias, r, ch0, out); j > 0 {
+		if j == n {
+			return
+		}
+		acc, bias, ch0, out = acc[j:], bias[j:], ch0+j, out[j:]
+		n -= j
+	}
 	mult := r.mult[ch0 : ch0+n]
 	lsh := r.lshift[ch0 : ch0+n]
 	rsh := r.rshift[ch0 : ch0+n]
@@ -15,11 +22,11 @@ func (r *requant) row(acc, bias []int32, ch0 int, out []int8) {
 	for i := range out {
 		// Written branch-free: the rounding decisions depend on the data and would
 		// mispredict constantly as branches.
-		x := (acc[i] + bias[i]) << lsh[i]
+		x := (acc[i] + bias[i]) << (uint32(lsh[i]) & 31)
 		ab := int64(x) * int64(mult[i])
 		nudge := int64(1<<30) + (ab>>63)&(1-(1<<31)) // 2^30, or 1-2^30 for negative products
 		v := int32((ab + nudge) / (1 << 31))
-		e := rsh[i] & 31
+		e := uint32(rsh[i]) & 31
 		mask := int32(1)<<e - 1
 		threshold := mask>>1 + int32(uint32(v)>>31)
 		rem := v & mask
@@ -33,16 +40,16 @@ func (r *requant) row(acc, bias []int32, ch0 int, out []int8) {
 
 // splitShifts fills the left/right shift tables used by row.
 func (r *requant) splitShifts() bool {
-	r.lshift = make([]uint8, len(r.shift))
-	r.rshift = make([]uint8, len(r.shift))
+	r.lshift = make([]int32, len(r.shift))
+	r.rshift = make([]int32, len(r.shift))
 	for i, s := range r.shift {
 		if r.mult[i] < 0 || s > 31 || s < -31 {
 			return false
 		}
 		if s > 0 {
-			r.lshift[i] = uint8(s)
+			r.lshift[i] = int32(s)
 		} else {
-			r.rshift[i] = uint8(-s)
+			r.rshift[i] = int32(-s)
 		}
 	}
 	return true
