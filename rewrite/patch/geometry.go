@@ -89,6 +89,9 @@ func (s *Stage) Tiles(n, rows, cols int) ([][]Window, error) {
 		return nil, fmt.Errorf("split %d outside 1..%d", n, len(s.Layers))
 	}
 	out := s.FMs[n]
+	if rows*cols > MaxTiles {
+		return nil, fmt.Errorf("grid %dx%d has more than %d tiles", rows, cols, MaxTiles)
+	}
 	if rows < 1 || cols < 1 || rows > out.H || cols > out.W {
 		return nil, fmt.Errorf("grid %dx%d does not fit the %dx%d stage output", rows, cols, out.H, out.W)
 	}

@@ -56,6 +56,13 @@ type FeatureMap struct {
 // Bytes is the size of the whole feature map.
 func (f FeatureMap) Bytes() int64 { return int64(f.H) * int64(f.W) * int64(f.C) }
 
+// Limits of the C kernels (tfmicro_ops/qmcu_plan.h): plans beyond them are never emitted.
+const (
+	MaxLayers = 64    // layers per stage
+	MaxTiles  = 1024  // tiles per stage
+	MaxDim    = 32767 // feature-map sizes, kernels, strides, dilations, pads
+)
+
 // Layer is one operator of the tileable prefix. Layer l writes feature map l+1.
 type Layer struct {
 	Op   int // operator index in subgraph 0
@@ -325,6 +332,9 @@ func (g *graph) featureMap(t int) (FeatureMap, string) {
 	if len(x.Shape) != 4 || x.Shape[0] != 1 || x.Shape[1] <= 0 || x.Shape[2] <= 0 || x.Shape[3] <= 0 {
 		return FeatureMap{}, fmt.Sprintf("activation shape %s is not [1,H,W,C]", tflite.FormatShape(x.Shape))
 	}
+	if x.Shape[1] > MaxDim || x.Shape[2] > MaxDim || x.Shape[3] > MaxDim {
+		return FeatureMap{}, fmt.Sprintf("activation shape %s exceeds the kernels' limit of %d per dimension", tflite.FormatShape(x.Shape), MaxDim)
+	}
 	q := x.Quantization
 	if q == nil || len(q.Scale) != 1 || len(q.ZeroPoint) != 1 || !(q.Scale[0] > 0) {
 		return FeatureMap{}, "activation without per-tensor quantization"
@@ -478,8 +488,8 @@ func (g *graph) convLayer(l *Layer, op *schema.OperatorT, x, y FeatureMap) strin
 		}
 		l.DepthMultiplier = outC / x.C
 	}
-	if l.KH <= 0 || l.KW <= 0 {
-		return "empty kernel"
+	if l.KH <= 0 || l.KW <= 0 || l.KH > MaxDim || l.KW > MaxDim || l.SH > MaxDim || l.SW > MaxDim || l.DH > MaxDim || l.DW > MaxDim {
+		return "kernel size, stride or dilation outside the kernels' limits"
 	}
 	q := wt.Quantization
 	if q == nil || (len(q.Scale) != 1 && len(q.Scale) != outC) {
@@ -529,8 +539,8 @@ func (g *graph) poolLayer(l *Layer, op *schema.OperatorT, x, y FeatureMap) strin
 		return "missing options"
 	}
 	l.KH, l.KW, l.SH, l.SW, l.Activation = int(o.FilterHeight), int(o.FilterWidth), int(o.StrideH), int(o.StrideW), o.FusedActivationFunction
-	if l.KH <= 0 || l.KW <= 0 || l.SH <= 0 || l.SW <= 0 {
-		return "non-positive filter size or stride"
+	if l.KH <= 0 || l.KW <= 0 || l.SH <= 0 || l.SW <= 0 || l.KH > MaxDim || l.KW > MaxDim || l.SH > MaxDim || l.SW > MaxDim {
+		return "filter size or stride outside 1..32767"
 	}
 	if x.C != y.C {
 		return "input and output channels differ"
@@ -599,7 +609,7 @@ func (g *graph) padLayer(l *Layer, op *schema.OperatorT, x, y FeatureMap) string
 		return "pads batch or channels (only spatial padding is tiled)"
 	}
 	for _, v := range pads[2:6] {
-		if v < 0 || v > 1<<20 {
+		if v < 0 || v > MaxDim {
 			return "negative or huge paddings"
 		}
 	}
@@ -654,6 +664,10 @@ func (g *graph) splits(s *Stage, reasons []string) ([]int, []string) {
 	}
 	var out []int
 	for n := 1; n <= len(s.Layers); n++ {
+		if n > MaxLayers {
+			reasons = append(reasons, fmt.Sprintf("splits after operator %d (%s) are not possible: the kernels execute at most %d layers per stage", s.Layers[n-1].Op, s.Layers[n-1].Kind, MaxLayers))
+			break
+		}
 		closed := true
 		why := ""
 		for f := 0; f < n; f++ { // fm f is internal for split n when f < n (fm n is the output)
