@@ -303,3 +303,17 @@ func equalInt8(b []byte, want []int8) bool {
 	}
 	return true
 }
+
+// BenchmarkLoadTorchvision measures decoding and preprocessing one 500x375 ImageNet JPEG
+// into MobileNetV2's int8 [1,3,224,224] input.
+func BenchmarkLoadTorchvision(b *testing.B) {
+	d := dataDir(b)
+	img := filepath.Join(d, "images", "imagenet-sample", "340_n02391049_zebra.JPEG")
+	s := Spec{Name: "input", Type: schema.TensorTypeINT8, Shape: []int32{1, 3, 224, 224}, Scale: 0.0186311156, ZeroPoint: -14}
+	o, _ := Preset("torchvision")
+	for b.Loop() {
+		if _, err := Load(img, s, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
