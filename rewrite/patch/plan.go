@@ -83,6 +83,9 @@ type Report struct {
 	Layers     []LayerReport
 	Candidates []Candidate
 	Reasons    []string
+	// Note is set when the chosen rewrite does not lower the arena (the peak lies outside
+	// every tileable prefix); callers may prefer to keep the original model then.
+	Note string
 }
 
 // LayerReport describes one stage layer.
@@ -284,6 +287,9 @@ func (sp *StagePlan) report(base *analysis.Report, c Candidate) *Report {
 		ArenaBefore: base.ArenaBytes, ArenaAfter: c.ArenaBytes, ScratchBytes: sp.ScratchBytes, Reasons: s.Reasons}
 	if s.Transpose >= 0 {
 		r.FirstOp = s.Transpose
+	}
+	if r.ArenaAfter >= r.ArenaBefore {
+		r.Note = fmt.Sprintf("patch-based inference does not lower the arena (%d B before, %d B after): the activation peak lies outside every tileable prefix", r.ArenaBefore, r.ArenaAfter)
 	}
 	orig, origClip, patch, patchClip := sp.macs()
 	r.StageMACs, r.StageMACsClipped, r.PatchMACs, r.PatchMACsClipped = sum(orig), sum(origClip), sum(patch), sum(patchClip)

@@ -8,6 +8,7 @@ package patch
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
@@ -224,7 +225,7 @@ func DetectStage(m *schema.ModelT) (*Stage, error) {
 	cur := int(g.sg.Inputs[0])
 	oi := 0
 	if oi < len(ops) && g.code(oi) == schema.BuiltinOperatorQUANTIZE && len(ops[oi].Inputs) == 1 && int(ops[oi].Inputs[0]) == cur && len(ops[oi].Outputs) == 1 {
-		s.Reasons = append(s.Reasons, fmt.Sprintf("operator 0 (QUANTIZE): input conversion, stays outside the stage"))
+		s.Reasons = append(s.Reasons, "operator 0 (QUANTIZE): input conversion, stays outside the stage")
 		cur = int(ops[oi].Outputs[0])
 		oi++
 	}
@@ -270,10 +271,10 @@ func DetectStage(m *schema.ModelT) (*Stage, error) {
 	s.Splits, s.Reasons = g.splits(s, s.Reasons)
 	if len(s.Splits) == 0 {
 		msg := "no tileable prefix"
-		if len(s.Reasons) > 0 {
-			msg += ": " + s.Reasons[0]
-			if s.Transpose < 0 && len(s.Reasons) > 1 && g.code(0) == schema.BuiltinOperatorQUANTIZE {
-				msg = "no tileable prefix: " + s.Reasons[1]
+		for _, r := range s.Reasons {
+			if strings.Contains(r, "the stage ends before it") {
+				msg += ": " + r
+				break
 			}
 		}
 		return nil, &stageError{msg}
