@@ -10,6 +10,9 @@ import (
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
+// maxActivationBytes bounds the activation and scratch memory of one interpreter.
+const maxActivationBytes = 4 << 30
+
 // prep carries the model while operators are checked and prepared.
 type prep struct {
 	m       *schema.ModelT
@@ -75,11 +78,6 @@ func prepare(m *schema.ModelT) (*program, error) {
 		}
 		code := m.OperatorCodes[op.OpcodeIndex]
 		c.opName = tflite.OpName(code)
-		for _, t := range op.Inputs {
-			if t >= 0 && !written[t] {
-				return nil, c.errorf("input tensor %d %q is read before any operator writes it", t, sg.Tensors[t].Name)
-			}
-		}
 		for _, t := range op.Outputs {
 			if t < 0 {
 				return nil, c.errorf("missing output tensor")
@@ -92,6 +90,11 @@ func prepare(m *schema.ModelT) (*program, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, t := range op.Inputs {
+			if t >= 0 && !written[t] {
+				return nil, c.errorf("input tensor %d %q is read before any operator writes it", t, sg.Tensors[t].Name)
+			}
+		}
 		for _, t := range op.Outputs {
 			written[t] = true
 		}
@@ -103,10 +106,17 @@ func prepare(m *schema.ModelT) (*program, error) {
 			return nil, fmt.Errorf("output tensor %d %q is never written", t, sg.Tensors[t].Name)
 		}
 	}
+	var total int64
 	for i := range p.infos {
 		if p.constant[i] == nil {
 			p.activeSet = append(p.activeSet, i)
+			total += int64(p.infos[i].Bytes)
 		}
+	}
+	// Every activation tensor gets its own buffer; refuse absurd totals instead of
+	// failing inside the allocator.
+	if total+int64(p.scratch) > maxActivationBytes {
+		return nil, fmt.Errorf("activations need %d bytes, more than the %d this interpreter allocates", total+int64(p.scratch), int64(maxActivationBytes))
 	}
 	return p, nil
 }
