@@ -76,7 +76,6 @@ func (pe *pluginEnv) noProcessesLeft(t *testing.T) {
 	}
 }
 
-
 func pluginTestModel(t *testing.T, name string) string {
 	t.Helper()
 	p := filepath.Join("..", "..", "..", "shared", "data", "models", name)
