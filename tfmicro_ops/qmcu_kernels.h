@@ -1,0 +1,85 @@
+/* int8 kernels of the patch stage: convolution, depthwise convolution, ADD, PAD, max and average
+ * pooling, each computing one rectangular window of its output from windows of its inputs.
+ *
+ * Portable C99, no allocation, no TFLM dependency. The arithmetic is TFLite's (and TFLM's)
+ * reference int8 arithmetic, bit for bit: see qmcu_kernels.c for the rules followed.
+ * Positions outside the input feature map are border padding: convolutions skip them (they stand
+ * for the input zero point), pools skip them, PAD writes its fill value. The caller guarantees
+ * that every in-map position read lies inside the given input windows (qmcu_plan_parse checks
+ * this for plans). */
+#ifndef QMCU_KERNELS_H_
+#define QMCU_KERNELS_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A readable window of a feature map of h x w x c: element (y, x, k), in full-map coordinates,
+ * is data[(y - r0) * row + (x - c0) * col + k * ch]. Covers NHWC window buffers
+ * (row = width * c, col = c, ch = 1) and whole NHWC or NCHW tensors (r0 = c0 = 0). */
+typedef struct {
+  const int8_t *data;
+  ptrdiff_t row, col, ch;
+  int32_t r0, c0;
+  int32_t h, w, c;
+} qmcu_src;
+
+/* A writable window of a feature map, addressed like qmcu_src. */
+typedef struct {
+  int8_t *data;
+  ptrdiff_t row, col, ch;
+  int32_t r0, c0;
+  int32_t h, w, c;
+} qmcu_dst;
+
+/* The output rectangle [r0, r1) x [c0, c1) to compute, in full-map coordinates. */
+typedef struct {
+  int32_t r0, r1, c0, c1;
+} qmcu_rect;
+
+/* Parameters of one layer (the plan's layer record, decoded). */
+typedef struct {
+  int32_t kh, kw, sh, sw, dh, dw, pad_top, pad_left, depth_multiplier;
+  int32_t input_offset, output_offset, act_min, act_max;
+  const int32_t *multiplier, *shift; /* per output channel (convolutions) */
+  /* ADD */
+  int32_t in1_offset, in2_offset, left_shift;
+  int32_t in1_multiplier, in1_shift, in2_multiplier, in2_shift, out_multiplier, out_shift;
+} qmcu_params;
+
+/* TFLite's MultiplyByQuantizedMultiplier (double rounding): x * m * 2^(shift - 31), rounded.
+ * m >= 0, -31 <= shift <= 30. */
+int32_t qmcu_multiply_by_quantized_multiplier(int32_t x, int32_t m, int32_t shift);
+
+/* CONV_2D: weights [out_c][kh][kw][in_c] int8; bias [out_c] int32 (host-endian, any alignment),
+ * or NULL. */
+void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                  const int8_t *weights, const void *bias);
+
+/* DEPTHWISE_CONV_2D: weights [1][kh][kw][out_c], out_c = in_c * depth_multiplier; bias as above. */
+void qmcu_depthwise_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
+                            qmcu_rect r, const int8_t *weights, const void *bias);
+
+/* ADD of two same-shape maps. */
+void qmcu_add(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, const qmcu_dst *out,
+              qmcu_rect r);
+
+/* PAD: out(y, x) = in(y - pad_top, x - pad_left), or output_offset outside the input map. */
+void qmcu_pad(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r);
+
+/* MAX_POOL_2D. */
+void qmcu_max_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r);
+
+/* AVERAGE_POOL_2D. Returns 0, or -1 when an output position averages no in-map element (TFLM
+ * fails such an op; the element is left unwritten). */
+int qmcu_average_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
+                         qmcu_rect r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QMCU_KERNELS_H_ */

@@ -1,0 +1,201 @@
+/* The patch loop: for each tile, for each layer, compute the layer's output window (PLAN.md,
+ * "Execution"). Feature map 0 is read from the input tensor, the last one written into the
+ * output tensor, the others live in per-tile window buffers in the scratch area. */
+#include "qmcu_patch_stage.h"
+
+#include "qmcu_kernels.h"
+#include "qmcu_msg.h"
+
+/* Decodes layer l's record into kernel parameters. */
+static void layer_params(const qmcu_plan *p, int32_t l, qmcu_params *k) {
+  const int32_t *w = p->layers[l];
+  k->kh = w[QMCU_L_KH];
+  k->kw = w[QMCU_L_KW];
+  k->sh = w[QMCU_L_SH];
+  k->sw = w[QMCU_L_SW];
+  k->dh = w[QMCU_L_DH];
+  k->dw = w[QMCU_L_DW];
+  k->pad_top = w[QMCU_L_PAD_TOP];
+  k->pad_left = w[QMCU_L_PAD_LEFT];
+  k->depth_multiplier = w[QMCU_L_DEPTH_MULT];
+  k->input_offset = w[QMCU_L_IN_OFFSET];
+  k->output_offset = w[QMCU_L_OUT_OFFSET];
+  k->act_min = w[QMCU_L_ACT_MIN];
+  k->act_max = w[QMCU_L_ACT_MAX];
+  k->multiplier = qmcu_plan_multipliers(p, l);
+  k->shift = qmcu_plan_shifts(p, l);
+  k->in1_offset = w[QMCU_L_ADD_IN1_OFFSET];
+  k->in2_offset = w[QMCU_L_ADD_IN2_OFFSET];
+  k->left_shift = w[QMCU_L_ADD_LEFT_SHIFT];
+  k->in1_multiplier = w[QMCU_L_ADD_IN1_MULT];
+  k->in1_shift = w[QMCU_L_ADD_IN1_SHIFT];
+  k->in2_multiplier = w[QMCU_L_ADD_IN2_MULT];
+  k->in2_shift = w[QMCU_L_ADD_IN2_SHIFT];
+  k->out_multiplier = w[QMCU_L_ADD_OUT_MULT];
+  k->out_shift = w[QMCU_L_ADD_OUT_SHIFT];
+}
+
+/* Where feature map f lives during tile t: the input tensor, a scratch window buffer, or the
+ * output tensor. The fields are those of qmcu_src / qmcu_dst. */
+typedef struct {
+  int8_t *data;
+  ptrdiff_t row, col, ch;
+  int32_t r0, c0, h, w, c;
+} place;
+
+static place locate(const qmcu_plan *p, int32_t t, int32_t f, const int8_t *input, int8_t *output,
+                    int8_t *scratch) {
+  const int32_t *fm = qmcu_plan_fm(p, f);
+  place s;
+  s.h = fm[QMCU_FM_H];
+  s.w = fm[QMCU_FM_W];
+  s.c = fm[QMCU_FM_C];
+  s.r0 = 0;
+  s.c0 = 0;
+  s.row = (ptrdiff_t)s.w * s.c;
+  s.col = s.c;
+  s.ch = 1;
+  if (f == 0) {
+    /* Only ever read through a const qmcu_src. */
+    s.data = (int8_t *)(uintptr_t)input;
+    if (p->layout == QMCU_LAYOUT_NCHW) {
+      s.row = s.w;
+      s.col = 1;
+      s.ch = (ptrdiff_t)s.h * s.w;
+    }
+  } else if (f == p->n_fms - 1) {
+    s.data = output;
+  } else {
+    const int32_t *win = qmcu_plan_window(p, t, f);
+    s.data = scratch + fm[QMCU_FM_SCRATCH];
+    s.r0 = win[0];
+    s.c0 = win[2];
+    s.row = (ptrdiff_t)(win[3] - win[2]) * s.c;
+  }
+  return s;
+}
+
+static qmcu_src as_src(place s) {
+  qmcu_src r;
+  r.data = s.data;
+  r.row = s.row;
+  r.col = s.col;
+  r.ch = s.ch;
+  r.r0 = s.r0;
+  r.c0 = s.c0;
+  r.h = s.h;
+  r.w = s.w;
+  r.c = s.c;
+  return r;
+}
+
+static qmcu_dst as_dst(place s) {
+  qmcu_dst r;
+  r.data = s.data;
+  r.row = s.row;
+  r.col = s.col;
+  r.ch = s.ch;
+  r.r0 = s.r0;
+  r.c0 = s.c0;
+  r.h = s.h;
+  r.w = s.w;
+  r.c = s.c;
+  return r;
+}
+
+static int check_buffers(const qmcu_plan *p, const void *input, size_t input_bytes,
+                         const void *const *consts, const size_t *const_bytes, int32_t n_consts,
+                         const void *output, size_t output_bytes, const void *scratch,
+                         size_t scratch_bytes, char *msg, size_t msg_len) {
+  int32_t i, type, bytes;
+  if (input == NULL || output == NULL || (scratch == NULL && p->scratch_bytes > 0)) {
+    qmcu_msgf(msg, msg_len, "patch stage: null input, output or scratch buffer");
+    return QMCU_E_ARG;
+  }
+  if (input_bytes != (size_t)qmcu_plan_fm_bytes(p, 0)) {
+    qmcu_msgf(msg, msg_len, "patch stage: input has %d bytes, the plan wants %d",
+              (int32_t)(input_bytes & 0x7fffffff), qmcu_plan_fm_bytes(p, 0));
+    return QMCU_E_TENSOR;
+  }
+  if (output_bytes != (size_t)qmcu_plan_fm_bytes(p, p->n_fms - 1)) {
+    qmcu_msgf(msg, msg_len, "patch stage: output has %d bytes, the plan wants %d",
+              (int32_t)(output_bytes & 0x7fffffff), qmcu_plan_fm_bytes(p, p->n_fms - 1));
+    return QMCU_E_TENSOR;
+  }
+  if (scratch_bytes < (size_t)p->scratch_bytes) {
+    qmcu_msgf(msg, msg_len, "patch stage: %d scratch bytes, the plan wants %d",
+              (int32_t)(scratch_bytes & 0x7fffffff), p->scratch_bytes);
+    return QMCU_E_TENSOR;
+  }
+  if (n_consts < p->n_inputs || (consts == NULL && p->n_inputs > 1)) {
+    qmcu_msgf(msg, msg_len, "patch stage: %d inputs, the plan wants %d", n_consts, p->n_inputs);
+    return QMCU_E_TENSOR;
+  }
+  for (i = 1; i < p->n_inputs; i++) {
+    qmcu_plan_input_spec(p, i, &type, &bytes);
+    if (consts[i] == NULL) {
+      qmcu_msgf(msg, msg_len, "patch stage: input %d is null", i);
+      return QMCU_E_ARG;
+    }
+    if (const_bytes != NULL && const_bytes[i] != (size_t)bytes) {
+      qmcu_msgf(msg, msg_len, "patch stage: input %d has %d bytes, the plan wants %d", i,
+                (int32_t)(const_bytes[i] & 0x7fffffff), bytes);
+      return QMCU_E_TENSOR;
+    }
+  }
+  return QMCU_OK;
+}
+
+int qmcu_patch_stage_eval(const qmcu_plan *p, const void *input, size_t input_bytes,
+                          const void *const *consts, const size_t *const_bytes, int32_t n_consts,
+                          void *output, size_t output_bytes, void *scratch, size_t scratch_bytes,
+                          char *msg, size_t msg_len) {
+  int32_t t, l;
+  int rc;
+  if (msg != NULL && msg_len > 0) msg[0] = '\0';
+  if (p == NULL) {
+    qmcu_msgf(msg, msg_len, "patch stage: null plan");
+    return QMCU_E_ARG;
+  }
+  rc = check_buffers(p, input, input_bytes, consts, const_bytes, n_consts, output, output_bytes,
+                     scratch, scratch_bytes, msg, msg_len);
+  if (rc != QMCU_OK) return rc;
+  for (t = 0; t < p->n_tiles; t++) {
+    for (l = 0; l < p->n_layers; l++) {
+      const int32_t *w = p->layers[l];
+      const int32_t *ow = qmcu_plan_window(p, t, l + 1);
+      const qmcu_rect r = {ow[0], ow[1], ow[2], ow[3]};
+      const qmcu_src in = as_src(locate(p, t, w[QMCU_L_IN], (const int8_t *)input, (int8_t *)output, (int8_t *)scratch));
+      const qmcu_dst out = as_dst(locate(p, t, l + 1, (const int8_t *)input, (int8_t *)output, (int8_t *)scratch));
+      const void *bias = w[QMCU_L_BIAS] > 0 ? consts[w[QMCU_L_BIAS]] : NULL;
+      qmcu_params k;
+      if (r.r0 == r.r1 || r.c0 == r.c1) continue;
+      layer_params(p, l, &k);
+      switch (w[QMCU_L_KIND]) {
+        case QMCU_CONV_2D:
+          qmcu_conv_2d(&k, &in, &out, r, (const int8_t *)consts[w[QMCU_L_WEIGHTS]], bias);
+          break;
+        case QMCU_DEPTHWISE_CONV_2D:
+          qmcu_depthwise_conv_2d(&k, &in, &out, r, (const int8_t *)consts[w[QMCU_L_WEIGHTS]], bias);
+          break;
+        case QMCU_ADD: {
+          const qmcu_src in2 = as_src(locate(p, t, w[QMCU_L_IN2], (const int8_t *)input, (int8_t *)output, (int8_t *)scratch));
+          qmcu_add(&k, &in, &in2, &out, r);
+          break;
+        }
+        case QMCU_PAD:
+          qmcu_pad(&k, &in, &out, r);
+          break;
+        case QMCU_MAX_POOL_2D:
+          qmcu_max_pool_2d(&k, &in, &out, r);
+          break;
+        default: /* QMCU_AVERAGE_POOL_2D: the parser admits no other kind */
+          if (qmcu_average_pool_2d(&k, &in, &out, r) != 0) {
+            qmcu_msgf(msg, msg_len, "patch stage: tile %d layer %d: empty average pool window", t, l);
+            return QMCU_E_PLAN;
+          }
+      }
+    }
+  }
+  return QMCU_OK;
+}

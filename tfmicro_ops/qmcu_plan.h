@@ -1,0 +1,154 @@
+/* Parser and validator of the QMCU_PATCH_STAGE binary plan, format version 1 (see PLAN.md).
+ *
+ * Portable C99, no allocation: a parsed plan (qmcu_plan) is a small view whose pointers point
+ * into the caller's plan words, which must stay alive and unchanged while the view is used.
+ * Parsing validates everything the kernels rely on, so that executing a parsed plan on
+ * tensors of the sizes it announces can never read or write out of bounds. */
+#ifndef QMCU_PLAN_H_
+#define QMCU_PLAN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QMCU_PLAN_MAGIC 0x50434D51 /* "QMCP" little-endian */
+#define QMCU_PLAN_VERSION ((int32_t)1)
+
+/* Implementation limits (a plan exceeding them is refused with QMCU_E_LIMIT). */
+#define QMCU_MAX_LAYERS ((int32_t)64)
+#define QMCU_MAX_FMS 65 /* QMCU_MAX_LAYERS + 1 */
+#define QMCU_MAX_TILES ((int32_t)1024)
+#define QMCU_MAX_DIM ((int32_t)32767) /* feature-map sizes, kernels, strides, dilations, pads */
+
+/* Word counts of the plan's fixed-size records. */
+#define QMCU_HEADER_WORDS 16
+#define QMCU_FM_WORDS 8
+#define QMCU_LAYER_WORDS 32
+#define QMCU_WINDOW_WORDS 4
+
+/* Header words. */
+enum {
+  QMCU_H_MAGIC = 0,
+  QMCU_H_VERSION = 1,
+  QMCU_H_WORDS = 2,
+  QMCU_H_FMS = 3,
+  QMCU_H_LAYERS = 4,
+  QMCU_H_TILES = 5,
+  QMCU_H_SCRATCH = 6,
+  QMCU_H_LAYOUT = 7
+};
+
+/* Feature-map record words. */
+enum { QMCU_FM_H = 0, QMCU_FM_W = 1, QMCU_FM_C = 2, QMCU_FM_SCRATCH = 3, QMCU_FM_ZP = 4 };
+
+/* Layer record words. */
+enum {
+  QMCU_L_KIND = 0,
+  QMCU_L_IN = 1,
+  QMCU_L_IN2 = 2,
+  QMCU_L_OUT = 3,
+  QMCU_L_KH = 4,
+  QMCU_L_KW = 5,
+  QMCU_L_SH = 6,
+  QMCU_L_SW = 7,
+  QMCU_L_DH = 8,
+  QMCU_L_DW = 9,
+  QMCU_L_PAD_TOP = 10,
+  QMCU_L_PAD_LEFT = 11,
+  QMCU_L_DEPTH_MULT = 12,
+  QMCU_L_IN_OFFSET = 13,
+  QMCU_L_OUT_OFFSET = 14,
+  QMCU_L_ACT_MIN = 15,
+  QMCU_L_ACT_MAX = 16,
+  QMCU_L_WEIGHTS = 17,
+  QMCU_L_BIAS = 18,
+  QMCU_L_ADD_IN1_OFFSET = 19,
+  QMCU_L_ADD_IN2_OFFSET = 20,
+  QMCU_L_ADD_LEFT_SHIFT = 21,
+  QMCU_L_ADD_IN1_MULT = 22,
+  QMCU_L_ADD_IN1_SHIFT = 23,
+  QMCU_L_ADD_IN2_MULT = 24,
+  QMCU_L_ADD_IN2_SHIFT = 25,
+  QMCU_L_ADD_OUT_MULT = 26,
+  QMCU_L_ADD_OUT_SHIFT = 27,
+  QMCU_L_CHANNELS = 28
+};
+
+/* Layer kinds (PLAN.md layer word 0). */
+enum {
+  QMCU_CONV_2D = 1,
+  QMCU_DEPTHWISE_CONV_2D = 2,
+  QMCU_ADD = 3,
+  QMCU_PAD = 4,
+  QMCU_MAX_POOL_2D = 5,
+  QMCU_AVERAGE_POOL_2D = 6
+};
+
+/* Input layouts (header word 7). */
+enum { QMCU_LAYOUT_NHWC = 0, QMCU_LAYOUT_NCHW = 1 };
+
+/* Element types of the op's tensors. */
+enum { QMCU_TYPE_NONE = 0, QMCU_TYPE_INT8 = 1, QMCU_TYPE_INT32 = 2 };
+
+/* Result codes. */
+enum {
+  QMCU_OK = 0,
+  QMCU_E_FORMAT = 1, /* not a version-1 plan, or truncated / wrong size */
+  QMCU_E_PLAN = 2,   /* inconsistent or out-of-range content */
+  QMCU_E_LIMIT = 3,  /* valid but beyond this implementation's limits */
+  QMCU_E_TENSOR = 4, /* tensors or buffers given to the op do not match the plan */
+  QMCU_E_ARG = 5     /* null pointer or other misuse of the API */
+};
+
+/* A parsed plan: a view into the caller's words. */
+typedef struct {
+  const int32_t *words;
+  int32_t n_words;
+  int32_t n_fms, n_layers, n_tiles;
+  int32_t scratch_bytes;
+  int32_t layout;
+  int32_t n_inputs;                          /* custom-op inputs: stage input + constants */
+  const int32_t *fms;                        /* n_fms records of QMCU_FM_WORDS */
+  const int32_t *layers[QMCU_MAX_LAYERS];    /* layer records (per-channel arrays follow) */
+  const int32_t *tiles;                      /* n_tiles x n_fms windows of QMCU_WINDOW_WORDS */
+} qmcu_plan;
+
+/* qmcu_plan_parse validates the n_words plan words (host-endian int32, 4-byte aligned) and fills
+ * *plan. On failure it returns a QMCU_E_* code and, when msg is not NULL, writes a one-line
+ * NUL-terminated reason of at most msg_len bytes. */
+int qmcu_plan_parse(qmcu_plan *plan, const int32_t *words, size_t n_words, char *msg,
+                    size_t msg_len);
+
+/* Record accessors of a parsed plan (indices must be in range). */
+static inline const int32_t *qmcu_plan_fm(const qmcu_plan *p, int32_t f) {
+  return p->fms + (ptrdiff_t)f * QMCU_FM_WORDS;
+}
+static inline const int32_t *qmcu_plan_window(const qmcu_plan *p, int32_t tile, int32_t f) {
+  return p->tiles + ((ptrdiff_t)tile * p->n_fms + f) * QMCU_WINDOW_WORDS;
+}
+/* Per-channel output multipliers and shifts of layer l (layer word QMCU_L_CHANNELS entries). */
+static inline const int32_t *qmcu_plan_multipliers(const qmcu_plan *p, int32_t l) {
+  return p->layers[l] + QMCU_LAYER_WORDS;
+}
+static inline const int32_t *qmcu_plan_shifts(const qmcu_plan *p, int32_t l) {
+  return p->layers[l] + QMCU_LAYER_WORDS + p->layers[l][QMCU_L_CHANNELS];
+}
+
+/* Byte size of feature map f as a whole tensor (h * w * c). */
+int32_t qmcu_plan_fm_bytes(const qmcu_plan *p, int32_t f);
+
+/* Expected element type (QMCU_TYPE_*) and byte size of custom-op input `index`
+ * (0 = stage input, 1..n_inputs-1 = constants). Returns QMCU_OK or QMCU_E_ARG. */
+int qmcu_plan_input_spec(const qmcu_plan *p, int32_t index, int32_t *type, int32_t *bytes);
+
+/* Name of a layer kind ("CONV_2D", ...), "?" when unknown. */
+const char *qmcu_kind_name(int32_t kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QMCU_PLAN_H_ */
