@@ -29,7 +29,7 @@ func Decode(buf []byte) (any, error) {
 //	vector                   []any
 //	int/uint/float vector    []int64, []uint64, []float64
 //	bool vector              []bool
-//	key (or string) vector   []string
+//	key (or string) vector   []any of strings, as an untyped vector of strings
 //	fixed vectors of 2, 3, 4 [2]int64 ... [4]float64
 //
 // Besides checking every read, Decode rejects maps whose keys are not strictly increasing
@@ -231,17 +231,15 @@ func (d *decoder) typed(v Value, vd vec) (any, error) {
 		}
 		return out, nil
 	case TypeVectorKey, TypeVectorString:
-		out := make([]string, vd.n)
+		out := make([]any, vd.n)
 		for i := range out {
 			e, err := vd.at(buf, i)
 			if err != nil {
 				return nil, err
 			}
-			s, err := d.value(e, 0)
-			if err != nil {
+			if out[i], err = d.value(e, 0); err != nil {
 				return nil, err
 			}
-			out[i] = s.(string)
 		}
 		return out, nil
 	case TypeVectorInt2:

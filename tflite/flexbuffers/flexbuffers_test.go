@@ -118,7 +118,7 @@ var handCases = []struct {
 		//  20: outer values: 20-18 = 02, 01, count 02, 23-9 = 0e, 24-14 = 0a,
 		//      types MAP w1 = 24, STRING w1 = 14 (values at 23)
 		//  27: root offset 27-23 = 04, packed 24, width 01.
-		name: "nested map",
+		name:  "nested map",
 		value: map[string]any{"m": map[string]any{"x": int64(-2)}, "s": "hi"},
 		hex: "6d 00 78 00 01 03 01 01 01 fe 04 73 00 02 68 69 00 02 12 08 " +
 			"02 01 02 0e 0a 24 14 04 24 01",

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quantmcu/quantmcu/tflite/flexbuffers"
 )
@@ -165,14 +166,20 @@ func TestTruncatedAndMutated(t *testing.T) {
 	}
 }
 
-// walk exercises every accessor on a bounded part of the buffer's tree.
+// walk exercises every accessor on a bounded part of the buffer's tree (a bounded number
+// of nodes: offsets may alias one map many times, and each accessor call is linear in the
+// buffer size at worst).
 func walk(buf []byte) {
 	v, err := flexbuffers.Root(buf)
 	if err != nil {
 		return
 	}
+	budget := 2000
 	var visit func(v flexbuffers.Value, depth int)
 	visit = func(v flexbuffers.Value, depth int) {
+		if budget--; budget < 0 {
+			return
+		}
 		_ = v.Type().String()
 		v.Int()
 		v.Uint()
@@ -211,6 +218,8 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		watchdog := time.AfterFunc(5*time.Second, func() { panic(fmt.Sprintf("slow input % x", data)) })
+		defer watchdog.Stop()
 		walk(data)
 		v, err := flexbuffers.Decode(data)
 		if err != nil {
