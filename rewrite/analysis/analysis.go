@@ -13,7 +13,9 @@
 package analysis
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
@@ -119,6 +121,10 @@ type PlannedBuffer struct {
 	Offset   int64 // planned offset
 }
 
+// maxPlannedBuffers bounds the buffers Analyze plans: greedy planning is quadratic in the
+// buffer count (in TFLM too), and microcontroller models have hundreds, not tens of thousands.
+const maxPlannedBuffers = 1 << 14
+
 // Analyze describes m; see Report. It fails only on models whose indices are inconsistent
 // (tflite.Load rejects those) or whose control flow TFLM cannot plan.
 func Analyze(m *schema.ModelT) (*Report, error) {
@@ -163,6 +169,9 @@ func Analyze(m *schema.ModelT) (*Report, error) {
 			Kind: ScratchBuffer, Subgraph: req.subgraph, Tensor: -1, Op: req.op, Bytes: req.bytes,
 			Buffer: Buffer{Size: AlignUp(req.bytes, BufferAlignment), First: lm.opFirst[i], Last: lm.opLast[i]},
 		})
+	}
+	if len(r.Planned) > maxPlannedBuffers {
+		return nil, fmt.Errorf("analysis: model needs %d arena buffers, more than the %d this tool plans", len(r.Planned), maxPlannedBuffers)
 	}
 	bufs := make([]Buffer, len(r.Planned))
 	for i := range r.Planned {
@@ -256,30 +265,92 @@ func (r *Report) describeOps(m *schema.ModelT, sg *schema.SubGraphT, lm *lifetim
 		r.Ops[oi] = info
 	}
 
-	// Liveness at each operator: the buffers whose scope range meets the operator's scopes
-	// (its own scope, and the scopes of any subgraphs it calls).
+	r.liveness(lm)
+}
+
+// maxLiveEntries bounds the total length of the OpInfo.Live lists: beyond it (only hostile
+// models get there) the lists are left out and a warning says so.
+const maxLiveEntries = 1 << 22
+
+// liveness fills the per-operator memory figures. A buffer is live at operator i when its
+// scope range meets the operator's scopes (its own, and those of subgraphs it calls); since
+// operator scopes increase, each buffer is live at an interval of operators, found by binary
+// search, so the work is linear in buffers plus operators (plus the Live lists' length).
+func (r *Report) liveness(lm *lifetimeMarker) {
+	n := len(r.Ops)
+	from, to := lm.opScope[0], lm.opEnd[0]
+	type span struct {
+		a, b int // operator interval, inclusive; empty when a > b
+		end  int64
+	}
+	spans := make([]span, len(r.Planned))
+	diff := make([]int64, n+1)
+	liveEntries := 0
+	for i, b := range r.Planned {
+		a, _ := slices.BinarySearch(to, b.First) // first operator ending at or after First
+		z, found := slices.BinarySearch(from, b.Last)
+		if !found {
+			z-- // last operator starting at or before Last
+		}
+		spans[i] = span{a, z, b.Offset + b.Size}
+		if a > z {
+			continue
+		}
+		diff[a] += b.Bytes
+		diff[z+1] -= b.Bytes
+		if b.Kind == TensorBuffer && b.Subgraph == 0 {
+			t := &r.Tensors[b.Tensor]
+			t.FirstOp, t.LastOp = a, z
+			liveEntries += z - a + 1
+		}
+		if b.Kind == ScratchBuffer && b.Subgraph == 0 && b.Op >= 0 && b.Op < n {
+			r.Ops[b.Op].ScratchBytes += b.Bytes
+		}
+	}
+	if liveEntries <= maxLiveEntries {
+		for _, b := range r.Planned {
+			if b.Kind == TensorBuffer && b.Subgraph == 0 {
+				t := r.Tensors[b.Tensor]
+				for oi := t.FirstOp; oi >= 0 && oi <= t.LastOp; oi++ {
+					r.Ops[oi].Live = append(r.Ops[oi].Live, b.Tensor)
+				}
+			}
+		}
+	} else {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("per-operator live tensor lists omitted: they would hold %d entries", liveEntries))
+	}
+
+	// ArenaTop: give each operator the highest end of the buffers live there by painting
+	// operators with buffers in decreasing end order; painted operators are skipped through
+	// next-unpainted links, so each operator is painted once.
+	order := make([]int, len(spans))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(spans[y].end, spans[x].end) })
+	next := make([]int, n+1)
+	for i := range next {
+		next[i] = i
+	}
+	find := func(i int) int {
+		for next[i] != i {
+			next[i] = next[next[i]]
+			i = next[i]
+		}
+		return i
+	}
+	for _, k := range order {
+		sp := spans[k]
+		for i := find(sp.a); i <= sp.b; i = find(i) {
+			r.Ops[i].ArenaTop = sp.end
+			next[i] = i + 1
+		}
+	}
+
+	var live int64
 	for oi := range r.Ops {
 		op := &r.Ops[oi]
-		from, to := lm.opScope[0][oi], lm.opEnd[0][oi]
-		var live int64
-		for _, b := range r.Planned {
-			if b.First > to || b.Last < from {
-				continue
-			}
-			if b.Kind == ScratchBuffer && b.Subgraph == 0 && b.Op == oi {
-				op.ScratchBytes += b.Bytes
-			}
-			if b.Subgraph == 0 && b.Kind == TensorBuffer {
-				op.Live = append(op.Live, b.Tensor)
-				t := &r.Tensors[b.Tensor]
-				if t.FirstOp < 0 {
-					t.FirstOp = oi
-				}
-				t.LastOp = oi
-			}
-			live += b.Bytes
-			op.ArenaTop = max(op.ArenaTop, b.Offset+b.Size)
-		}
+		live += diff[oi]
 		op.LiveBytes = live
 		if r.PeakLiveOp < 0 || live > r.PeakLiveBytes {
 			r.PeakLiveBytes, r.PeakLiveOp = live, oi

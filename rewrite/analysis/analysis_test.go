@@ -453,3 +453,47 @@ func BenchmarkAnalyzeMobileNetV2(b *testing.B) {
 		}
 	}
 }
+
+// chainModel is n RESHAPE-like operators in a chain, each tensor 20 bytes (32 aligned).
+func chainModel(n int) *schema.ModelT {
+	m := &schema.ModelT{
+		Version:       3,
+		OperatorCodes: []*schema.OperatorCodeT{{BuiltinCode: schema.BuiltinOperatorRELU, DeprecatedBuiltinCode: int8(schema.BuiltinOperatorRELU)}},
+		Buffers:       []*schema.BufferT{{}},
+		Subgraphs:     []*schema.SubGraphT{{Inputs: []int32{0}, Outputs: []int32{int32(n)}}},
+	}
+	sg := m.Subgraphs[0]
+	for i := 0; i <= n; i++ {
+		sg.Tensors = append(sg.Tensors, &schema.TensorT{Shape: []int32{20}, Type: schema.TensorTypeINT8})
+	}
+	for i := 0; i < n; i++ {
+		sg.Operators = append(sg.Operators, &schema.OperatorT{Inputs: []int32{int32(i)}, Outputs: []int32{int32(i + 1)}})
+	}
+	return m
+}
+
+// A long chain needs two buffers at any time: the planner alternates them.
+func TestLongChain(t *testing.T) {
+	r, err := Analyze(chainModel(10000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ArenaBytes != 64 || r.PeakLiveBytes != 40 || len(r.Ops[5000].Live) != 2 {
+		t.Errorf("arena %d, peak live %d, op 5000 live %v; want 64, 40, 2 tensors", r.ArenaBytes, r.PeakLiveBytes, r.Ops[5000].Live)
+	}
+}
+
+func TestTooManyBuffersIsAnError(t *testing.T) {
+	if _, err := Analyze(chainModel(maxPlannedBuffers + 1)); err == nil || !strings.Contains(err.Error(), "arena buffers") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func BenchmarkAnalyzeChain10k(b *testing.B) {
+	m := chainModel(10000)
+	for b.Loop() {
+		if _, err := Analyze(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -33,8 +33,10 @@ type lifetimeMarker struct {
 	opScope [][]int // scope of every operator, per subgraph (last visit), -1 if never visited
 	opEnd   [][]int // scope after the subgraphs an operator calls (= opScope for most)
 	scratch []scratchRequest
-	opFirst []int // per scratch request
-	opLast  []int
+	// opRequests lists the scratch requests of each (subgraph, operator).
+	opRequests map[[2]int][]int
+	opFirst    []int // per scratch request
+	opLast     []int
 }
 
 func newLifetimeMarker(m *schema.ModelT, scratch []scratchRequest) *lifetimeMarker {
@@ -55,6 +57,11 @@ func newLifetimeMarker(m *schema.ModelT, scratch []scratchRequest) *lifetimeMark
 	lm.opFirst = filled(len(scratch), unused)
 	lm.opLast = filled(len(scratch), unused)
 	lm.active = make([]bool, len(m.Subgraphs))
+	lm.opRequests = map[[2]int][]int{}
+	for i, req := range scratch {
+		k := [2]int{req.subgraph, req.op}
+		lm.opRequests[k] = append(lm.opRequests[k], i)
+	}
 	return lm
 }
 
@@ -116,13 +123,11 @@ func (lm *lifetimeMarker) mark(si int) error {
 		for _, t := range op.Outputs {
 			lm.used(base + int(t))
 		}
-		for r, req := range lm.scratch {
-			if req.subgraph == si && req.op == oi {
-				if lm.opFirst[r] == unused {
-					lm.opFirst[r] = start
-				}
-				lm.opLast[r] = lm.scope
+		for _, r := range lm.opRequests[[2]int{si, oi}] {
+			if lm.opFirst[r] == unused {
+				lm.opFirst[r] = start
 			}
+			lm.opLast[r] = lm.scope
 		}
 	}
 	for _, t := range sg.Outputs {

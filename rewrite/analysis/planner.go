@@ -44,6 +44,7 @@ type Plan struct {
 //     after the last time-overlapping buffer.
 //
 // Sizes are used as given: TFLM first rounds each to BufferAlignment (see AlignUp).
+// The work grows with the square of the buffer count in the worst case, as in TFLM.
 func PlanGreedy(bufs []Buffer) (*Plan, error) {
 	for i, b := range bufs {
 		if b.Size < 0 {
