@@ -31,57 +31,79 @@ const maxFileSize = 4 << 30
 // Load reads and checks the model at path. Errors name the file and the offending
 // subgraph/operator/tensor.
 func Load(path string) (*schema.ModelT, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, not a .tflite file", path)
-	}
-	if fi.Size() > maxFileSize {
-		return nil, fmt.Errorf("%s: file is %d bytes, larger than the 4 GiB this tool reads", path, fi.Size())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(data, path)
+	m, _, err := LoadWithWarnings(path)
+	return m, err
 }
 
 // Parse checks data as a TFLite model and returns its object tree. name is used in error
 // messages only (typically the file path). The returned tree may share memory with data
 // (buffer contents are not copied); callers must not modify data afterwards.
-func Parse(data []byte, name string) (m *schema.ModelT, err error) {
+func Parse(data []byte, name string) (*schema.ModelT, error) {
+	m, _, err := ParseWithWarnings(data, name)
+	return m, err
+}
+
+// LoadWithWarnings is Load that also returns what was repaired while reading (see
+// ParseWithWarnings).
+func LoadWithWarnings(path string) (*schema.ModelT, []string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fi.IsDir() {
+		return nil, nil, fmt.Errorf("%s: is a directory, not a .tflite file", path)
+	}
+	if fi.Size() > maxFileSize {
+		return nil, nil, fmt.Errorf("%s: file is %d bytes, larger than the 4 GiB this tool reads", path, fi.Size())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ParseWithWarnings(data, path)
+}
+
+// ParseWithWarnings is Parse that also reports repairs: TFLM reads an operator's options
+// union only when its type is the one the operator expects, so files that run there (TFLM's
+// own fuzzing seeds, for one) may carry an options value that points outside the file. Such
+// values are dropped (the union becomes NONE) and each drop is reported as a warning.
+func ParseWithWarnings(data []byte, name string) (m *schema.ModelT, warnings []string, err error) {
 	if name == "" {
 		name = "model"
 	}
 	if len(data) < 8 {
-		return nil, fmt.Errorf("%s: not a TFLite model: file has %d bytes, too short for a FlatBuffer", name, len(data))
+		return nil, nil, fmt.Errorf("%s: not a TFLite model: file has %d bytes, too short for a FlatBuffer", name, len(data))
 	}
 	// TFLM does not require the file identifier (its fuzzing seeds omit it), so a file
 	// without it is accepted when its bytes verify as a Model FlatBuffer.
 	hasID := string(data[4:8]) == FileIdentifier
-	if err := schema.Verify(data); err != nil {
-		if !hasID {
-			return nil, fmt.Errorf("%s: not a TFLite model: no %q file identifier and not a valid model FlatBuffer (%v)", name, FileIdentifier, err)
+	file := data
+	if verr := schema.Verify(data); verr != nil {
+		fixed, dropped, ferr := schema.DropInvalidUnions(data)
+		switch {
+		case ferr == nil:
+			data, warnings = fixed, dropped
+		case !hasID:
+			return nil, nil, fmt.Errorf("%s: not a TFLite model: no %q file identifier and not a valid model FlatBuffer (%v)", name, FileIdentifier, verr)
+		default:
+			return nil, nil, fmt.Errorf("%s: corrupt model: %w", name, verr)
 		}
-		return nil, fmt.Errorf("%s: corrupt model: %w", name, err)
 	}
 	// The verifier guarantees every offset and vector is in bounds; recover is a last line
 	// of defence so that a verifier gap surfaces as an error, never as a crash.
 	defer func() {
 		if r := recover(); r != nil {
-			m, err = nil, fmt.Errorf("%s: corrupt model: %v", name, r)
+			m, warnings, err = nil, nil, fmt.Errorf("%s: corrupt model: %v", name, r)
 		}
 	}()
 	m = schema.GetRootAsModel(data, 0).UnPack()
-	if err := inlineExternalData(m, data); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if err := inlineExternalData(m, file); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := Validate(m); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return m, nil
+	return m, warnings, nil
 }
 
 // inlineExternalData moves weights that large-model converters store after the FlatBuffer
