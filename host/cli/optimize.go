@@ -53,7 +53,7 @@ written.`,
 			fs.StringVarP(&outDir, "output-dir", "o", ".", "directory for the optimized model and reports")
 			fs.StringVar(&pipeline, "pipeline", builtin.QuantMCU, "comma-separated plugin names, run in order")
 			fs.StringArrayVar(&sets, "set", nil, "plugin option NAME.OPTION=VALUE (repeatable)")
-			pf.register(fs)
+			pf.register(fs, pluginhost.DefaultTimeout)
 		},
 		Run: func(env *Env, _ *pflag.FlagSet, args []string) error {
 			if len(args) != 1 {
@@ -86,7 +86,7 @@ written.`,
 			ctx, stop := signalContext()
 			defer stop()
 			h := pf.newHost(env)
-			defer h.Close()
+			defer closeHost(h)
 			res, err := runPipeline(ctx, env, h, steps, values, model, modelName)
 			if err != nil {
 				if ctx.Err() != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/spf13/pflag"
 
 	"github.com/quantmcu/quantmcu/host/pluginhost"
@@ -33,10 +34,11 @@ type pluginFlags struct {
 	timeout time.Duration
 }
 
-func (pf *pluginFlags) register(fs *pflag.FlagSet) {
+// register declares the flags; def is the default --plugin-timeout.
+func (pf *pluginFlags) register(fs *pflag.FlagSet, def time.Duration) {
 	fs.StringArrayVar(&pf.dirs, "plugin-dir", nil,
 		"directory holding quantmcu-plugin-NAME executables (repeatable; default $"+EnvPluginDir+")")
-	fs.DurationVar(&pf.timeout, "plugin-timeout", pluginhost.DefaultTimeout,
+	fs.DurationVar(&pf.timeout, "plugin-timeout", def,
 		"limit for each plugin call (start-up, describe, optimize); a plugin past it is killed")
 }
 
@@ -71,6 +73,13 @@ func (pf *pluginFlags) newHost(env *Env) *pluginhost.Host {
 	return pluginhost.New(cfg)
 }
 
+// closeHost stops every plugin process h started and, as a safety net, any other managed
+// go-plugin client of this process.
+func closeHost(h *pluginhost.Host) {
+	h.Close()
+	goplugin.CleanupClients()
+}
+
 // hostError converts a plugin host error to the CLI's convention: problems the plugin blames
 // on the model or options are bad input (exit 2), everything else exit 1.
 func hostError(err error) error {
@@ -79,6 +88,10 @@ func hostError(err error) error {
 	}
 	return err
 }
+
+// listTimeout is the default --plugin-timeout of `quantmcu plugins`: describing a plugin is
+// quick, and one hung plugin on PATH must not stall the listing for long.
+const listTimeout = 30 * time.Second
 
 func pluginsCommand() *Command {
 	var (
@@ -98,7 +111,7 @@ started in its own process to ask for its version and options.
 with --set NAME.OPTION=VALUE.`,
 		Flags: func(fs *pflag.FlagSet) {
 			fs.StringVar(&format, "format", "table", "output format: table or json")
-			pf.register(fs)
+			pf.register(fs, listTimeout)
 		},
 		Run: func(env *Env, _ *pflag.FlagSet, args []string) error {
 			if format != "table" && format != "json" {
@@ -161,7 +174,7 @@ func listPlugins(env *Env, pf *pluginFlags, cands []pluginhost.Candidate, format
 	ctx, stop := signalContext()
 	defer stop()
 	h := pf.newHost(env)
-	defer h.Close()
+	defer closeHost(h)
 	infos := make([]pluginInfo, len(cands))
 	var wg sync.WaitGroup
 	for i, c := range cands {
@@ -199,7 +212,7 @@ func describePlugin(env *Env, pf *pluginFlags, cands []pluginhost.Candidate, nam
 	ctx, stop := signalContext()
 	defer stop()
 	h := pf.newHost(env)
-	defer h.Close()
+	defer closeHost(h)
 	in := probe(ctx, h, c)
 	if in.Error != "" {
 		return fmt.Errorf("%s", in.Error)

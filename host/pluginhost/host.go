@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/quantmcu/quantmcu/plugin"
 )
@@ -245,7 +247,9 @@ func (p *Plugin) callError(ctx, cctx context.Context, op string, err error) erro
 	switch {
 	case ctx.Err() != nil:
 		return &Error{Plugin: p.Name, Msg: op + " interrupted", Err: ctx.Err()}
-	case cctx.Err() != nil:
+	case cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded:
+		// The plugin's side may see the deadline (sent along by gRPC) and end the stream a
+		// moment before cctx's own timer fires.
 		p.Close()
 		return &Error{Plugin: p.Name, Msg: fmt.Sprintf("%s did not finish within %s (--plugin-timeout); killed it", op, p.host.cfg.Timeout),
 			Err: cctx.Err(), Stderr: p.stderr.Summary()}

@@ -1,0 +1,66 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/quantmcu/quantmcu/plugin"
+	"github.com/quantmcu/quantmcu/rewrite"
+)
+
+func resolve(t *testing.T, set map[string]string) plugin.Options {
+	t.Helper()
+	opt, ok := Lookup(QuantMCU, "9.9.9")
+	if !ok {
+		t.Fatal("quantmcu not built in")
+	}
+	d := opt.Describe()
+	d.ProtocolVersion = plugin.ProtocolVersion
+	if err := plugin.CheckDescription(&d); err != nil {
+		t.Fatal(err)
+	}
+	o, err := plugin.Resolve(&d, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func TestOptionsMapToRewrite(t *testing.T) {
+	got, err := options(resolve(t, map[string]string{"sram": "256KiB", "patches": "4x4", "split": "7"}))
+	if err != nil || got != (rewrite.Options{SRAM: 262144, Patches: "4x4", Split: 7}) {
+		t.Fatalf("options = %+v, %v", got, err)
+	}
+	if got, err := options(resolve(t, nil)); err != nil || got != (rewrite.Options{Patches: "auto"}) {
+		t.Fatalf("defaults = %+v, %v", got, err)
+	}
+	for _, set := range []map[string]string{{"patches": "4"}, {"patches": "0x4"}, {"split": "-1"}} {
+		if _, err := options(resolve(t, set)); !plugin.IsBadInput(err) {
+			t.Errorf("%v: got %v, want bad input", set, err)
+		}
+	}
+	if _, ok := Lookup("nosuch", "1"); ok {
+		t.Error("Lookup(nosuch) succeeded")
+	}
+}
+
+func TestOptimizeReachesRewrite(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "models", "person_detect.tflite"))
+	if err != nil {
+		t.Skipf("person_detect.tflite absent: %v", err)
+	}
+	opt, _ := Lookup(QuantMCU, "9.9.9")
+	_, err = opt.Optimize(context.Background(), &plugin.Request{Model: data, ModelName: "person_detect", Options: resolve(t, nil)}, func(string, float64) {})
+	if err != nil && !errors.Is(err, rewrite.ErrNotImplemented) {
+		t.Fatalf("got %v", err)
+	}
+	_, err = opt.Optimize(context.Background(), &plugin.Request{Model: []byte("junk"), Options: resolve(t, nil)}, func(string, float64) {})
+	if !plugin.IsBadInput(err) {
+		t.Fatalf("junk model: got %v, want bad input", err)
+	}
+}
