@@ -9,7 +9,10 @@ import (
 )
 
 // FuzzAnalyze feeds whatever tflite.Parse accepts to Analyze: it may return an error but must
-// never panic or hang. Seeds: the small real models and every negative model.
+// never panic or hang. Seeds: the small real models and every negative model. Minimizing
+// inputs of 300 kB takes minutes, so run it as
+//
+//	go test ./rewrite/analysis -run XXX -fuzz FuzzAnalyze -fuzztime 5m -fuzzminimizetime 20x
 func FuzzAnalyze(f *testing.F) {
 	for _, pattern := range []string{"models/*.tflite", "models/negative/*.tflite"} {
 		files, _ := filepath.Glob(filepath.Join(dataDir, pattern))
