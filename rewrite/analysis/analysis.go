@@ -125,13 +125,31 @@ type PlannedBuffer struct {
 // buffer count (in TFLM too), and microcontroller models have hundreds, not tens of thousands.
 const maxPlannedBuffers = 1 << 14
 
+// Options extend the analysis to custom operators.
+type Options struct {
+	// Custom describes custom operators the analysis does not know (it is called for every
+	// CUSTOM operator of every subgraph). ok = false leaves the operator flagged as not
+	// analysed, with 0 MACs and no scratch.
+	Custom func(code string, sg *schema.SubGraphT, op *schema.OperatorT) (info CustomOp, ok bool)
+}
+
+// CustomOp is what Options.Custom reports about a custom operator.
+type CustomOp struct {
+	MACs int64
+	// Scratch lists the arena scratch sizes the kernel requests in Prepare, in order.
+	Scratch []int64
+}
+
 // Analyze describes m; see Report. It fails only on models whose indices are inconsistent
 // (tflite.Load rejects those) or whose control flow TFLM cannot plan.
-func Analyze(m *schema.ModelT) (*Report, error) {
+func Analyze(m *schema.ModelT) (*Report, error) { return AnalyzeWith(m, Options{}) }
+
+// AnalyzeWith is Analyze with custom operators described by opts.
+func AnalyzeWith(m *schema.ModelT, opts Options) (*Report, error) {
 	if err := checkIndices(m); err != nil {
 		return nil, fmt.Errorf("analysis: %w", err)
 	}
-	scratch := scratchRequests(m)
+	scratch := scratchRequests(m, opts.custom)
 	lm := newLifetimeMarker(m, scratch)
 	if err := lm.mark(0); err != nil {
 		return nil, fmt.Errorf("analysis: %w", err)
@@ -188,7 +206,7 @@ func Analyze(m *schema.ModelT) (*Report, error) {
 
 	sg := m.Subgraphs[0]
 	r.describeTensors(m, sg)
-	r.describeOps(m, sg, lm)
+	r.describeOps(m, sg, lm, opts.custom)
 	for _, ti := range sg.Inputs {
 		r.Inputs = append(r.Inputs, r.Tensors[ti])
 	}
@@ -196,6 +214,16 @@ func Analyze(m *schema.ModelT) (*Report, error) {
 		r.Outputs = append(r.Outputs, r.Tensors[ti])
 	}
 	return r, nil
+}
+
+// customFunc is Options.Custom made safe to call: nil means no custom operator is known.
+type customFunc func(code string, sg *schema.SubGraphT, op *schema.OperatorT) (CustomOp, bool)
+
+func (o Options) custom(code string, sg *schema.SubGraphT, op *schema.OperatorT) (CustomOp, bool) {
+	if o.Custom == nil {
+		return CustomOp{}, false
+	}
+	return o.Custom(code, sg, op)
 }
 
 // isConstant reports whether TFLM finds data for t in the model (then it is never planned).
@@ -226,7 +254,7 @@ func (r *Report) describeTensors(m *schema.ModelT, sg *schema.SubGraphT) {
 	}
 }
 
-func (r *Report) describeOps(m *schema.ModelT, sg *schema.SubGraphT, lm *lifetimeMarker) {
+func (r *Report) describeOps(m *schema.ModelT, sg *schema.SubGraphT, lm *lifetimeMarker, custom customFunc) {
 	seenBuf := map[uint32]bool{}
 	r.Ops = make([]OpInfo, len(sg.Operators))
 	for oi, op := range sg.Operators {
@@ -236,7 +264,11 @@ func (r *Report) describeOps(m *schema.ModelT, sg *schema.SubGraphT, lm *lifetim
 		switch _, known := schema.EnumNamesBuiltinOperator[code]; {
 		case code == schema.BuiltinOperatorCUSTOM:
 			info.Custom = oc.CustomCode
-			info.Flag = fmt.Sprintf("custom op '%s': not analysed", oc.CustomCode)
+			if c, ok := custom(oc.CustomCode, sg, op); ok {
+				info.MACs = c.MACs
+			} else {
+				info.Flag = fmt.Sprintf("custom op '%s': not analysed", oc.CustomCode)
+			}
 		case !known:
 			info.Flag = fmt.Sprintf("unknown builtin operator %d: not analysed", int32(code))
 		default:

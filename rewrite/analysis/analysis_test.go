@@ -497,3 +497,25 @@ func BenchmarkAnalyzeChain10k(b *testing.B) {
 		}
 	}
 }
+
+// Options.Custom describes a custom operator (the patch stage's op): its scratch buffer is
+// planned with the operator's lifetime, its MACs counted, and it is no longer flagged.
+func TestCustomOpWithScratch(t *testing.T) {
+	m := handModel(false)
+	m.OperatorCodes = append(m.OperatorCodes, &schema.OperatorCodeT{BuiltinCode: schema.BuiltinOperatorCUSTOM, DeprecatedBuiltinCode: int8(schema.BuiltinOperatorCUSTOM), CustomCode: "QMCU_TEST"})
+	m.Subgraphs[0].Operators[1].OpcodeIndex = 3
+	r, err := AnalyzeWith(m, Options{Custom: func(code string, _ *schema.SubGraphT, _ *schema.OperatorT) (CustomOp, bool) {
+		return CustomOp{MACs: 7, Scratch: []int64{100}}, code == "QMCU_TEST"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := r.Ops[1]
+	if op.Flag != "" || op.MACs != 7 || op.ScratchBytes != 100 || op.LiveBytes != 180 {
+		t.Errorf("custom op: flag %q MACs %d scratch %d live %d; want \"\", 7, 100, 180", op.Flag, op.MACs, op.ScratchBytes, op.LiveBytes)
+	}
+	// Scratch (112 aligned) first @0, d@0, c@48, b@112, a@160, x@0: 208 B, set at op 1.
+	if r.ArenaBytes != 208 || r.ArenaOp != 1 || r.Tensors[2].Offset != 160 {
+		t.Errorf("arena %d B at op %d, a at %d; want 208 at op 1, a at 160", r.ArenaBytes, r.ArenaOp, r.Tensors[2].Offset)
+	}
+}

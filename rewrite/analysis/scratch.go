@@ -21,11 +21,17 @@ type scratchRequest struct {
 // unpacked filter), MEAN and SUM (int32 accumulator for int8/int16, index tables), REDUCE_MAX,
 // REDUCE_MIN and REDUCE_ALL (index tables), SVDF, TRANSPOSE_CONV, ADD_N and MIRROR_PAD.
 // Optimized kernel libraries (CMSIS-NN, ESP-NN, Xtensa) request more.
-func scratchRequests(m *schema.ModelT) []scratchRequest {
+func scratchRequests(m *schema.ModelT, custom customFunc) []scratchRequest {
 	var reqs []scratchRequest
 	for si, sg := range m.Subgraphs {
 		for oi, op := range sg.Operators {
-			for _, b := range opScratch(m, sg, op) {
+			sizes := opScratch(m, sg, op)
+			if oc := m.OperatorCodes[op.OpcodeIndex]; tflite.BuiltinCode(oc) == schema.BuiltinOperatorCUSTOM {
+				if c, ok := custom(oc.CustomCode, sg, op); ok {
+					sizes = c.Scratch
+				}
+			}
+			for _, b := range sizes {
 				reqs = append(reqs, scratchRequest{si, oi, b})
 			}
 		}
