@@ -9,7 +9,16 @@
 // (subgraph outputs: the last operator); the scratch buffers reference kernels request in
 // Prepare are planned with their operator's lifetime; every size is rounded up to 16 bytes;
 // buffers are placed by GreedyMemoryPlanner's rules (see PlanGreedy). TFLM does not alias
-// RESHAPE/SQUEEZE outputs with their inputs: they are separate buffers here too.
+// RESHAPE/SQUEEZE outputs with their inputs: they are separate buffers here too. Like TFLM,
+// the analysis also plans tensors no operator touches (lifetime "never", overlapping only
+// each other), enters the subgraphs of IF, WHILE and CALL_ONCE, and honours an
+// OfflineMemoryAllocation plan (Vela writes one).
+//
+// MACs follow this convention: CONV_2D output elements x kernel height x kernel width x
+// filter input channels (in_ch/groups); DEPTHWISE_CONV_2D output elements x kernel height x
+// kernel width; FULLY_CONNECTED output elements x input features; ADD, SUB, MUL output
+// elements; AVERAGE_POOL_2D, MAX_POOL_2D output elements x filter area; MEAN input
+// elements; every other operator 0. Padding is ignored (border outputs count full windows).
 package analysis
 
 import (
@@ -59,7 +68,7 @@ type OpInfo struct {
 	Inputs  []int32 // tensor indices, -1 for omitted optional inputs
 	Outputs []int32
 
-	MACs        int64 // see the convention at opMACs
+	MACs        int64 // see the convention in the package documentation
 	WeightBytes int64 // bytes of this operator's constant inputs
 	// ScratchBytes is what the reference kernel requests in Prepare (unrounded).
 	ScratchBytes int64
