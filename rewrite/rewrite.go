@@ -1,14 +1,16 @@
 // Package rewrite is the QuantMCU model rewriter: it replaces the memory-heavy first stage of
-// a CNN by one patch-based, mixed-precision QMCU_PATCH_STAGE operator (DESIGN.md §3-§5).
-//
-// This file fixes the contract the built-in "quantmcu" plugin calls; the patch-stage rewrite
-// itself is not implemented yet.
+// a CNN by one patch-based QMCU_PATCH_STAGE operator (DESIGN.md §3-§5) and reports what
+// that changes. The built-in "quantmcu" plugin calls Optimize.
 package rewrite
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 
+	"github.com/quantmcu/quantmcu/rewrite/analysis"
+	"github.com/quantmcu/quantmcu/rewrite/patch"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
@@ -52,14 +54,99 @@ type Result struct {
 	Diagnostics []Diagnostic
 }
 
-// ErrNotImplemented is returned by Optimize until the patch-stage rewrite lands.
-var ErrNotImplemented = errors.New("the QuantMCU patch-stage rewrite is not implemented yet (issue 4)")
+// ErrUnsupported marks models or options the rewriter refuses (the user's input is at
+// fault: the CLI exits with status 2). The error text says why.
+var ErrUnsupported = patch.ErrUnsupported
 
 // Optimize rewrites m under opts, reporting progress through progress (which may be nil).
-// m is not modified.
+// m is not modified. Refusals wrap ErrUnsupported.
 func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func(msg string, fraction float64)) (*Result, error) {
+	if progress == nil {
+		progress = func(string, float64) {}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return nil, ErrNotImplemented
+	rows, cols, err := parseGrid(opts.Patches)
+	if err != nil {
+		return nil, err
+	}
+	if opts.SRAM < 0 || opts.Split < 0 {
+		return nil, fmt.Errorf("%w: --sram and --split must not be negative", ErrUnsupported)
+	}
+	progress("planning the patch stage", 0.05)
+	before, err := analysis.Analyze(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	sp, err := patch.Plan(m, patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: opts.Split})
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	progress(fmt.Sprintf("rewriting: split %d, grid %dx%d", sp.Split, sp.Rows, sp.Cols), 0.6)
+	out, err := patch.Rewrite(m, sp)
+	if err != nil {
+		return nil, fmt.Errorf("rewriting the patch stage: %w", err)
+	}
+	after, err := analysis.AnalyzeWith(out, analysis.Options{Custom: patch.DescribeCustomOp})
+	if err != nil {
+		return nil, fmt.Errorf("analysing the rewritten model: %w", err)
+	}
+	if after.ArenaBytes != sp.Report.ArenaAfter {
+		return nil, fmt.Errorf("internal: predicted arena %d B but the rewritten model plans to %d B", sp.Report.ArenaAfter, after.ArenaBytes)
+	}
+	progress("writing reports", 0.9)
+	rep := newReport(before, after, sp.Report)
+	res := &Result{
+		Model: out,
+		Artifacts: map[string][]byte{
+			"summary.csv":   rep.summaryCSV(),
+			"per-layer.csv": rep.perLayerCSV(),
+			"memory.svg":    rep.memorySVG(),
+		},
+		Summary: rep.summaryText(),
+	}
+	for _, r := range sp.Report.Reasons {
+		res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Info, Operator: reasonOp(r), Message: r})
+	}
+	if sp.Report.Note != "" {
+		res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Warning, Operator: -1, Message: sp.Report.Note})
+	}
+	progress("done", 1)
+	return res, nil
+}
+
+// parseGrid reads "auto" (0, 0) or "RxC".
+func parseGrid(s string) (rows, cols int, err error) {
+	if s == "" || s == "auto" {
+		return 0, 0, nil
+	}
+	r, c, ok := strings.Cut(s, "x")
+	rows, err1 := strconv.Atoi(r)
+	cols, err2 := strconv.Atoi(c)
+	if !ok || err1 != nil || err2 != nil || rows < 1 || cols < 1 || rows > 64 || cols > 64 {
+		return 0, 0, fmt.Errorf("%w: --patches %q: want auto or RxC with 1 <= R, C <= 64, e.g. 4x4", ErrUnsupported, s)
+	}
+	return rows, cols, nil
+}
+
+// reasonOp extracts the operator index from a reason such as "operator 27 (MEAN): ...",
+// or -1.
+func reasonOp(reason string) int {
+	rest, ok := strings.CutPrefix(reason, "operator ")
+	if !ok {
+		return -1
+	}
+	end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+	if end <= 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(rest[:end])
+	if err != nil {
+		return -1
+	}
+	return n
 }

@@ -34,15 +34,28 @@ func optimizeCommand() *Command {
 		outDir   string
 		pipeline string
 		sets     []string
+		sram     string
+		patches  string
+		split    string
 	)
 	return &Command{
 		Name:    "optimize",
 		Summary: "run a pipeline of optimizer plugins over a model",
-		Usage:   "optimize MODEL [-o DIR] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
+		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--patches auto|RxC] [--split N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
 		Help: `Passes MODEL through the plugins of --pipeline in order, each running in its own
 process (see 'quantmcu plugins'). The default pipeline is the built-in QuantMCU rewriter.
 Options are checked against each plugin's schema before anything runs; every model a plugin
 returns is checked before the next step gets it.
+
+The built-in rewriter replaces the memory-heavy first stage of the network by one
+QMCU_PATCH_STAGE operator that computes it patch by patch (MCUNetV2), bit-exact in int8.
+--sram, --patches and --split are short for --set quantmcu.sram=..., etc.:
+  --sram SIZE       choose the fewest MACs whose TFLM arena fits SIZE (e.g. 256KiB);
+                    without it, the lowest arena at <= 20% whole-network MAC overhead
+  --patches RxC     force the patch grid (rows x columns; uneven tiles allowed)
+  --split N         force the number of layers in the patch stage
+Reports: <name>_summary.csv (one row: split, grid, macs_before, macs_after,
+arena_bytes_before, arena_bytes_after, ...), <name>_per-layer.csv and <name>_memory.svg.
 
 Only when the whole pipeline succeeded, DIR/<name>_quantmcu.tflite is written, with each
 report artifact of the plugins as DIR/<name>_<artifact> (a later plugin's artifact replaces
@@ -52,6 +65,9 @@ written.`,
 		Flags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&outDir, "output-dir", "o", ".", "directory for the optimized model and reports")
 			fs.StringVar(&pipeline, "pipeline", builtin.QuantMCU, "comma-separated plugin names, run in order")
+			fs.StringVar(&sram, "sram", "", "TFLM arena budget for the QuantMCU rewriter, e.g. 256KiB")
+			fs.StringVar(&patches, "patches", "", `patch grid "RxC" or "auto"`)
+			fs.StringVar(&split, "split", "", "number of layers in the patch stage (0 = automatic)")
 			fs.StringArrayVar(&sets, "set", nil, "plugin option NAME.OPTION=VALUE (repeatable)")
 			pf.register(fs, pluginhost.DefaultTimeout)
 		},
@@ -62,6 +78,11 @@ written.`,
 			names, err := parsePipeline(pipeline)
 			if err != nil {
 				return err
+			}
+			for _, o := range []struct{ name, value string }{{"sram", sram}, {"patches", patches}, {"split", split}} {
+				if o.value != "" {
+					sets = append(sets, builtin.QuantMCU+"."+o.name+"="+o.value)
+				}
 			}
 			values, err := parseSets(sets, names)
 			if err != nil {

@@ -5,6 +5,7 @@ package builtin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 
@@ -42,7 +43,7 @@ func (q *quantMCU) Describe() plugin.Description {
 			{Name: "patches", Type: plugin.String, Default: "auto",
 				Help: `patch grid "RxC" (e.g. 4x4) or "auto"`},
 			{Name: "split", Type: plugin.Int, Default: "0",
-				Help: "number of leading operators in the patch stage; 0 = automatic"},
+				Help: "number of layers in the patch stage; 0 = automatic"},
 		},
 	}
 }
@@ -82,6 +83,9 @@ func (q *quantMCU) Optimize(ctx context.Context, req *plugin.Request, progress f
 		return nil, plugin.BadInput(err)
 	}
 	res, err := rewrite.Optimize(ctx, m, opts, progress)
+	if errors.Is(err, rewrite.ErrUnsupported) {
+		return nil, plugin.BadInput(err)
+	}
 	if err != nil {
 		return nil, err
 	}

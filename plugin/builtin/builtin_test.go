@@ -10,6 +10,7 @@ import (
 
 	"github.com/quantmcu/quantmcu/plugin"
 	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/tflite"
 )
 
 func resolve(t *testing.T, set map[string]string) plugin.Options {
@@ -55,9 +56,23 @@ func TestOptimizeReachesRewrite(t *testing.T) {
 		t.Skipf("person_detect.tflite absent: %v", err)
 	}
 	opt, _ := Lookup(QuantMCU, "9.9.9")
-	_, err = opt.Optimize(context.Background(), &plugin.Request{Model: data, ModelName: "person_detect", Options: resolve(t, nil)}, func(string, float64) {})
-	if err != nil && !errors.Is(err, rewrite.ErrNotImplemented) {
+	resp, err := opt.Optimize(context.Background(), &plugin.Request{Model: data, ModelName: "person_detect", Options: resolve(t, nil)}, func(string, float64) {})
+	if err != nil {
 		t.Fatalf("got %v", err)
+	}
+	if _, err := tflite.Parse(resp.Model, "rewritten"); err != nil {
+		t.Fatalf("rewritten model: %v", err)
+	}
+	for _, name := range []string{"summary.csv", "per-layer.csv", "memory.svg"} {
+		if len(resp.Artifacts[name]) == 0 {
+			t.Errorf("artifact %s missing", name)
+		}
+	}
+	// A grid larger than the stage output is a refusal, reported as bad input.
+	_, err = opt.Optimize(context.Background(), &plugin.Request{Model: data, ModelName: "person_detect",
+		Options: resolve(t, map[string]string{"patches": "64x64"})}, func(string, float64) {})
+	if !plugin.IsBadInput(err) || !errors.Is(err, rewrite.ErrUnsupported) {
+		t.Fatalf("64x64 grid: got %v, want a bad-input refusal", err)
 	}
 	_, err = opt.Optimize(context.Background(), &plugin.Request{Model: []byte("junk"), Options: resolve(t, nil)}, func(string, float64) {})
 	if !plugin.IsBadInput(err) {

@@ -134,6 +134,9 @@ func (sp *StagePlan) customOptions(plan []byte) ([]byte, error) {
 		m.Int("scratch_bytes", sp.ScratchBytes)
 		m.Ints("grid", []int64{int64(sp.Rows), int64(sp.Cols)})
 		m.String("tool", "quantmcu "+sp.version())
+		if sp.Report != nil {
+			m.Int("macs", sp.Report.PatchMACs)
+		}
 	})
 	out, err := b.Finish()
 	if err != nil {

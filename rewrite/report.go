@@ -1,0 +1,217 @@
+package rewrite
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"html"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/quantmcu/quantmcu/rewrite/analysis"
+	"github.com/quantmcu/quantmcu/rewrite/patch"
+	"github.com/quantmcu/quantmcu/tflite"
+)
+
+// Version is stamped into reports and models.
+const Version = patch.ToolVersion
+
+// report joins the analyses of the model before and after the rewrite with the patch plan.
+type report struct {
+	before, after *analysis.Report
+	plan          *patch.Report
+	layers        map[int]patch.LayerReport // by original operator index
+	rows          []layerRow
+}
+
+// layerRow is one original operator as the per-layer CSV and the memory profile show it.
+type layerRow struct {
+	op                    analysis.OpInfo
+	shape                 string
+	inStage               bool
+	macsAfter             int64
+	patchOverhead         float64 // patch MACs / per-layer MACs - 1 (stage layers)
+	liveBefore, liveAfter int64
+	windowBytes           int64
+}
+
+func newReport(before, after *analysis.Report, plan *patch.Report) *report {
+	r := &report{before: before, after: after, plan: plan, layers: map[int]patch.LayerReport{}}
+	for _, l := range plan.Layers {
+		r.layers[l.Op] = l
+	}
+	removed := plan.LastOp - plan.FirstOp // operators the custom op replaced, minus itself
+	for i, op := range before.Ops {
+		row := layerRow{op: op, liveBefore: op.LiveBytes, macsAfter: op.MACs}
+		if len(op.Outputs) > 0 && op.Outputs[0] >= 0 && int(op.Outputs[0]) < len(before.Tensors) {
+			row.shape = tflite.FormatShape(before.Tensors[op.Outputs[0]].Shape)
+		}
+		after := i
+		if i >= plan.FirstOp && i <= plan.LastOp {
+			row.inStage = true
+			after = plan.FirstOp
+			row.macsAfter = 0
+			if l, ok := r.layers[i]; ok {
+				row.macsAfter = l.PatchMACs
+				row.windowBytes = l.WindowBytes
+				if l.MACs > 0 {
+					row.patchOverhead = float64(l.PatchMACs)/float64(l.MACs) - 1
+				}
+			}
+		} else if i > plan.LastOp {
+			after = i - removed
+		}
+		if after >= 0 && after < len(r.after.Ops) {
+			row.liveAfter = r.after.Ops[after].LiveBytes
+		}
+		r.rows = append(r.rows, row)
+	}
+	return r
+}
+
+func ratio(a, b int64) string {
+	if b == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(float64(a)/float64(b), 'f', 3, 64)
+}
+
+func pct(f float64) string { return strconv.FormatFloat(100*f, 'f', 2, 64) }
+
+func i64(v int64) string { return strconv.FormatInt(v, 10) }
+
+func writeCSV(rows [][]string) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.WriteAll(rows) // writes to memory: cannot fail
+	return buf.Bytes()
+}
+
+// summaryCSV has one header row and one data row; the column names are a stable interface.
+func (r *report) summaryCSV() []byte {
+	p := r.plan
+	header := []string{"split", "grid", "macs_before", "macs_after", "arena_bytes_before", "arena_bytes_after",
+		"arena_reduction", "mac_overhead_network_pct", "mac_overhead_stage_pct", "stage_macs", "patch_macs",
+		"stage_macs_clipped", "patch_macs_clipped", "scratch_bytes", "peak_live_bytes_before", "peak_live_bytes_after",
+		"stage_first_op", "stage_last_op", "transpose_folded", "weight_bytes", "bitops_before", "bitops_after", "tool_version"}
+	row := []string{strconv.Itoa(p.Split), fmt.Sprintf("%dx%d", p.Rows, p.Cols), i64(p.MACsBefore), i64(p.MACsAfter),
+		i64(p.ArenaBefore), i64(p.ArenaAfter), ratio(p.ArenaBefore, p.ArenaAfter), pct(p.NetworkOverhead), pct(p.StageOverhead),
+		i64(p.StageMACs), i64(p.PatchMACs), i64(p.StageMACsClipped), i64(p.PatchMACsClipped), i64(p.ScratchBytes),
+		i64(r.before.PeakLiveBytes), i64(r.after.PeakLiveBytes), strconv.Itoa(p.FirstOp), strconv.Itoa(p.LastOp),
+		strconv.FormatBool(p.Transpose), i64(r.before.WeightBytes),
+		// 8-bit weights x 8-bit activations everywhere until mixed precision lands.
+		i64(64 * p.MACsBefore), i64(64 * p.MACsAfter), Version}
+	return writeCSV([][]string{header, row})
+}
+
+// perLayerCSV has one row per operator of the original model.
+func (r *report) perLayerCSV() []byte {
+	rows := [][]string{{"op_index", "op", "output_shape", "in_stage", "macs_before", "macs_after", "patch_overhead_pct",
+		"weight_bytes", "weight_bits", "activation_bits", "live_bytes_before", "live_bytes_after", "window_bytes"}}
+	for _, l := range r.rows {
+		over := ""
+		if l.inStage && l.op.MACs > 0 {
+			over = pct(l.patchOverhead)
+		}
+		rows = append(rows, []string{strconv.Itoa(l.op.Index), l.op.Name, l.shape, strconv.FormatBool(l.inStage),
+			i64(l.op.MACs), i64(l.macsAfter), over, i64(l.op.WeightBytes), "8", "8",
+			i64(l.liveBefore), i64(l.liveAfter), i64(l.windowBytes)})
+	}
+	return writeCSV(rows)
+}
+
+// summaryText is the stdout summary.
+func (r *report) summaryText() string {
+	p := r.plan
+	var b strings.Builder
+	fmt.Fprintf(&b, "Patch stage      operators %d-%d (%d layers%s), grid %dx%d\n", p.FirstOp, p.LastOp, p.Split,
+		map[bool]string{true: ", NCHW transpose folded", false: ""}[p.Transpose], p.Rows, p.Cols)
+	fmt.Fprintf(&b, "TFLM arena       %s -> %s (%sx smaller; patch scratch %s)\n", human(p.ArenaBefore), human(p.ArenaAfter),
+		ratio(p.ArenaBefore, p.ArenaAfter), human(p.ScratchBytes))
+	fmt.Fprintf(&b, "MACs             %d -> %d (network %+.1f%%, patch stage %+.1f%%)\n", p.MACsBefore, p.MACsAfter,
+		100*p.NetworkOverhead, 100*p.StageOverhead)
+	if p.Note != "" {
+		fmt.Fprintf(&b, "Note             %s\n", p.Note)
+	}
+	return b.String()
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// memorySVG draws live activation bytes per operator, before and after the rewrite.
+func (r *report) memorySVG() []byte {
+	const (
+		left, right, top, bottom = 80, 20, 50, 60
+		plotH                    = 300
+		barW                     = 4
+	)
+	n := len(r.rows)
+	group := 2*barW + 3
+	plotW := max(n*group, 200)
+	width, height := left+plotW+right, top+plotH+bottom
+	var peak int64 = 1
+	for _, l := range r.rows {
+		peak = max(peak, l.liveBefore, l.liveAfter)
+	}
+	step := niceStep(float64(peak) / 5)
+	yMax := math.Ceil(float64(peak)/step) * step
+	y := func(v float64) float64 { return top + plotH - v/yMax*plotH }
+
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14" font-weight="bold">Live activation memory per operator (TFLM arena %s before, %s after)</text>`+"\n",
+		left, html.EscapeString(human(r.plan.ArenaBefore)), html.EscapeString(human(r.plan.ArenaAfter)))
+	// Patch stage background.
+	if r.plan.LastOp >= r.plan.FirstOp {
+		x0 := left + r.plan.FirstOp*group
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#fff3d6"/>`+"\n", x0, top, (r.plan.LastOp-r.plan.FirstOp+1)*group, plotH)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#8a6d1f">patch stage (%dx%d)</text>`+"\n", x0+2, top+12, r.plan.Rows, r.plan.Cols)
+	}
+	for v := 0.0; v <= yMax+step/2; v += step {
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, left, left+plotW, y(v), y(v))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y(v)+4, html.EscapeString(human(int64(v))))
+	}
+	for i, l := range r.rows {
+		x := left + i*group
+		hb := float64(l.liveBefore) / yMax * plotH
+		ha := float64(l.liveAfter) / yMax * plotH
+		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="#9e9e9e"><title>op %d %s before: %d B</title></rect>`,
+			x, top+plotH-hb, barW, hb, i, html.EscapeString(l.op.Name), l.liveBefore)
+		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="#1f77b4"><title>op %d %s after: %d B</title></rect>`+"\n",
+			x+barW, top+plotH-ha, barW, ha, i, html.EscapeString(l.op.Name), l.liveAfter)
+		if n <= 40 || i%10 == 0 {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%d</text>`, x+barW, top+plotH+14, i)
+		}
+	}
+	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="black"/>`+"\n", left, left+plotW, top+plotH, top+plotH)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">operator index (original model)</text>`+"\n", left+plotW/2, top+plotH+32)
+	lx := left
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="#9e9e9e"/><text x="%d" y="%d">before (per-layer)</text>`, lx, top+plotH+42, lx+14, top+plotH+51)
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="#1f77b4"/><text x="%d" y="%d">after (patch-based)</text>`+"\n", lx+140, top+plotH+42, lx+154, top+plotH+51)
+	b.WriteString("</svg>\n")
+	return b.Bytes()
+}
+
+// niceStep rounds a raw axis step up to 1, 2 or 5 times a power of ten.
+func niceStep(raw float64) float64 {
+	if raw <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= raw {
+			return m * p
+		}
+	}
+	return 10 * p
+}
