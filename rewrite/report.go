@@ -155,14 +155,15 @@ func (r *report) memorySVG() []byte {
 		barW                     = 4
 	)
 	n := len(r.rows)
-	group := 2*barW + 3
-	plotW := max(n*group, 200)
+	group := max(2*barW+3, 640/max(n, 1))
+	plotW := max(n*group, 640)
+	labelEvery := (24 + group - 1) / group
 	width, height := left+plotW+right, top+plotH+bottom
 	var peak int64 = 1
 	for _, l := range r.rows {
 		peak = max(peak, l.liveBefore, l.liveAfter)
 	}
-	step := niceStep(float64(peak) / 5)
+	step := niceStep(float64(peak) / 5 / 1024) * 1024 // KiB-based ticks
 	yMax := math.Ceil(float64(peak)/step) * step
 	y := func(v float64) float64 { return top + plotH - v/yMax*plotH }
 
@@ -182,14 +183,14 @@ func (r *report) memorySVG() []byte {
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y(v)+4, html.EscapeString(human(int64(v))))
 	}
 	for i, l := range r.rows {
-		x := left + i*group
+		x := left + i*group + (group-2*barW)/2
 		hb := float64(l.liveBefore) / yMax * plotH
 		ha := float64(l.liveAfter) / yMax * plotH
 		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="#9e9e9e"><title>op %d %s before: %d B</title></rect>`,
 			x, top+plotH-hb, barW, hb, i, html.EscapeString(l.op.Name), l.liveBefore)
 		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="#1f77b4"><title>op %d %s after: %d B</title></rect>`+"\n",
 			x+barW, top+plotH-ha, barW, ha, i, html.EscapeString(l.op.Name), l.liveAfter)
-		if n <= 40 || i%10 == 0 {
+		if i%labelEvery == 0 {
 			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%d</text>`, x+barW, top+plotH+14, i)
 		}
 	}

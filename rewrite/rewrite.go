@@ -109,8 +109,19 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 		},
 		Summary: rep.summaryText(),
 	}
+	// Reasons about operators are shown one by one; split points that cut a residual block
+	// (every MobileNetV2 block has some) are summarised in one line.
+	openSplits := 0
 	for _, r := range sp.Report.Reasons {
+		if strings.HasPrefix(r, "split after") && strings.Contains(r, "is still needed after it") {
+			openSplits++
+			continue
+		}
 		res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Info, Operator: reasonOp(r), Message: r})
+	}
+	if openSplits > 0 {
+		res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Info, Operator: -1,
+			Message: fmt.Sprintf("%d split points inside residual blocks were skipped (a tensor crosses them)", openSplits)})
 	}
 	if sp.Report.Note != "" {
 		res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Warning, Operator: -1, Message: sp.Report.Note})
