@@ -90,6 +90,8 @@ type execCtx struct {
 	data    [][]byte
 	scratch [][]byte
 	threads int
+	// err is set by a kernel that failed (only kernels calling into C can); Invoke stops.
+	err error
 }
 
 // New prepares subgraph 0 of m for execution. It checks every operator (supported op,
@@ -178,6 +180,9 @@ func (it *Interpreter) Invoke(inputs ...[]byte) ([][]byte, error) {
 	x := &execCtx{data: it.data, scratch: it.scratch, threads: it.threads}
 	for _, op := range p.ops {
 		op.k.run(x)
+		if x.err != nil {
+			return nil, fmt.Errorf("interp: operator %d (%s): %w", op.index, op.name, x.err)
+		}
 		if it.hook != nil {
 			ts := it.hookBuf[:0]
 			for _, o := range op.outputs {

@@ -181,6 +181,8 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.stridedSlice()
 	case schema.BuiltinOperatorCONCATENATION:
 		return c.concatenation()
+	case schema.BuiltinOperatorCUSTOM:
+		return c.custom()
 	}
 	return nil, c.errorf("not supported by the interpreter")
 }

@@ -1,0 +1,81 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/tflite"
+	"github.com/quantmcu/quantmcu/tflite/interp"
+)
+
+// TestPatchStageMatchesTFLMGolden rewrites the real CNNs with the automatic choice and with
+// forced 2x2, 3x3 (uneven tiles) and 4x4 grids, then runs every golden input through the
+// rewritten model: the outputs must equal TFLM's outputs of the ORIGINAL model byte for byte
+// (DESIGN.md §7: the 8-bit patch-based model is bit-exact).
+func TestPatchStageMatchesTFLMGolden(t *testing.T) {
+	_, cases := goldenCases(t)
+	models := []string{"person_detect", "vww_96_int8", "pretrainedResnet_quant", "mobilenet_v2_quantized_1x3x224x224"}
+	grids := []string{"auto", "2x2", "3x3", "4x4"}
+	for _, name := range models {
+		var mine []goldenCase
+		for _, c := range cases {
+			if filepath.Base(c.model) == name+".tflite" {
+				mine = append(mine, c)
+			}
+		}
+		if len(mine) == 0 {
+			t.Errorf("%s: no golden cases", name)
+			continue
+		}
+		m, err := tflite.Load(mine[0].model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, grid := range grids {
+			t.Run(name+"/"+grid, func(t *testing.T) {
+				if testing.Short() && grid != "3x3" {
+					t.Skip("-short: 3x3 only")
+				}
+				res, err := rewrite.Optimize(context.Background(), m, rewrite.Options{Patches: grid}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, err := tflite.Serialize(res.Model)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rewritten, err := tflite.Parse(data, name+"_quantmcu.tflite")
+				if err != nil {
+					t.Fatal(err)
+				}
+				it, err := interp.New(rewritten)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range mine {
+					in, err := os.ReadFile(c.input)
+					if err != nil {
+						t.Fatal(err)
+					}
+					outs, err := it.Invoke(in)
+					if err != nil {
+						t.Fatalf("%s: %v", c.name, err)
+					}
+					for i, gf := range c.outputs {
+						want, err := os.ReadFile(gf)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !bytes.Equal(outs[i], want) {
+							t.Errorf("%s: output %d differs from TFLM's output of the original model", c.name, i)
+						}
+					}
+				}
+			})
+		}
+	}
+}
