@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quantmcu/quantmcu/tflite"
+	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
 // sharedData returns ../shared/data (beside the repository) or skips the test.
@@ -49,4 +52,17 @@ func goldenCases(t testing.TB) (dir string, cases []goldenCase) {
 		t.Fatal(err)
 	}
 	return d, cases
+}
+
+// patchStageOps counts the QMCU_PATCH_STAGE operators of subgraph 0, so that a test cannot
+// pass by comparing an unrewritten model with itself.
+func patchStageOps(m *schema.ModelT) int {
+	n := 0
+	for _, op := range m.Subgraphs[0].Operators {
+		oc := m.OperatorCodes[op.OpcodeIndex]
+		if tflite.BuiltinCode(oc) == schema.BuiltinOperatorCUSTOM && oc.CustomCode == "QMCU_PATCH_STAGE" {
+			n++
+		}
+	}
+	return n
 }

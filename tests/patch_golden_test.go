@@ -52,6 +52,9 @@ func TestPatchStageMatchesTFLMGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if n := patchStageOps(rewritten); n != 1 || len(rewritten.Subgraphs[0].Operators) >= len(m.Subgraphs[0].Operators) {
+					t.Fatalf("rewritten model has %d QMCU_PATCH_STAGE ops and %d operators (original %d)", n, len(rewritten.Subgraphs[0].Operators), len(m.Subgraphs[0].Operators))
+				}
 				it, err := interp.New(rewritten)
 				if err != nil {
 					t.Fatal(err)
