@@ -41,14 +41,15 @@ func newReport(before, after *analysis.Report, plan *patch.Report) *report {
 	for _, l := range plan.Layers {
 		r.layers[l.Op] = l
 	}
-	removed := plan.LastOp - plan.FirstOp // operators the custom op replaced, minus itself
+	rewritten := plan.LastOp >= plan.FirstOp
+	removed := max(plan.LastOp-plan.FirstOp, 0) // operators the custom op replaced, minus itself
 	for i, op := range before.Ops {
 		row := layerRow{op: op, liveBefore: op.LiveBytes, macsAfter: op.MACs}
 		if len(op.Outputs) > 0 && op.Outputs[0] >= 0 && int(op.Outputs[0]) < len(before.Tensors) {
 			row.shape = tflite.FormatShape(before.Tensors[op.Outputs[0]].Shape)
 		}
 		after := i
-		if i >= plan.FirstOp && i <= plan.LastOp {
+		if rewritten && i >= plan.FirstOp && i <= plan.LastOp {
 			row.inStage = true
 			after = plan.FirstOp
 			row.macsAfter = 0
@@ -59,7 +60,7 @@ func newReport(before, after *analysis.Report, plan *patch.Report) *report {
 					row.patchOverhead = float64(l.PatchMACs)/float64(l.MACs) - 1
 				}
 			}
-		} else if i > plan.LastOp {
+		} else if rewritten && i > plan.LastOp {
 			after = i - removed
 		}
 		if after >= 0 && after < len(r.after.Ops) {
@@ -95,7 +96,11 @@ func (r *report) summaryCSV() []byte {
 		"arena_reduction", "mac_overhead_network_pct", "mac_overhead_stage_pct", "stage_macs", "patch_macs",
 		"stage_macs_clipped", "patch_macs_clipped", "scratch_bytes", "peak_live_bytes_before", "peak_live_bytes_after",
 		"stage_first_op", "stage_last_op", "transpose_folded", "weight_bytes", "bitops_before", "bitops_after", "tool_version"}
-	row := []string{strconv.Itoa(p.Split), fmt.Sprintf("%dx%d", p.Rows, p.Cols), i64(p.MACsBefore), i64(p.MACsAfter),
+	grid := fmt.Sprintf("%dx%d", p.Rows, p.Cols)
+	if p.Split == 0 {
+		grid = "none" // no rewrite
+	}
+	row := []string{strconv.Itoa(p.Split), grid, i64(p.MACsBefore), i64(p.MACsAfter),
 		i64(p.ArenaBefore), i64(p.ArenaAfter), ratio(p.ArenaBefore, p.ArenaAfter), pct(p.NetworkOverhead), pct(p.StageOverhead),
 		i64(p.StageMACs), i64(p.PatchMACs), i64(p.StageMACsClipped), i64(p.PatchMACsClipped), i64(p.ScratchBytes),
 		i64(r.before.PeakLiveBytes), i64(r.after.PeakLiveBytes), strconv.Itoa(p.FirstOp), strconv.Itoa(p.LastOp),
@@ -125,6 +130,11 @@ func (r *report) perLayerCSV() []byte {
 func (r *report) summaryText() string {
 	p := r.plan
 	var b strings.Builder
+	if p.Split == 0 {
+		fmt.Fprintf(&b, "Patch stage      none: model left unchanged\n")
+		fmt.Fprintf(&b, "TFLM arena       %s\nMACs             %d\n", human(p.ArenaBefore), p.MACsBefore)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "Patch stage      operators %d-%d (%d layers%s), grid %dx%d\n", p.FirstOp, p.LastOp, p.Split,
 		map[bool]string{true: ", NCHW transpose folded", false: ""}[p.Transpose], p.Rows, p.Cols)
 	fmt.Fprintf(&b, "TFLM arena       %s -> %s (%sx smaller; patch scratch %s)\n", human(p.ArenaBefore), human(p.ArenaAfter),
@@ -163,7 +173,7 @@ func (r *report) memorySVG() []byte {
 	for _, l := range r.rows {
 		peak = max(peak, l.liveBefore, l.liveAfter)
 	}
-	step := niceStep(float64(peak) / 5 / 1024) * 1024 // KiB-based ticks
+	step := niceStep(float64(peak)/5/1024) * 1024 // KiB-based ticks
 	yMax := math.Ceil(float64(peak)/step) * step
 	y := func(v float64) float64 { return top + plotH - v/yMax*plotH }
 

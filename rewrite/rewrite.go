@@ -86,6 +86,9 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if sp.Report.ArenaAfter >= sp.Report.ArenaBefore && rows == 0 && opts.Split == 0 {
+		return keepOriginal(m, before, sp.Report), nil
+	}
 	progress(fmt.Sprintf("rewriting: split %d, grid %dx%d", sp.Split, sp.Rows, sp.Cols), 0.6)
 	out, err := patch.Rewrite(m, sp)
 	if err != nil {
@@ -128,6 +131,27 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	}
 	progress("done", 1)
 	return res, nil
+}
+
+// keepOriginal is the result when no patch stage lowers the arena and the user forced
+// nothing: the model passes through unchanged (a drop-in step never makes things worse) and
+// the reports say why.
+func keepOriginal(m *schema.ModelT, before *analysis.Report, plan *patch.Report) *Result {
+	kept := &patch.Report{FirstOp: 0, LastOp: -1, MACsBefore: plan.MACsBefore, MACsAfter: plan.MACsBefore,
+		ArenaBefore: plan.ArenaBefore, ArenaAfter: plan.ArenaBefore, Reasons: plan.Reasons,
+		Note: plan.Note + "; the model is left unchanged (force a rewrite with --patches or --split)"}
+	rep := newReport(before, before, kept)
+	res := &Result{
+		Model: m,
+		Artifacts: map[string][]byte{
+			"summary.csv":   rep.summaryCSV(),
+			"per-layer.csv": rep.perLayerCSV(),
+			"memory.svg":    rep.memorySVG(),
+		},
+		Summary: rep.summaryText(),
+	}
+	res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Warning, Operator: -1, Message: kept.Note})
+	return res
 }
 
 // parseGrid reads "auto" (0, 0) or "RxC".

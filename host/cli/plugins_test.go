@@ -196,20 +196,54 @@ func testOptimizePipelineEqualsByHand(t *testing.T, pe *pluginEnv) {
 // the patch-stage rewrite exists it must fail cleanly, writing nothing.
 func testOptimizeDefaultPipeline(t *testing.T, pe *pluginEnv) {
 	model := pluginTestModel(t, "person_detect.tflite")
-	for _, pipeline := range []string{"quantmcu", "strip,quantmcu"} {
-		out := filepath.Join(t.TempDir(), "out")
-		code, stdout, errOut := pe.run("optimize", model, "--plugin-dir", pe.good, "--pipeline", pipeline, "--set", "quantmcu.sram=256KiB", "-o", out)
-		if code == 0 {
-			if _, err := os.Stat(filepath.Join(out, "person_detect_quantmcu.tflite")); err != nil {
-				t.Errorf("%s: success without output: %v\n%s", pipeline, err, stdout)
-			}
-			continue
+	// The default pipeline is the QuantMCU rewriter; the example plugin before it, as one
+	// pipeline, must equal running the two by hand.
+	one, hand := filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "hand")
+	code, stdout, errOut := pe.run("optimize", model, "--plugin-dir", pe.good, "--pipeline", "strip,quantmcu", "--sram", "256KiB", "-o", one)
+	if code != 0 {
+		t.Fatalf("strip,quantmcu: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"step 2: quantmcu", "TFLM arena", "grid"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}
-		if code != ExitInternal || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "plugin quantmcu: optimize failed: the QuantMCU patch-stage rewrite is not implemented yet") {
-			t.Errorf("%s: exit %d, stderr %q", pipeline, code, errOut)
+	}
+	if code, _, errOut = pe.run("optimize", model, "--plugin-dir", pe.good, "--pipeline", "strip", "-o", hand); code != 0 {
+		t.Fatalf("strip: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut = pe.run("optimize", filepath.Join(hand, "person_detect_quantmcu.tflite"), "--sram", "256KiB", "-o", hand); code != 0 {
+		t.Fatalf("quantmcu: exit %d: %s", code, errOut)
+	}
+	a, errA := os.ReadFile(filepath.Join(one, "person_detect_quantmcu.tflite"))
+	b, errB := os.ReadFile(filepath.Join(hand, "person_detect_quantmcu_quantmcu.tflite"))
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Errorf("pipeline result differs from running strip then quantmcu by hand (%v, %v)", errA, errB)
+	}
+	// Same command twice: byte-identical outputs, reports included.
+	again := filepath.Join(t.TempDir(), "again")
+	if code, _, errOut = pe.run("optimize", model, "--plugin-dir", pe.good, "--pipeline", "strip,quantmcu", "--sram", "256KiB", "-o", again); code != 0 {
+		t.Fatalf("second run: exit %d: %s", code, errOut)
+	}
+	for _, f := range []string{"_quantmcu.tflite", "_summary.csv", "_per-layer.csv", "_memory.svg"} {
+		x, err1 := os.ReadFile(filepath.Join(one, "person_detect"+f))
+		y, err2 := os.ReadFile(filepath.Join(again, "person_detect"+f))
+		if err1 != nil || err2 != nil || !bytes.Equal(x, y) {
+			t.Errorf("person_detect%s differs between two identical runs (%v, %v)", f, err1, err2)
+		}
+	}
+	// Refusals: one line naming the reason, exit 2, nothing written.
+	refusals := []struct{ model, want string }{
+		{"negative/person_detect_vela.tflite", "ethos-u"},
+		{"hello_world_int8.tflite", "no tileable"},
+	}
+	for _, r := range refusals {
+		out := filepath.Join(t.TempDir(), "out")
+		code, _, errOut := pe.run("optimize", pluginTestModel(t, r.model), "-o", out)
+		if code != ExitBadInput || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, r.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 and one line mentioning %q", r.model, code, errOut, r.want)
 		}
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
-			t.Errorf("%s: output dir exists after failure", pipeline)
+			t.Errorf("%s: output dir exists after a refusal", r.model)
 		}
 	}
 	pe.noProcessesLeft(t)

@@ -1,0 +1,130 @@
+package rewrite
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/quantmcu/quantmcu/tflite/builder"
+	"github.com/quantmcu/quantmcu/tflite/schema"
+)
+
+func readCSV(t *testing.T, data []byte) [][]string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
+	if err != nil {
+		t.Fatalf("invalid CSV: %v", err)
+	}
+	return rows
+}
+
+func column(t *testing.T, rows [][]string, name string) string {
+	t.Helper()
+	for i, h := range rows[0] {
+		if h == name {
+			return rows[1][i]
+		}
+	}
+	t.Fatalf("column %q missing from %v", name, rows[0])
+	return ""
+}
+
+func TestOptimizeDemoModelReports(t *testing.T) {
+	m, err := builder.MobileNetV2(builder.DemoConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Optimize(context.Background(), m, Options{Patches: "4x4"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := readCSV(t, res.Artifacts["summary.csv"])
+	if len(sum) != 2 {
+		t.Fatalf("summary.csv has %d rows, want a header and one data row", len(sum))
+	}
+	if g := column(t, sum, "grid"); g != "4x4" {
+		t.Errorf("grid = %s", g)
+	}
+	// The demo network's first stage holds its 64x64 maps: the 128x128x3 input and the
+	// 64x64x48 expansion dominate, so a 4x4 patch stage must shrink the arena.
+	before, _ := strconv.Atoi(column(t, sum, "arena_bytes_before"))
+	after, _ := strconv.Atoi(column(t, sum, "arena_bytes_after"))
+	if after <= 0 || after >= before {
+		t.Errorf("arena %d -> %d did not shrink", before, after)
+	}
+	for _, c := range []string{"split", "macs_before", "macs_after"} {
+		if column(t, sum, c) == "" {
+			t.Errorf("column %s empty", c)
+		}
+	}
+	layers := readCSV(t, res.Artifacts["per-layer.csv"])
+	if len(layers)-1 != len(m.Subgraphs[0].Operators) {
+		t.Errorf("per-layer.csv has %d rows for %d operators", len(layers)-1, len(m.Subgraphs[0].Operators))
+	}
+	if svg := string(res.Artifacts["memory.svg"]); !strings.HasPrefix(svg, "<svg") || !strings.Contains(svg, "patch stage (4x4)") {
+		t.Error("memory.svg is not the expected picture")
+	}
+	if !strings.Contains(res.Summary, "grid 4x4") {
+		t.Errorf("summary: %q", res.Summary)
+	}
+}
+
+func TestOptimizeKeepsModelWithoutGain(t *testing.T) {
+	// Every feature map has the same size, so no patch stage can lower the arena.
+	b := builder.New(3)
+	x := b.Input("x", []int32{1, 16, 16, 8}, builder.Quant{Scale: 0.05})
+	for range 3 {
+		x = b.Conv2D(x, builder.Conv{OutChannels: 8, Kernel: 3, Padding: schema.PaddingSAME})
+	}
+	b.Output(x)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Optimize(context.Background(), m, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Model != m {
+		t.Error("a rewrite without gain replaced the model")
+	}
+	if g := column(t, readCSV(t, res.Artifacts["summary.csv"]), "grid"); g != "none" {
+		t.Errorf("grid = %s, want none", g)
+	}
+	if len(res.Diagnostics) == 0 || res.Diagnostics[len(res.Diagnostics)-1].Severity != Warning {
+		t.Error("no warning says why the model was kept")
+	}
+	// Forcing a grid rewrites anyway.
+	res, err = Optimize(context.Background(), m, Options{Patches: "2x2"}, nil)
+	if err != nil || res.Model == m {
+		t.Fatalf("forced 2x2: %v", err)
+	}
+}
+
+func TestOptimizeRefusesBadOptions(t *testing.T) {
+	m, err := builder.MobileNetV2(builder.DemoConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{{Patches: "4"}, {Patches: "0x3"}, {Patches: "x"}, {Split: -1}, {SRAM: 10}} {
+		if _, err := Optimize(context.Background(), m, o, nil); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%+v: got %v, want a refusal", o, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Optimize(ctx, m, Options{}, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+}
+
+func TestReasonOp(t *testing.T) {
+	for in, want := range map[string]int{"operator 27 (MEAN): not spatial": 27, "split after operator 3": -1, "operator x": -1} {
+		if got := reasonOp(in); got != want {
+			t.Errorf("reasonOp(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
