@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/quantmcu/quantmcu/rewrite/analysis"
+	"github.com/quantmcu/quantmcu/rewrite/patch"
 	"github.com/quantmcu/quantmcu/tflite"
 )
 
@@ -74,7 +75,7 @@ func runInspect(env *Env, fs *pflag.FlagSet, args []string) (err error) {
 	if len(args) != 1 {
 		return BadInputf("want exactly one MODEL argument, got %d; run 'quantmcu help inspect'", len(args))
 	}
-	m, _, err := LoadModel(args[0])
+	m, _, loadWarnings, err := LoadModelWithWarnings(args[0])
 	if err != nil {
 		return err
 	}
@@ -83,11 +84,12 @@ func runInspect(env *Env, fs *pflag.FlagSet, args []string) (err error) {
 			err = fmt.Errorf("internal error while analysing %s: %v", args[0], r)
 		}
 	}()
-	rep, err := analysis.Analyze(m)
+	rep, err := analysis.AnalyzeWith(m, analysis.Options{Custom: patch.DescribeCustomOp})
 	if err != nil {
 		return BadInput(fmt.Errorf("%s: %w", args[0], err))
 	}
 	doc := newInspectDoc(args[0], rep)
+	doc.Warnings = append(loadWarnings, doc.Warnings...)
 	switch format {
 	case "json":
 		enc := json.NewEncoder(env.Stdout)

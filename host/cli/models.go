@@ -20,21 +20,28 @@ const DefaultModel = BuiltinPrefix + builder.DefaultModelName
 // It returns the model and the base name used for output files ("person_detect").
 // Every failure is marked as bad input.
 func LoadModel(arg string) (*schema.ModelT, string, error) {
+	m, name, _, err := LoadModelWithWarnings(arg)
+	return m, name, err
+}
+
+// LoadModelWithWarnings is LoadModel that also returns what the reader repaired (see
+// tflite.ParseWithWarnings), for commands that show it.
+func LoadModelWithWarnings(arg string) (*schema.ModelT, string, []string, error) {
 	if name, ok := strings.CutPrefix(arg, BuiltinPrefix); ok {
 		if name != builder.DefaultModelName {
-			return nil, "", BadInputf("unknown built-in model %q (available: %s)", name, builder.DefaultModelName)
+			return nil, "", nil, BadInputf("unknown built-in model %q (available: %s)", name, builder.DefaultModelName)
 		}
 		m, err := builder.MobileNetV2(builder.DemoConfig())
 		if err != nil {
-			return nil, "", fmt.Errorf("building %s: %w", arg, err)
+			return nil, "", nil, fmt.Errorf("building %s: %w", arg, err)
 		}
-		return m, name, nil
+		return m, name, nil, nil
 	}
-	m, err := tflite.Load(arg)
+	m, warnings, err := tflite.LoadWithWarnings(arg)
 	if err != nil {
-		return nil, "", BadInput(err)
+		return nil, "", nil, BadInput(err)
 	}
-	return m, ModelBaseName(arg), nil
+	return m, ModelBaseName(arg), warnings, nil
 }
 
 // ModelBaseName is the file name of path without directory and .tflite extension.
