@@ -131,11 +131,20 @@ func TestSaveAlignsBuffersTo16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Subgraphs[0].Operators[1].CustomOptions = []byte{1, 4, 1}
 	data, err := tflite.Serialize(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := schema.GetRootAsModel(data, 0)
+	var sg schema.SubGraph
+	var op schema.Operator
+	root.Subgraphs(&sg, 0)
+	sg.Operators(&op, 1)
+	tab := op.Table()
+	if start := int(tab.Vector(flatbuffers.UOffsetT(tab.Offset(14)))); start%16 != 0 || op.CustomOptionsLength() != 3 {
+		t.Errorf("custom options start at %d (length %d), not 16-byte aligned", start, op.CustomOptionsLength())
+	}
 	var buf schema.Buffer
 	checked := 0
 	for i := 0; i < root.BuffersLength(); i++ {
