@@ -85,11 +85,52 @@ static inline int8_t *dst_at(const qmcu_dst *d, int32_t y, int32_t x) {
   return d->data + (ptrdiff_t)(y - d->r0) * d->row + (ptrdiff_t)(x - d->c0) * d->col;
 }
 
+/* Convolution over channel-contiguous input: output channels are processed in blocks with one
+ * accumulator each, so every kernel tap's input pointer is computed once per block (same
+ * arithmetic as the generic loop). */
+#define QMCU_CONV_BLOCK 32
+static void conv_contiguous(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
+                            qmcu_rect r, const int8_t *weights, const void *bias) {
+  const int32_t in_c = in->c, out_c = out->c, off = p->input_offset;
+  const ptrdiff_t filter_size = (ptrdiff_t)p->kh * p->kw * in_c;
+  int32_t y, x, oc0, n, j, k, fy, fx, fy0, fy1, fx0, fx1;
+  uint32_t acc[QMCU_CONV_BLOCK];
+  for (y = r.r0; y < r.r1; y++) {
+    const int32_t by = y * p->sh - p->pad_top;
+    taps(by, p->kh, p->dh, in->h, &fy0, &fy1);
+    for (x = r.c0; x < r.c1; x++) {
+      const int32_t bx = x * p->sw - p->pad_left;
+      int8_t *o = dst_at(out, y, x);
+      taps(bx, p->kw, p->dw, in->w, &fx0, &fx1);
+      for (oc0 = 0; oc0 < out_c; oc0 += QMCU_CONV_BLOCK) {
+        n = out_c - oc0 < QMCU_CONV_BLOCK ? out_c - oc0 : QMCU_CONV_BLOCK;
+        for (j = 0; j < n; j++) acc[j] = bias != NULL ? (uint32_t)load_bias(bias, oc0 + j) : 0;
+        for (fy = fy0; fy < fy1; fy++) {
+          for (fx = fx0; fx < fx1; fx++) {
+            const int8_t *s = src_at(in, by + fy * p->dh, bx + fx * p->dw);
+            const int8_t *f = weights + oc0 * filter_size + ((ptrdiff_t)fy * p->kw + fx) * in_c;
+            for (j = 0; j < n; j++, f += filter_size) {
+              uint32_t a = 0;
+              for (k = 0; k < in_c; k++) a += (uint32_t)((s[k] + off) * f[k]);
+              acc[j] += a;
+            }
+          }
+        }
+        for (j = 0; j < n; j++) o[(oc0 + j) * out->ch] = requantize(p, acc[j], oc0 + j);
+      }
+    }
+  }
+}
+
 void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                   const int8_t *weights, const void *bias) {
   const int32_t in_c = in->c, out_c = out->c, off = p->input_offset;
   const ptrdiff_t ch = in->ch, filter_size = (ptrdiff_t)p->kh * p->kw * in_c;
   int32_t y, x, oc, fy, fx, k, fy0, fy1, fx0, fx1;
+  if (ch == 1) {
+    conv_contiguous(p, in, out, r, weights, bias);
+    return;
+  }
   for (y = r.r0; y < r.r1; y++) {
     const int32_t by = y * p->sh - p->pad_top;
     taps(by, p->kh, p->dh, in->h, &fy0, &fy1);
@@ -104,14 +145,42 @@ void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
           for (fx = fx0; fx < fx1; fx++) {
             const int8_t *s = src_at(in, by + fy * p->dh, bx + fx * p->dw);
             const int8_t *f = filter + ((ptrdiff_t)fy * p->kw + fx) * in_c;
-            if (ch == 1) {
-              for (k = 0; k < in_c; k++) acc += (uint32_t)((s[k] + off) * f[k]);
-            } else {
-              for (k = 0; k < in_c; k++) acc += (uint32_t)((s[k * ch] + off) * f[k]);
-            }
+            for (k = 0; k < in_c; k++) acc += (uint32_t)((s[k * ch] + off) * f[k]);
           }
         }
         o[oc * out->ch] = requantize(p, acc, oc);
+      }
+    }
+  }
+}
+
+/* Depthwise convolution with depth multiplier 1 over channel-contiguous input: channels are
+ * processed in blocks with one accumulator each, so the innermost loop runs over contiguous
+ * channels of input and weights (same arithmetic as the generic loop). */
+#define QMCU_DW_BLOCK 32
+static void depthwise_contiguous(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
+                                 qmcu_rect r, const int8_t *weights, const void *bias) {
+  const int32_t c = out->c, off = p->input_offset;
+  int32_t y, x, c0, k, n, fy, fx, fy0, fy1, fx0, fx1;
+  uint32_t acc[QMCU_DW_BLOCK];
+  for (y = r.r0; y < r.r1; y++) {
+    const int32_t by = y * p->sh - p->pad_top;
+    taps(by, p->kh, p->dh, in->h, &fy0, &fy1);
+    for (x = r.c0; x < r.c1; x++) {
+      const int32_t bx = x * p->sw - p->pad_left;
+      int8_t *o = dst_at(out, y, x);
+      taps(bx, p->kw, p->dw, in->w, &fx0, &fx1);
+      for (c0 = 0; c0 < c; c0 += QMCU_DW_BLOCK) {
+        n = c - c0 < QMCU_DW_BLOCK ? c - c0 : QMCU_DW_BLOCK;
+        for (k = 0; k < n; k++) acc[k] = bias != NULL ? (uint32_t)load_bias(bias, c0 + k) : 0;
+        for (fy = fy0; fy < fy1; fy++) {
+          for (fx = fx0; fx < fx1; fx++) {
+            const int8_t *s = src_at(in, by + fy * p->dh, bx + fx * p->dw) + c0;
+            const int8_t *f = weights + ((ptrdiff_t)fy * p->kw + fx) * c + c0;
+            for (k = 0; k < n; k++) acc[k] += (uint32_t)((s[k] + off) * f[k]);
+          }
+        }
+        for (k = 0; k < n; k++) o[(c0 + k) * out->ch] = requantize(p, acc[k], c0 + k);
       }
     }
   }
@@ -121,6 +190,10 @@ void qmcu_depthwise_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu
                             qmcu_rect r, const int8_t *weights, const void *bias) {
   const int32_t in_c = in->c, out_c = out->c, dm = p->depth_multiplier, off = p->input_offset;
   int32_t y, x, ic, m, fy, fx, fy0, fy1, fx0, fx1;
+  if (dm == 1 && in->ch == 1) {
+    depthwise_contiguous(p, in, out, r, weights, bias);
+    return;
+  }
   for (y = r.r0; y < r.r1; y++) {
     const int32_t by = y * p->sh - p->pad_top;
     taps(by, p->kh, p->dh, in->h, &fy0, &fy1);
