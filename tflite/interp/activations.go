@@ -128,7 +128,7 @@ func (c *prep) leakyRelu() (kernel, error) {
 		return nil, err
 	}
 	alpha := float32(0)
-	if o, ok := c.op.BuiltinOptions.Value.(*schema.LeakyReluOptionsT); ok && o != nil {
+	if o, ok := c.options().(*schema.LeakyReluOptionsT); ok && o != nil {
 		alpha = o.Alpha
 	}
 	alphaMult, alphaShift := quantizeMultiplier(float64(qi.scale * alpha / qo.scale))

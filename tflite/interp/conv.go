@@ -110,7 +110,7 @@ func (c *prep) conv2D() (kernel, error) {
 	if err := c.counts(2, 3, 1); err != nil {
 		return nil, err
 	}
-	opts, _ := c.op.BuiltinOptions.Value.(*schema.Conv2DOptionsT)
+	opts, _ := c.options().(*schema.Conv2DOptionsT)
 	if opts == nil {
 		return nil, c.errorf("missing Conv2DOptions")
 	}

@@ -24,7 +24,7 @@ func (c *prep) depthwiseConv2D() (kernel, error) {
 	if err := c.counts(2, 3, 1); err != nil {
 		return nil, err
 	}
-	opts, _ := c.op.BuiltinOptions.Value.(*schema.DepthwiseConv2DOptionsT)
+	opts, _ := c.options().(*schema.DepthwiseConv2DOptionsT)
 	if opts == nil {
 		return nil, c.errorf("missing DepthwiseConv2DOptions")
 	}

@@ -106,7 +106,7 @@ func (c *prep) add() (kernel, error) {
 		return nil, err
 	}
 	var act schema.ActivationFunctionType
-	if o, ok := c.op.BuiltinOptions.Value.(*schema.AddOptionsT); ok && o != nil {
+	if o, ok := c.options().(*schema.AddOptionsT); ok && o != nil {
 		act = o.FusedActivationFunction
 	}
 	a, _ := c.in(0)
@@ -189,7 +189,7 @@ func (c *prep) mul() (kernel, error) {
 		return nil, err
 	}
 	var act schema.ActivationFunctionType
-	if o, ok := c.op.BuiltinOptions.Value.(*schema.MulOptionsT); ok && o != nil {
+	if o, ok := c.options().(*schema.MulOptionsT); ok && o != nil {
 		act = o.FusedActivationFunction
 	}
 	a, _ := c.in(0)

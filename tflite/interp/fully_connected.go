@@ -22,7 +22,7 @@ func (c *prep) fullyConnected() (kernel, error) {
 	if err := c.counts(2, 3, 1); err != nil {
 		return nil, err
 	}
-	opts, _ := c.op.BuiltinOptions.Value.(*schema.FullyConnectedOptionsT)
+	opts, _ := c.options().(*schema.FullyConnectedOptionsT)
 	if opts == nil {
 		opts = &schema.FullyConnectedOptionsT{}
 	}

@@ -3,9 +3,9 @@ package interp
 import (
 	"fmt"
 
-	tfmicroops "github.com/quantmcu/quantmcu/tfmicro_ops"
 	"github.com/quantmcu/quantmcu/tflite/flexbuffers"
 	"github.com/quantmcu/quantmcu/tflite/schema"
+	tfmicroops "github.com/quantmcu/quantmcu/tfmicro_ops"
 )
 
 // patchStageCode is the custom code of quantmcu's patch-stage operator (tfmicro_ops/PLAN.md).

@@ -25,7 +25,7 @@ func (c *prep) pool(avg bool) (kernel, error) {
 	if err := c.counts(1, 1, 1); err != nil {
 		return nil, err
 	}
-	opts, _ := c.op.BuiltinOptions.Value.(*schema.Pool2DOptionsT)
+	opts, _ := c.options().(*schema.Pool2DOptionsT)
 	if opts == nil {
 		return nil, c.errorf("missing Pool2DOptions")
 	}

@@ -437,3 +437,12 @@ func sameShape(a, b []int32) bool {
 	}
 	return true
 }
+
+// options returns the operator's builtin options table, or nil when it has none (TFLM then
+// uses the defaults, and so do the kernels here).
+func (c *prep) options() any {
+	if c.op.BuiltinOptions == nil {
+		return nil
+	}
+	return c.op.BuiltinOptions.Value
+}

@@ -245,7 +245,7 @@ func (c *prep) stridedSlice() (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, _ := c.op.BuiltinOptions.Value.(*schema.StridedSliceOptionsT)
+	opts, _ := c.options().(*schema.StridedSliceOptionsT)
 	if opts == nil {
 		opts = &schema.StridedSliceOptionsT{}
 	}
@@ -371,7 +371,7 @@ func (c *prep) concatenation() (kernel, error) {
 	if len(c.op.Inputs) < 1 || len(c.op.Outputs) != 1 {
 		return nil, c.errorf("needs at least 1 input and 1 output")
 	}
-	opts, _ := c.op.BuiltinOptions.Value.(*schema.ConcatenationOptionsT)
+	opts, _ := c.options().(*schema.ConcatenationOptionsT)
 	if opts == nil {
 		opts = &schema.ConcatenationOptionsT{}
 	}

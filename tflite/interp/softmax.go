@@ -26,7 +26,7 @@ func (c *prep) softmax() (kernel, error) {
 		return nil, err
 	}
 	beta := float32(1)
-	if o, ok := c.op.BuiltinOptions.Value.(*schema.SoftmaxOptionsT); ok && o != nil {
+	if o, ok := c.options().(*schema.SoftmaxOptionsT); ok && o != nil {
 		beta = o.Beta
 	}
 	input, _ := c.in(0)
