@@ -128,3 +128,23 @@ func TestReasonOp(t *testing.T) {
 		}
 	}
 }
+
+func TestOptimizeHonoursSRAMBudget(t *testing.T) {
+	m, err := builder.MobileNetV2(builder.DemoConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, budget := range []int64{200 << 10, 100 << 10} {
+		res, err := Optimize(context.Background(), m, Options{SRAM: budget}, nil)
+		if err != nil {
+			t.Fatalf("--sram %d: %v", budget, err)
+		}
+		after, _ := strconv.ParseInt(column(t, readCSV(t, res.Artifacts["summary.csv"]), "arena_bytes_after"), 10, 64)
+		if after <= 0 || after > budget {
+			t.Errorf("--sram %d: arena after = %d", budget, after)
+		}
+	}
+	if _, err := Optimize(context.Background(), m, Options{SRAM: 8 << 10}, nil); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "--sram") {
+		t.Errorf("an impossible budget: got %v", err)
+	}
+}
