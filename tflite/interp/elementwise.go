@@ -109,23 +109,7 @@ func (c *prep) add() (kernel, error) {
 	if o, ok := c.options().(*schema.AddOptionsT); ok && o != nil {
 		act = o.FusedActivationFunction
 	}
-	a, _ := c.in(0)
-	b, _ := c.in(1)
-	out, _ := c.out(0)
-	for _, t := range []int{a, b, out} {
-		if err := c.wantType(t, schema.TensorTypeINT8); err != nil {
-			return nil, err
-		}
-	}
-	qa, err := c.quant8(a)
-	if err != nil {
-		return nil, err
-	}
-	qb, err := c.quant8(b)
-	if err != nil {
-		return nil, err
-	}
-	qo, err := c.quant8(out)
+	a, b, out, qa, qb, qo, err := c.binaryInt8()
 	if err != nil {
 		return nil, err
 	}
@@ -192,23 +176,7 @@ func (c *prep) mul() (kernel, error) {
 	if o, ok := c.options().(*schema.MulOptionsT); ok && o != nil {
 		act = o.FusedActivationFunction
 	}
-	a, _ := c.in(0)
-	b, _ := c.in(1)
-	out, _ := c.out(0)
-	for _, t := range []int{a, b, out} {
-		if err := c.wantType(t, schema.TensorTypeINT8); err != nil {
-			return nil, err
-		}
-	}
-	qa, err := c.quant8(a)
-	if err != nil {
-		return nil, err
-	}
-	qb, err := c.quant8(b)
-	if err != nil {
-		return nil, err
-	}
-	qo, err := c.quant8(out)
+	a, b, out, qa, qb, qo, err := c.binaryInt8()
 	if err != nil {
 		return nil, err
 	}
@@ -230,4 +198,25 @@ func (k *mulKernel) run(x *execCtx) {
 		v := k.outZp + mulQuant(p, k.mult, k.shift)
 		o[oi] = int8(clampI32(v, k.actMin, k.actMax))
 	})
+}
+
+// binaryInt8 checks the operands of an int8 elementwise operator with two inputs and
+// returns their tensor indices and quantization.
+func (c *prep) binaryInt8() (a, b, out int, qa, qb, qo qparams, err error) {
+	a, _ = c.in(0)
+	b, _ = c.in(1)
+	out, _ = c.out(0)
+	for _, t := range []int{a, b, out} {
+		if err = c.wantType(t, schema.TensorTypeINT8); err != nil {
+			return
+		}
+	}
+	if qa, err = c.quant8(a); err != nil {
+		return
+	}
+	if qb, err = c.quant8(b); err != nil {
+		return
+	}
+	qo, err = c.quant8(out)
+	return
 }
