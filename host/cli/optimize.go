@@ -54,6 +54,9 @@ QMCU_PATCH_STAGE operator that computes it patch by patch (MCUNetV2), bit-exact 
                     without it, the lowest arena at <= 20% whole-network MAC overhead
   --patches RxC     force the patch grid (rows x columns; uneven tiles allowed)
   --split N         force the number of layers in the patch stage
+When no patch stage lowers the arena (the peak lies after every tileable prefix, or the
+model already fits --sram), the model passes through unchanged with a warning, unless
+--patches or --split forces a rewrite.
 Reports: <name>_summary.csv (one row: split, grid, macs_before, macs_after,
 arena_bytes_before, arena_bytes_after, ...), <name>_per-layer.csv and <name>_memory.svg.
 
