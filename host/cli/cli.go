@@ -148,7 +148,7 @@ func find(cmds []*Command, name string) *Command {
 }
 
 func printOverview(w io.Writer, cmds []*Command) {
-	fmt.Fprintf(w, `quantmcu %s - patch-based, mixed-precision optimizer for TFLite Micro models
+	fmt.Fprintf(w, `quantmcu %s - patch-based memory optimizer for TFLite Micro models
 
 Usage:
   quantmcu COMMAND [ARGS] [FLAGS]

@@ -40,7 +40,7 @@ func optimizeCommand() *Command {
 	)
 	return &Command{
 		Name:    "optimize",
-		Summary: "run a pipeline of optimizer plugins over a model",
+		Summary: "rewrite a model to need less TFLM arena (patch-based first stage; more plugins via --pipeline)",
 		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--patches auto|RxC] [--split N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
 		Help: `Passes MODEL through the plugins of --pipeline in order, each running in its own
 process (see 'quantmcu plugins'). The default pipeline is the built-in QuantMCU rewriter.

@@ -36,7 +36,7 @@ func (q *quantMCU) Describe() plugin.Description {
 	return plugin.Description{
 		Name:    QuantMCU,
 		Version: q.version,
-		Summary: "patch-based, mixed-precision rewrite of the first stage (MCUNetV2 + QuantMCU)",
+		Summary: "patch-based rewrite of the memory-heavy first stage (MCUNetV2), bit-exact in int8",
 		Options: []plugin.Option{
 			{Name: "sram", Type: plugin.Size, Default: "0",
 				Help: "TFLM arena budget, e.g. 256KiB; 0 = no budget (lowest peak at small compute overhead)"},
