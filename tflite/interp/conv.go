@@ -118,19 +118,10 @@ func (c *prep) conv2D() (kernel, error) {
 }
 
 func (c *prep) convLike(pad schema.Padding, sh, sw, dh, dw int, act schema.ActivationFunctionType) (kernel, error) {
-	input, err := c.in(0)
+	input, filter, output, bias, err := c.weightedOperands()
 	if err != nil {
 		return nil, err
 	}
-	filter, err := c.in(1)
-	if err != nil {
-		return nil, err
-	}
-	output, err := c.out(0)
-	if err != nil {
-		return nil, err
-	}
-	bias := c.optIn(2)
 	if err := c.wantType(input, schema.TensorTypeINT8); err != nil {
 		return nil, err
 	}

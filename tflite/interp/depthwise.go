@@ -28,19 +28,10 @@ func (c *prep) depthwiseConv2D() (kernel, error) {
 	if opts == nil {
 		return nil, c.errorf("missing DepthwiseConv2DOptions")
 	}
-	input, err := c.in(0)
+	input, filter, output, bias, err := c.weightedOperands()
 	if err != nil {
 		return nil, err
 	}
-	filter, err := c.in(1)
-	if err != nil {
-		return nil, err
-	}
-	output, err := c.out(0)
-	if err != nil {
-		return nil, err
-	}
-	bias := c.optIn(2)
 	for _, t := range []int{input, filter, output} {
 		if err := c.wantType(t, schema.TensorTypeINT8); err != nil {
 			return nil, err

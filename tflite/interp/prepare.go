@@ -446,3 +446,18 @@ func (c *prep) options() any {
 	}
 	return c.op.BuiltinOptions.Value
 }
+
+// weightedOperands returns the operands of an operator laid out as (input, filter, optional
+// bias) -> output: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED. bias is -1 when omitted.
+func (c *prep) weightedOperands() (input, filter, output, bias int, err error) {
+	if input, err = c.in(0); err != nil {
+		return
+	}
+	if filter, err = c.in(1); err != nil {
+		return
+	}
+	if output, err = c.out(0); err != nil {
+		return
+	}
+	return input, filter, output, c.optIn(2), nil
+}
