@@ -5,6 +5,7 @@ package rewrite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -80,6 +81,12 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
 	sp, err := patch.Plan(m, patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: opts.Split})
+	if errors.Is(err, patch.ErrNothingToPatch) && rows == 0 && opts.Split == 0 {
+		// Not a model this step can improve: a drop-in step leaves it as it is.
+		reason := strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+": ")
+		return keepOriginal(m, before, &patch.Report{MACsBefore: before.MACs, ArenaBefore: before.ArenaBytes,
+			Note: "nothing to patch (" + reason + "); the model is left unchanged"}), nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +144,12 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 // nothing: the model passes through unchanged (a drop-in step never makes things worse) and
 // the reports say why.
 func keepOriginal(m *schema.ModelT, before *analysis.Report, plan *patch.Report) *Result {
+	note := plan.Note
+	if !strings.Contains(note, "left unchanged") {
+		note += "; the model is left unchanged (force a rewrite with --patches or --split)"
+	}
 	kept := &patch.Report{FirstOp: 0, LastOp: -1, MACsBefore: plan.MACsBefore, MACsAfter: plan.MACsBefore,
-		ArenaBefore: plan.ArenaBefore, ArenaAfter: plan.ArenaBefore, Reasons: plan.Reasons,
-		Note: plan.Note + "; the model is left unchanged (force a rewrite with --patches or --split)"}
+		ArenaBefore: plan.ArenaBefore, ArenaAfter: plan.ArenaBefore, Reasons: plan.Reasons, Note: note}
 	rep := newReport(before, before, kept)
 	res := &Result{
 		Model: m,

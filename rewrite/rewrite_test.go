@@ -148,3 +148,39 @@ func TestOptimizeHonoursSRAMBudget(t *testing.T) {
 		t.Errorf("an impossible budget: got %v", err)
 	}
 }
+
+// A model whose first operator cannot be tiled (issue 10: a PyTorch export starting with a
+// PAD over channels) passes through unchanged with the reason as a warning, unless a grid
+// or split is forced.
+func TestOptimizePassesThroughWithNothingToPatch(t *testing.T) {
+	b := builder.New(5)
+	x := b.Input("x", []int32{1, 16, 16, 3}, builder.Quant{Scale: 0.05})
+	y := b.Pad("pad", x, 0, 0, 0, 0)
+	y = b.Conv2D(y, builder.Conv{OutChannels: 8, Kernel: 3, Stride: 2, Padding: schema.PaddingSAME})
+	b.Output(y)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg := m.Subgraphs[0]
+	sg.Tensors[sg.Inputs[0]].Shape[3] = 2 // 2 channels in, PAD adds the third
+	pads := m.Buffers[sg.Tensors[sg.Operators[0].Inputs[1]].Buffer].Data
+	pads[7*4] = 1
+	res, err := Optimize(context.Background(), m, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Model != m {
+		t.Error("the model was replaced")
+	}
+	last := res.Diagnostics[len(res.Diagnostics)-1]
+	if last.Severity != Warning || !strings.Contains(last.Message, "nothing to patch") ||
+		!strings.Contains(last.Message, "pads batch or channels") || !strings.Contains(res.Summary, "unchanged") {
+		t.Errorf("warning %+v, summary %q", last, res.Summary)
+	}
+	for _, o := range []Options{{Patches: "2x2"}, {Split: 1}} {
+		if _, err := Optimize(context.Background(), m, o, nil); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%+v: got %v, want a refusal", o, err)
+		}
+	}
+}

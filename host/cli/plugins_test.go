@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quantmcu/quantmcu/host/pluginhost/plugintest"
+	"github.com/quantmcu/quantmcu/tflite"
 )
 
 // pluginEnv is a test's plugin world: built binaries and a controlled environment.
@@ -231,16 +232,44 @@ func testOptimizeDefaultPipeline(t *testing.T, pe *pluginEnv) {
 			t.Errorf("person_detect%s differs between two identical runs (%v, %v)", f, err1, err2)
 		}
 	}
-	// Refusals: one line naming the reason, exit 2, nothing written.
-	refusals := []struct{ model, want string }{
-		{"negative/person_detect_vela.tflite", "ethos-u"},
-		{"hello_world_int8.tflite", "no tileable"},
+	// A model with nothing to patch passes through byte for byte, with a warning.
+	hello := pluginTestModel(t, "hello_world_int8.tflite")
+	kept := t.TempDir()
+	code, stdout, errOut = pe.run("optimize", hello, "-o", kept)
+	if code != 0 || !strings.Contains(stdout, "warning: nothing to patch (no tileable prefix") {
+		t.Errorf("hello_world: exit %d, stdout %q, stderr %q", code, stdout, errOut)
+	}
+	a, errA = os.ReadFile(hello)
+	b, errB = os.ReadFile(filepath.Join(kept, "hello_world_int8_quantmcu.tflite"))
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Errorf("hello_world: passed-through model differs from the input (%v, %v)", errA, errB)
+	}
+	// A model whose weight scale TFLite's requantization cannot represent (issue 10).
+	absurd := filepath.Join(t.TempDir(), "absurd.tflite")
+	m, err := tflite.Load(pluginTestModel(t, "pretrainedResnet_quant.tflite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := m.Subgraphs[0].Tensors[m.Subgraphs[0].Operators[1].Inputs[1]]
+	w.Quantization.Scale[0] *= 1e18
+	if err := tflite.Save(absurd, m); err != nil {
+		t.Fatal(err)
+	}
+	// Refusals: one line naming the reason, exit 2, nothing written; one prefix only.
+	refusals := []struct {
+		model string
+		args  []string
+		want  string
+	}{
+		{pluginTestModel(t, "negative/person_detect_vela.tflite"), nil, "quantmcu optimize: cannot patch: model was compiled by Vela"},
+		{absurd, nil, `quantmcu optimize: cannot patch: operator 1 (CONV_2D): weights tensor ` + strconv.Itoa(int(m.Subgraphs[0].Operators[1].Inputs[1])) + ` "` + w.Name + `" has scale`},
+		{model, []string{"--split", "999"}, "quantmcu optimize: cannot patch: split 999 is out of range (1..29)"},
 	}
 	for _, r := range refusals {
 		out := filepath.Join(t.TempDir(), "out")
-		code, _, errOut := pe.run("optimize", pluginTestModel(t, r.model), "-o", out)
-		if code != ExitBadInput || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, r.want) {
-			t.Errorf("%s: exit %d, stderr %q; want exit 2 and one line mentioning %q", r.model, code, errOut, r.want)
+		code, _, errOut := pe.run(append([]string{"optimize", r.model, "-o", out}, r.args...)...)
+		if code != ExitBadInput || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, r.want) {
+			t.Errorf("%s %v: exit %d, stderr %q; want exit 2 and one line starting %q", r.model, r.args, code, errOut, r.want)
 		}
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
 			t.Errorf("%s: output dir exists after a refusal", r.model)
@@ -262,11 +291,11 @@ func testOptimizeBrokenPlugins(t *testing.T, pe *pluginEnv) {
 		{"hangstart", ExitInternal, "plugin hangstart: did not complete the handshake within 3s (--plugin-timeout)"},
 		{"garbage", ExitInternal, `plugin garbage: wrote "hello from a chatty plugin" to stdout instead of the go-plugin handshake line (plugins must not write to stdout)`},
 		{"badproto", ExitInternal, "plugin badproto: speaks plugin protocol version 2, this quantmcu speaks version 1"},
-		{"panic", ExitInternal, "plugin panic: optimize failed: panic: boom"},
+		{"panic", ExitInternal, "plugin panic: panic: boom"},
 		{"crash", ExitInternal, "plugin crash: crashed during optimize (exit status 2); plugin stderr: panic: crash in worker"},
 		{"hang", ExitInternal, "plugin hang: optimize did not finish within 3s (--plugin-timeout); killed it"},
 		{"badmodel", ExitInternal, "plugin badmodel: returned an invalid model: model: not a TFLite model"},
-		{"badinput", ExitBadInput, "plugin badinput: optimize failed: model has no CONV_2D to work on"},
+		{"badinput", ExitBadInput, "plugin badinput: model has no CONV_2D to work on"},
 	}
 	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {

@@ -81,10 +81,16 @@ type Error struct {
 	Msg    string
 	Stderr string
 	Err    error
+	// Bare leaves out the "plugin NAME: " prefix: a built-in plugin's own refusal reads as
+	// quantmcu's ("cannot patch: ...").
+	Bare bool
 }
 
 func (e *Error) Error() string {
 	s := fmt.Sprintf("plugin %s: %s", e.Plugin, e.Msg)
+	if e.Bare {
+		s = e.Msg
+	}
 	if e.Stderr != "" {
 		s += "; plugin stderr: " + e.Stderr
 	}
@@ -242,7 +248,13 @@ func (p *Plugin) exitStatus() string {
 func (p *Plugin) callError(ctx, cctx context.Context, op string, err error) error {
 	var re *plugin.RemoteError
 	if errors.As(err, &re) {
-		return &Error{Plugin: p.Name, Msg: fmt.Sprintf("%s failed: %s", op, re.Msg), Err: err}
+		// The plugin's own message says what went wrong; during optimize (the call users
+		// see) it needs no "optimize failed" in front.
+		msg := re.Msg
+		if op != "optimize" {
+			msg = op + " failed: " + msg
+		}
+		return &Error{Plugin: p.Name, Msg: msg, Err: err, Bare: p.Source == FromBuiltin && op == "optimize"}
 	}
 	switch {
 	case ctx.Err() != nil:

@@ -89,9 +89,11 @@ func (q *quantMCU) Optimize(ctx context.Context, req *plugin.Request, progress f
 	if err != nil {
 		return nil, err
 	}
-	data, err := tflite.Serialize(res.Model)
-	if err != nil {
-		return nil, fmt.Errorf("rewritten model: %w", err)
+	data := req.Model // a model passed through unchanged keeps the user's exact bytes
+	if res.Model != m {
+		if data, err = tflite.Serialize(res.Model); err != nil {
+			return nil, fmt.Errorf("rewritten model: %w", err)
+		}
 	}
 	resp := &plugin.Response{Model: data, Artifacts: res.Artifacts, Summary: res.Summary}
 	for _, d := range res.Diagnostics {

@@ -1,11 +1,13 @@
 package builtin
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/quantmcu/quantmcu/plugin"
@@ -77,5 +79,25 @@ func TestOptimizeReachesRewrite(t *testing.T) {
 	_, err = opt.Optimize(context.Background(), &plugin.Request{Model: []byte("junk"), Options: resolve(t, nil)}, func(string, float64) {})
 	if !plugin.IsBadInput(err) {
 		t.Fatalf("junk model: got %v, want bad input", err)
+	}
+}
+
+// A model with nothing to patch passes through byte for byte, with the reason as a warning.
+func TestOptimizePassesThroughUnchangedBytes(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "models", "hello_world_int8.tflite"))
+	if err != nil {
+		t.Skipf("hello_world_int8.tflite absent: %v", err)
+	}
+	opt, _ := Lookup(QuantMCU, "9.9.9")
+	resp, err := opt.Optimize(context.Background(), &plugin.Request{Model: data, ModelName: "hello_world_int8", Options: resolve(t, nil)}, func(string, float64) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(resp.Model, data) {
+		t.Errorf("passed-through model has %d bytes, input %d: not the same bytes", len(resp.Model), len(data))
+	}
+	if n := len(resp.Diagnostics); n == 0 || resp.Diagnostics[n-1].Level != plugin.Warning || !strings.Contains(resp.Diagnostics[n-1].Message, "nothing to patch") {
+		t.Errorf("diagnostics %v", resp.Diagnostics)
 	}
 }

@@ -103,6 +103,23 @@ type LayerReport struct {
 // ErrUnsupported marks refusals: the model cannot be patched (the caller reports a user error).
 var ErrUnsupported = errors.New("cannot patch")
 
+// ErrNothingToPatch marks the refusals that only say the model has no tileable prefix (it
+// is not a CNN with a patchable first stage); they also match ErrUnsupported. A drop-in
+// step passes such a model through unchanged unless a grid or split was forced.
+var ErrNothingToPatch = errors.New("nothing to patch")
+
+// refusal is a Plan error the user's input causes: "cannot patch: " + msg.
+type refusal struct {
+	msg     string
+	nothing bool // no tileable prefix (ErrNothingToPatch)
+}
+
+func (r *refusal) Error() string { return ErrUnsupported.Error() + ": " + r.msg }
+
+func (r *refusal) Is(target error) bool {
+	return target == ErrUnsupported || (r.nothing && target == ErrNothingToPatch)
+}
+
 // Plan detects the stage of m, evaluates the candidate splits and grids and returns the
 // chosen one. Refusals wrap ErrUnsupported.
 func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
@@ -113,7 +130,7 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	if err != nil {
 		var se *stageError
 		if errors.As(err, &se) {
-			return nil, fmt.Errorf("%w: %s", ErrUnsupported, se.msg)
+			return nil, &refusal{msg: se.msg, nothing: se.noPrefix}
 		}
 		return nil, fmt.Errorf("patch: %w", err)
 	}
@@ -129,6 +146,9 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	}
 	splits := s.Splits
 	if opts.Split > 0 {
+		if opts.Split > len(s.Layers) {
+			return nil, &refusal{msg: fmt.Sprintf("split %d is out of range (1..%d): the tileable prefix has %d layers", opts.Split, len(s.Layers), len(s.Layers))}
+		}
 		if !slices.Contains(s.Splits, opts.Split) {
 			return nil, fmt.Errorf("%w: split %d is not a closed prefix of the stage (candidates: %v)", ErrUnsupported, opts.Split, s.Splits)
 		}
@@ -173,6 +193,9 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	sp, err := s.build(m, best.Split, best.Rows, best.Cols)
 	if err != nil {
 		return nil, fmt.Errorf("patch: %w", err)
+	}
+	if err := sp.checkScales(m); err != nil {
+		return nil, err
 	}
 	sp.Report = sp.report(base, best)
 	sp.Report.Candidates = cands

@@ -101,8 +101,12 @@ type Stage struct {
 	Reasons []string
 }
 
-// stageError is a refusal: the model cannot be patched at all.
-type stageError struct{ msg string }
+// stageError is a refusal: the model cannot be patched at all. noPrefix says the only
+// reason is that no operator sequence at its start can be tiled.
+type stageError struct {
+	msg      string
+	noPrefix bool
+}
 
 func (e *stageError) Error() string { return e.msg }
 
@@ -116,7 +120,7 @@ type graph struct {
 
 func newGraph(m *schema.ModelT) (*graph, error) {
 	if m == nil || len(m.Subgraphs) == 0 || m.Subgraphs[0] == nil {
-		return nil, &stageError{"model has no subgraph"}
+		return nil, &stageError{msg: "model has no subgraph"}
 	}
 	sg := m.Subgraphs[0]
 	g := &graph{m: m, sg: sg, consumers: make([][]int, len(sg.Tensors)), isOutput: make([]bool, len(sg.Tensors))}
@@ -178,22 +182,22 @@ func (g *graph) constData(t int) []byte {
 func checkModel(g *graph) error {
 	for _, oc := range g.m.OperatorCodes {
 		if oc != nil && tflite.BuiltinCode(oc) == schema.BuiltinOperatorCUSTOM && oc.CustomCode == "ethos-u" {
-			return &stageError{`model was compiled by Vela (custom op "ethos-u"): patch-based inference needs the original int8 model`}
+			return &stageError{msg: `model was compiled by Vela (custom op "ethos-u"): patch-based inference needs the original int8 model`}
 		}
 	}
 	for _, oc := range g.m.OperatorCodes {
 		if oc != nil && tflite.BuiltinCode(oc) == schema.BuiltinOperatorCUSTOM && oc.CustomCode == CustomCode {
-			return &stageError{"model already contains a " + CustomCode + " operator"}
+			return &stageError{msg: "model already contains a " + CustomCode + " operator"}
 		}
 	}
 	if len(g.sg.Inputs) != 1 {
-		return &stageError{fmt.Sprintf("subgraph 0 has %d inputs; patch-based inference needs exactly one", len(g.sg.Inputs))}
+		return &stageError{msg: fmt.Sprintf("subgraph 0 has %d inputs; patch-based inference needs exactly one", len(g.sg.Inputs))}
 	}
 	in := g.sg.Tensors[g.sg.Inputs[0]]
 	switch in.Type {
 	case schema.TensorTypeFLOAT32, schema.TensorTypeFLOAT16:
 		if len(g.sg.Operators) == 0 || g.code(0) != schema.BuiltinOperatorQUANTIZE {
-			return &stageError{fmt.Sprintf("float model (input %q is %s): only fully-int8 models can be patched", in.Name, tflite.TypeName(in.Type))}
+			return &stageError{msg: fmt.Sprintf("float model (input %q is %s): only fully-int8 models can be patched", in.Name, tflite.TypeName(in.Type))}
 		}
 	}
 	for oi := range g.sg.Operators {
@@ -203,7 +207,7 @@ func checkModel(g *graph) error {
 		op := g.sg.Operators[oi]
 		for _, t := range op.Outputs {
 			if t >= 0 && g.sg.Tensors[t].Type == schema.TensorTypeFLOAT32 && g.code(oi) != schema.BuiltinOperatorDEQUANTIZE {
-				return &stageError{fmt.Sprintf("float model: operator %d (%s) computes in FLOAT32; only fully-int8 models can be patched", oi, g.opName(oi))}
+				return &stageError{msg: fmt.Sprintf("float model: operator %d (%s) computes in FLOAT32; only fully-int8 models can be patched", oi, g.opName(oi))}
 			}
 		}
 	}
@@ -238,13 +242,13 @@ func DetectStage(m *schema.ModelT) (*Stage, error) {
 			oi++
 		} else {
 			s.Reasons = append(s.Reasons, fmt.Sprintf("operator %d (TRANSPOSE): %s; the stage ends before it", oi, why))
-			return nil, &stageError{fmt.Sprintf("no tileable prefix: operator %d (TRANSPOSE): %s", oi, why)}
+			return nil, &stageError{msg: fmt.Sprintf("no tileable prefix: operator %d (TRANSPOSE): %s", oi, why), noPrefix: true}
 		}
 	}
 	s.First = oi
 	fm0, why := g.featureMap(cur)
 	if why != "" {
-		return nil, &stageError{fmt.Sprintf("no tileable prefix: stage input %q: %s", g.sg.Tensors[cur].Name, why)}
+		return nil, &stageError{msg: fmt.Sprintf("no tileable prefix: stage input %q: %s", g.sg.Tensors[cur].Name, why), noPrefix: true}
 	}
 	s.FMs = []FeatureMap{fm0}
 	fmOf := map[int]int{cur: 0}
@@ -277,7 +281,7 @@ func DetectStage(m *schema.ModelT) (*Stage, error) {
 				break
 			}
 		}
-		return nil, &stageError{msg}
+		return nil, &stageError{msg: msg, noPrefix: true}
 	}
 	return s, nil
 }
