@@ -32,7 +32,7 @@ func BenchmarkPatchStage(b *testing.B) {
 			macs := 48*48*16*27 + 48*48*16*9 + 48*48*32*16 + 24*24*32*9 + 24*24*32*32
 			b.ResetTimer()
 			for range b.N {
-				if err := p.Eval(in, consts, out, scratch); err != nil {
+				if _, err := p.Eval(in, consts, out, scratch); err != nil {
 					b.Fatal(err)
 				}
 			}

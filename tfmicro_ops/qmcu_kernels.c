@@ -16,11 +16,22 @@
  *   zero: (sum + count/2) / count for sum > 0, else (sum - count/2) / count, C division
  *   truncating toward zero. MAX_POOL_2D starts from -128 over the in-map elements. Both clamp
  *   to the activation range.
+ * - Low-bit maps (PLAN.md, version 2): the same arithmetic on codes; 4/2-bit codes are unpacked
+ *   to int8 before the multiply-accumulate loops and packed again when stored.
  * Where TFLite's C++ has signed overflow (undefined, wraps on real hardware) this code wraps in
  * unsigned arithmetic instead, so it is defined everywhere and equal wherever TFLite's is. */
 #include "qmcu_kernels.h"
 
 #include <string.h>
+
+/* Host builds through cgo define QMCU_HOST_SIMD: the hot loops are then compiled twice on x86-64
+ * GCC (AVX2 and baseline) and the loader picks one (function multiversioning). MCU builds never
+ * see it: their loops are the same portable C. */
+#if defined(QMCU_HOST_SIMD) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define QMCU_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define QMCU_HOT
+#endif
 
 /* Two's complement reinterpretation of u without implementation-defined conversion. */
 static inline int32_t wrap32(uint32_t u) {
@@ -55,11 +66,11 @@ int32_t qmcu_multiply_by_quantized_multiplier(int32_t x, int32_t m, int32_t shif
 
 static inline int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-/* Requantizes a convolution accumulator of output channel oc to int8. */
-static inline int8_t requantize(const qmcu_params *p, uint32_t acc, int32_t oc) {
+/* Requantizes a convolution accumulator of output channel oc. */
+static inline int32_t requantize(const qmcu_params *p, uint32_t acc, int32_t oc) {
   int32_t v = qmcu_multiply_by_quantized_multiplier(wrap32(acc), p->multiplier[oc], p->shift[oc]);
   v = wrap32((uint32_t)v + (uint32_t)p->output_offset);
-  return (int8_t)clamp(v, p->act_min, p->act_max);
+  return clamp(v, p->act_min, p->act_max);
 }
 
 static inline int32_t load_bias(const void *bias, int32_t oc) {
@@ -85,16 +96,67 @@ static inline int8_t *dst_at(const qmcu_dst *d, int32_t y, int32_t x) {
   return d->data + (ptrdiff_t)(y - d->r0) * d->row + (ptrdiff_t)(x - d->c0) * d->col;
 }
 
-/* Convolution over channel-contiguous input: output channels are processed in blocks with one
- * accumulator each, so every kernel tap's input pointer is computed once per block (same
- * arithmetic as the generic loop). */
+/* Code of channel k of the pixel at px. */
+static inline int32_t get(const qmcu_src *s, const int8_t *px, int32_t k) {
+  if (s->bits == 8) return px[k * s->ch];
+  {
+    const int32_t bit = k * s->bits;
+    return (((const uint8_t *)px)[bit >> 3] >> (bit & 7)) & ((1 << s->bits) - 1);
+  }
+}
+
+/* Stores code v (inside the output's code range) as channel k of the pixel at px. */
+static inline void put(const qmcu_dst *d, int8_t *px, int32_t k, int32_t v) {
+  if (d->bits == 8) {
+    px[k * d->ch] = (int8_t)v;
+  } else {
+    const int32_t bit = k * d->bits;
+    uint8_t *b = (uint8_t *)px + (bit >> 3);
+    const unsigned mask = ((1u << d->bits) - 1u) << (bit & 7);
+    *b = (uint8_t)((*b & ~mask) | (((unsigned)v << (bit & 7)) & mask));
+  }
+}
+
+/* Whether channels of a pixel are contiguous int8 (read in place, no unpacking). */
+static inline int direct(const qmcu_src *s) { return s->bits == 8 && s->ch == 1; }
+
+/* Channels [k0, k0 + n) of the pixel at px as int8 values: in place when direct, else unpacked
+ * into buf (n <= QMCU_CHUNK). */
+#define QMCU_CHUNK 128
+static inline const int8_t *fetch(const qmcu_src *s, const int8_t *px, int32_t k0, int32_t n, int8_t *buf) {
+  int32_t k;
+  if (direct(s)) return px + k0;
+  if (s->bits == 8) {
+    for (k = 0; k < n; k++) buf[k] = px[(k0 + k) * s->ch];
+  } else if (s->bits == 4) {
+    const uint8_t *b = (const uint8_t *)px;
+    for (k = 0; k < n; k++) buf[k] = (int8_t)((b[(k0 + k) >> 1] >> (((k0 + k) & 1) * 4)) & 15);
+  } else {
+    const uint8_t *b = (const uint8_t *)px;
+    for (k = 0; k < n; k++) buf[k] = (int8_t)((b[(k0 + k) >> 2] >> (((k0 + k) & 3) * 2)) & 3);
+  }
+  return buf;
+}
+
+/* sum over k of (s[k] + off) * f[k]: |s[k] + off| <= 255 and |f[k]| <= 128, so every product
+ * fits 16 bits and n <= 32767 products fit the 32-bit sum (no overflow). */
+static inline int32_t dot(const int8_t *s, const int8_t *f, int32_t n, int32_t off) {
+  int32_t a = 0, k;
+  for (k = 0; k < n; k++) a += (int16_t)(s[k] + off) * (int16_t)f[k];
+  return a;
+}
+
+/* Convolution: output channels in blocks of QMCU_CONV_BLOCK accumulators, so every kernel tap's
+ * input (read in place, or unpacked in chunks) serves a whole block. */
 #define QMCU_CONV_BLOCK 32
-static void conv_contiguous(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
-                            qmcu_rect r, const int8_t *weights, const void *bias) {
+QMCU_HOT void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                           const int8_t *weights, const void *bias) {
   const int32_t in_c = in->c, out_c = out->c, off = p->input_offset;
+  const int32_t chunk = direct(in) ? in_c : QMCU_CHUNK;
   const ptrdiff_t filter_size = (ptrdiff_t)p->kh * p->kw * in_c;
-  int32_t y, x, oc0, n, j, k, fy, fx, fy0, fy1, fx0, fx1;
+  int32_t y, x, oc0, n, j, k0, m, fy, fx, fy0, fy1, fx0, fx1;
   uint32_t acc[QMCU_CONV_BLOCK];
+  int8_t buf[QMCU_CHUNK];
   for (y = r.r0; y < r.r1; y++) {
     const int32_t by = y * p->sh - p->pad_top;
     taps(by, p->kh, p->dh, in->h, &fy0, &fy1);
@@ -107,62 +169,31 @@ static void conv_contiguous(const qmcu_params *p, const qmcu_src *in, const qmcu
         for (j = 0; j < n; j++) acc[j] = bias != NULL ? (uint32_t)load_bias(bias, oc0 + j) : 0;
         for (fy = fy0; fy < fy1; fy++) {
           for (fx = fx0; fx < fx1; fx++) {
-            const int8_t *s = src_at(in, by + fy * p->dh, bx + fx * p->dw);
-            const int8_t *f = weights + oc0 * filter_size + ((ptrdiff_t)fy * p->kw + fx) * in_c;
-            for (j = 0; j < n; j++, f += filter_size) {
-              uint32_t a = 0;
-              for (k = 0; k < in_c; k++) a += (uint32_t)((s[k] + off) * f[k]);
-              acc[j] += a;
+            const int8_t *px = src_at(in, by + fy * p->dh, bx + fx * p->dw);
+            const int8_t *f0 = weights + oc0 * filter_size + ((ptrdiff_t)fy * p->kw + fx) * in_c;
+            for (k0 = 0; k0 < in_c; k0 += chunk) {
+              const int8_t *s;
+              m = in_c - k0 < chunk ? in_c - k0 : chunk;
+              s = fetch(in, px, k0, m, buf);
+              for (j = 0; j < n; j++) acc[j] += (uint32_t)dot(s, f0 + j * filter_size + k0, m, off);
             }
           }
         }
-        for (j = 0; j < n; j++) o[(oc0 + j) * out->ch] = requantize(p, acc[j], oc0 + j);
+        for (j = 0; j < n; j++) put(out, o, oc0 + j, requantize(p, acc[j], oc0 + j));
       }
     }
   }
 }
 
-void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
-                  const int8_t *weights, const void *bias) {
-  const int32_t in_c = in->c, out_c = out->c, off = p->input_offset;
-  const ptrdiff_t ch = in->ch, filter_size = (ptrdiff_t)p->kh * p->kw * in_c;
-  int32_t y, x, oc, fy, fx, k, fy0, fy1, fx0, fx1;
-  if (ch == 1) {
-    conv_contiguous(p, in, out, r, weights, bias);
-    return;
-  }
-  for (y = r.r0; y < r.r1; y++) {
-    const int32_t by = y * p->sh - p->pad_top;
-    taps(by, p->kh, p->dh, in->h, &fy0, &fy1);
-    for (x = r.c0; x < r.c1; x++) {
-      const int32_t bx = x * p->sw - p->pad_left;
-      int8_t *o = dst_at(out, y, x);
-      taps(bx, p->kw, p->dw, in->w, &fx0, &fx1);
-      for (oc = 0; oc < out_c; oc++) {
-        const int8_t *filter = weights + oc * filter_size;
-        uint32_t acc = bias != NULL ? (uint32_t)load_bias(bias, oc) : 0;
-        for (fy = fy0; fy < fy1; fy++) {
-          for (fx = fx0; fx < fx1; fx++) {
-            const int8_t *s = src_at(in, by + fy * p->dh, bx + fx * p->dw);
-            const int8_t *f = filter + ((ptrdiff_t)fy * p->kw + fx) * in_c;
-            for (k = 0; k < in_c; k++) acc += (uint32_t)((s[k * ch] + off) * f[k]);
-          }
-        }
-        o[oc * out->ch] = requantize(p, acc, oc);
-      }
-    }
-  }
-}
-
-/* Depthwise convolution with depth multiplier 1 over channel-contiguous input: channels are
- * processed in blocks with one accumulator each, so the innermost loop runs over contiguous
- * channels of input and weights (same arithmetic as the generic loop). */
+/* Depthwise convolution with depth multiplier 1: channels in blocks with one accumulator each, so
+ * the innermost loop runs over contiguous channels of input (in place or unpacked) and weights. */
 #define QMCU_DW_BLOCK 32
-static void depthwise_contiguous(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
-                                 qmcu_rect r, const int8_t *weights, const void *bias) {
+static QMCU_HOT void depthwise_blocked(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
+                                       qmcu_rect r, const int8_t *weights, const void *bias) {
   const int32_t c = out->c, off = p->input_offset;
   int32_t y, x, c0, k, n, fy, fx, fy0, fy1, fx0, fx1;
   uint32_t acc[QMCU_DW_BLOCK];
+  int8_t buf[QMCU_DW_BLOCK];
   for (y = r.r0; y < r.r1; y++) {
     const int32_t by = y * p->sh - p->pad_top;
     taps(by, p->kh, p->dh, in->h, &fy0, &fy1);
@@ -175,12 +206,12 @@ static void depthwise_contiguous(const qmcu_params *p, const qmcu_src *in, const
         for (k = 0; k < n; k++) acc[k] = bias != NULL ? (uint32_t)load_bias(bias, c0 + k) : 0;
         for (fy = fy0; fy < fy1; fy++) {
           for (fx = fx0; fx < fx1; fx++) {
-            const int8_t *s = src_at(in, by + fy * p->dh, bx + fx * p->dw) + c0;
+            const int8_t *s = fetch(in, src_at(in, by + fy * p->dh, bx + fx * p->dw), c0, n, buf);
             const int8_t *f = weights + ((ptrdiff_t)fy * p->kw + fx) * c + c0;
-            for (k = 0; k < n; k++) acc[k] += (uint32_t)((s[k] + off) * f[k]);
+            for (k = 0; k < n; k++) acc[k] += (uint32_t)((int16_t)(s[k] + off) * (int16_t)f[k]);
           }
         }
-        for (k = 0; k < n; k++) o[(c0 + k) * out->ch] = requantize(p, acc[k], c0 + k);
+        for (k = 0; k < n; k++) put(out, o, c0 + k, requantize(p, acc[k], c0 + k));
       }
     }
   }
@@ -190,8 +221,8 @@ void qmcu_depthwise_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu
                             qmcu_rect r, const int8_t *weights, const void *bias) {
   const int32_t in_c = in->c, out_c = out->c, dm = p->depth_multiplier, off = p->input_offset;
   int32_t y, x, ic, m, fy, fx, fy0, fy1, fx0, fx1;
-  if (dm == 1 && in->ch == 1) {
-    depthwise_contiguous(p, in, out, r, weights, bias);
+  if (dm == 1) {
+    depthwise_blocked(p, in, out, r, weights, bias);
     return;
   }
   for (y = r.r0; y < r.r1; y++) {
@@ -207,12 +238,12 @@ void qmcu_depthwise_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu
           uint32_t acc = bias != NULL ? (uint32_t)load_bias(bias, oc) : 0;
           for (fy = fy0; fy < fy1; fy++) {
             for (fx = fx0; fx < fx1; fx++) {
-              const int8_t *s = src_at(in, by + fy * p->dh, bx + fx * p->dw);
+              const int32_t v = get(in, src_at(in, by + fy * p->dh, bx + fx * p->dw), ic);
               const int8_t f = weights[((ptrdiff_t)fy * p->kw + fx) * out_c + oc];
-              acc += (uint32_t)((s[ic * in->ch] + off) * f);
+              acc += (uint32_t)((v + off) * f);
             }
           }
-          o[oc * out->ch] = requantize(p, acc, oc);
+          put(out, o, oc, requantize(p, acc, oc));
         }
       }
     }
@@ -230,13 +261,13 @@ void qmcu_add(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, co
       for (k = 0; k < c; k++) {
         /* |input + offset| <= 255 and left_shift <= 22 (checked by the plan parser): no overflow,
          * and each scaled input is at most its shifted magnitude, so their sum fits too. */
-        const int32_t va = (a[k * in1->ch] + p->in1_offset) * ((int32_t)1 << p->left_shift);
-        const int32_t vb = (b[k * in2->ch] + p->in2_offset) * ((int32_t)1 << p->left_shift);
+        const int32_t va = (get(in1, a, k) + p->in1_offset) * ((int32_t)1 << p->left_shift);
+        const int32_t vb = (get(in2, b, k) + p->in2_offset) * ((int32_t)1 << p->left_shift);
         const int32_t sa = qmcu_multiply_by_quantized_multiplier(va, p->in1_multiplier, p->in1_shift);
         const int32_t sb = qmcu_multiply_by_quantized_multiplier(vb, p->in2_multiplier, p->in2_shift);
         int32_t v = qmcu_multiply_by_quantized_multiplier(sa + sb, p->out_multiplier, p->out_shift);
         v = wrap32((uint32_t)v + (uint32_t)p->output_offset);
-        o[k * out->ch] = (int8_t)clamp(v, p->act_min, p->act_max);
+        put(out, o, k, clamp(v, p->act_min, p->act_max));
       }
     }
   }
@@ -244,7 +275,6 @@ void qmcu_add(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, co
 
 void qmcu_pad(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r) {
   const int32_t c = out->c;
-  const int8_t fill = (int8_t)p->output_offset;
   int32_t y, x, k;
   for (y = r.r0; y < r.r1; y++) {
     const int32_t iy = y - p->pad_top;
@@ -253,16 +283,20 @@ void qmcu_pad(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmc
       int8_t *o = dst_at(out, y, x);
       if (iy >= 0 && iy < in->h && ix >= 0 && ix < in->w) {
         const int8_t *s = src_at(in, iy, ix);
-        for (k = 0; k < c; k++) o[k * out->ch] = s[k * in->ch];
+        if (direct(in) && out->bits == 8 && out->ch == 1) {
+          memcpy(o, s, (size_t)c);
+        } else {
+          for (k = 0; k < c; k++) put(out, o, k, get(in, s, k));
+        }
       } else {
-        for (k = 0; k < c; k++) o[k * out->ch] = fill;
+        for (k = 0; k < c; k++) put(out, o, k, p->output_offset);
       }
     }
   }
 }
 
 void qmcu_max_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r) {
-  const int32_t c = out->c;
+  const int32_t c = out->c, lowest = in->bits == 8 ? -128 : 0;
   int32_t y, x, k, fy, fx, fy0, fy1, fx0, fx1;
   for (y = r.r0; y < r.r1; y++) {
     const int32_t by = y * p->sh - p->pad_top;
@@ -272,14 +306,14 @@ void qmcu_max_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *
       int8_t *o = dst_at(out, y, x);
       taps(bx, p->kw, 1, in->w, &fx0, &fx1);
       for (k = 0; k < c; k++) {
-        int32_t mx = -128;
+        int32_t mx = lowest;
         for (fy = fy0; fy < fy1; fy++) {
           for (fx = fx0; fx < fx1; fx++) {
-            const int32_t v = src_at(in, by + fy, bx + fx)[k * in->ch];
+            const int32_t v = get(in, src_at(in, by + fy, bx + fx), k);
             if (v > mx) mx = v;
           }
         }
-        o[k * out->ch] = (int8_t)clamp(mx, p->act_min, p->act_max);
+        put(out, o, k, clamp(mx, p->act_min, p->act_max));
       }
     }
   }
@@ -307,11 +341,22 @@ int qmcu_average_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_ds
       for (k = 0; k < c; k++) {
         int64_t sum = 0, avg;
         for (fy = fy0; fy < fy1; fy++)
-          for (fx = fx0; fx < fx1; fx++) sum += src_at(in, by + fy, bx + fx)[k * in->ch];
+          for (fx = fx0; fx < fx1; fx++) sum += get(in, src_at(in, by + fy, bx + fx), k);
         avg = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-        o[k * out->ch] = (int8_t)clamp((int32_t)avg, p->act_min, p->act_max);
+        put(out, o, k, clamp((int32_t)avg, p->act_min, p->act_max));
       }
     }
   }
   return rc;
+}
+
+QMCU_HOT int qmcu_has_outlier(const int8_t *codes, size_t n, int32_t lo, int32_t hi) {
+  int8_t mn = 127, mx = -128;
+  size_t i;
+  if (n == 0) return 0;
+  for (i = 0; i < n; i++) {
+    mn = codes[i] < mn ? codes[i] : mn;
+    mx = codes[i] > mx ? codes[i] : mx;
+  }
+  return mn < lo || mx > hi;
 }

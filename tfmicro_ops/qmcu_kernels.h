@@ -17,14 +17,17 @@
 extern "C" {
 #endif
 
-/* A readable window of a feature map of h x w x c: element (y, x, k), in full-map coordinates,
- * is data[(y - r0) * row + (x - c0) * col + k * ch]. Covers NHWC window buffers
- * (row = width * c, col = c, ch = 1) and whole NHWC or NCHW tensors (r0 = c0 = 0). */
+/* A readable window of a feature map of h x w x c. With bits = 8, element (y, x, k), in full-map
+ * coordinates, is the int8 data[(y - r0) * row + (x - c0) * col + k * ch]: this covers NHWC
+ * window buffers (row = width * c, col = c, ch = 1) and whole NHWC or NCHW tensors
+ * (r0 = c0 = 0). With bits = 4 or 2 the pixel at data + (y - r0) * row + (x - c0) * col holds
+ * unsigned codes packed along channels (col = ceil(c * bits / 8), ch unused). */
 typedef struct {
   const int8_t *data;
   ptrdiff_t row, col, ch;
   int32_t r0, c0;
   int32_t h, w, c;
+  int32_t bits;
 } qmcu_src;
 
 /* A writable window of a feature map, addressed like qmcu_src. */
@@ -33,6 +36,7 @@ typedef struct {
   ptrdiff_t row, col, ch;
   int32_t r0, c0;
   int32_t h, w, c;
+  int32_t bits;
 } qmcu_dst;
 
 /* The output rectangle [r0, r1) x [c0, c1) to compute, in full-map coordinates. */
@@ -55,7 +59,8 @@ typedef struct {
 int32_t qmcu_multiply_by_quantized_multiplier(int32_t x, int32_t m, int32_t shift);
 
 /* CONV_2D: weights [out_c][kh][kw][in_c] int8; bias [out_c] int32 (host-endian, any alignment),
- * or NULL. */
+ * or NULL. Output values are clamped to [act_min, act_max], which must lie in the output's
+ * code range. */
 void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                   const int8_t *weights, const void *bias);
 
@@ -70,13 +75,17 @@ void qmcu_add(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, co
 /* PAD: out(y, x) = in(y - pad_top, x - pad_left), or output_offset outside the input map. */
 void qmcu_pad(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r);
 
-/* MAX_POOL_2D. */
+/* MAX_POOL_2D (the maximum starts from the lowest code of the input format). */
 void qmcu_max_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r);
 
 /* AVERAGE_POOL_2D. Returns 0, or -1 when an output position averages no in-map element (TFLM
  * fails such an op; the element is left unwritten). */
 int qmcu_average_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
                          qmcu_rect r);
+
+/* Whether some code of an int8 window buffer of n bytes lies outside [lo, hi] (PLAN.md,
+ * "Execution": the outlier-tile test). */
+int qmcu_has_outlier(const int8_t *codes, size_t n, int32_t lo, int32_t hi);
 
 #ifdef __cplusplus
 }

@@ -1,14 +1,15 @@
 /* The patch loop: for each tile, for each layer, compute the layer's output window (PLAN.md,
  * "Execution"). Feature map 0 is read from the input tensor, the last one written into the
- * output tensor, the others live in per-tile window buffers in the scratch area. */
+ * output tensor, the others live in per-tile window buffers in the scratch area. In a
+ * version-2 plan with a low branch, the tile's window of the checked map decides whether the
+ * later layers run their int8 or their low-branch records. */
 #include "qmcu_patch_stage.h"
 
 #include "qmcu_kernels.h"
 #include "qmcu_msg.h"
 
-/* Decodes layer l's record into kernel parameters. */
-static void layer_params(const qmcu_plan *p, int32_t l, qmcu_params *k) {
-  const int32_t *w = p->layers[l];
+/* Decodes a layer record into kernel parameters. */
+static void layer_params(const int32_t *w, qmcu_params *k) {
   k->kh = w[QMCU_L_KH];
   k->kw = w[QMCU_L_KW];
   k->sh = w[QMCU_L_SH];
@@ -22,8 +23,8 @@ static void layer_params(const qmcu_plan *p, int32_t l, qmcu_params *k) {
   k->output_offset = w[QMCU_L_OUT_OFFSET];
   k->act_min = w[QMCU_L_ACT_MIN];
   k->act_max = w[QMCU_L_ACT_MAX];
-  k->multiplier = qmcu_plan_multipliers(p, l);
-  k->shift = qmcu_plan_shifts(p, l);
+  k->multiplier = qmcu_record_multipliers(w);
+  k->shift = qmcu_record_shifts(w);
   k->in1_offset = w[QMCU_L_ADD_IN1_OFFSET];
   k->in2_offset = w[QMCU_L_ADD_IN2_OFFSET];
   k->left_shift = w[QMCU_L_ADD_LEFT_SHIFT];
@@ -40,13 +41,15 @@ static void layer_params(const qmcu_plan *p, int32_t l, qmcu_params *k) {
 typedef struct {
   int8_t *data;
   ptrdiff_t row, col, ch;
-  int32_t r0, c0, h, w, c;
+  int32_t r0, c0, h, w, c, bits;
 } place;
 
-static place locate(const qmcu_plan *p, int32_t t, int32_t f, const int8_t *input, int8_t *output,
-                    int8_t *scratch) {
+/* low: the tile runs the low branch (maps after the checked one take their low formats). */
+static place locate(const qmcu_plan *p, int32_t t, int32_t f, int low, const int8_t *input,
+                    int8_t *output, int8_t *scratch) {
   const int32_t *fm = qmcu_plan_fm(p, f);
   place s;
+  s.bits = low && f > p->checked ? qmcu_plan_low_bits(p, f) : 8;
   s.h = fm[QMCU_FM_H];
   s.w = fm[QMCU_FM_W];
   s.c = fm[QMCU_FM_C];
@@ -70,7 +73,8 @@ static place locate(const qmcu_plan *p, int32_t t, int32_t f, const int8_t *inpu
     s.data = scratch + fm[QMCU_FM_SCRATCH];
     s.r0 = win[0];
     s.c0 = win[2];
-    s.row = (ptrdiff_t)(win[3] - win[2]) * s.c;
+    if (s.bits != 8) s.col = ((ptrdiff_t)s.c * s.bits + 7) / 8;
+    s.row = (ptrdiff_t)(win[3] - win[2]) * s.col;
   }
   return s;
 }
@@ -86,6 +90,7 @@ static qmcu_src as_src(place s) {
   r.h = s.h;
   r.w = s.w;
   r.c = s.c;
+  r.bits = s.bits;
   return r;
 }
 
@@ -100,6 +105,7 @@ static qmcu_dst as_dst(place s) {
   r.h = s.h;
   r.w = s.w;
   r.c = s.c;
+  r.bits = s.bits;
   return r;
 }
 
@@ -146,56 +152,95 @@ static int check_buffers(const qmcu_plan *p, const void *input, size_t input_byt
   return QMCU_OK;
 }
 
-int qmcu_patch_stage_eval(const qmcu_plan *p, const void *input, size_t input_bytes,
-                          const void *const *consts, const size_t *const_bytes, int32_t n_consts,
-                          void *output, size_t output_bytes, void *scratch, size_t scratch_bytes,
-                          char *msg, size_t msg_len) {
-  int32_t t, l;
-  int rc;
+int qmcu_patch_stage_check(const qmcu_plan *p, const void *input, size_t input_bytes,
+                           const void *const *consts, const size_t *const_bytes, int32_t n_consts,
+                           const void *output, size_t output_bytes, const void *scratch,
+                           size_t scratch_bytes, char *msg, size_t msg_len) {
   if (msg != NULL && msg_len > 0) msg[0] = '\0';
   if (p == NULL) {
     qmcu_msgf(msg, msg_len, "patch stage: null plan");
     return QMCU_E_ARG;
   }
-  rc = check_buffers(p, input, input_bytes, consts, const_bytes, n_consts, output, output_bytes,
-                     scratch, scratch_bytes, msg, msg_len);
-  if (rc != QMCU_OK) return rc;
-  for (t = 0; t < p->n_tiles; t++) {
-    for (l = 0; l < p->n_layers; l++) {
-      const int32_t *w = p->layers[l];
-      const int32_t *ow = qmcu_plan_window(p, t, l + 1);
-      const qmcu_rect r = {ow[0], ow[1], ow[2], ow[3]};
-      const qmcu_src in = as_src(locate(p, t, w[QMCU_L_IN], (const int8_t *)input, (int8_t *)output, (int8_t *)scratch));
-      const qmcu_dst out = as_dst(locate(p, t, l + 1, (const int8_t *)input, (int8_t *)output, (int8_t *)scratch));
-      const void *bias = w[QMCU_L_BIAS] > 0 ? consts[w[QMCU_L_BIAS]] : NULL;
-      qmcu_params k;
-      if (r.r0 == r.r1 || r.c0 == r.c1) continue;
-      layer_params(p, l, &k);
-      switch (w[QMCU_L_KIND]) {
-        case QMCU_CONV_2D:
-          qmcu_conv_2d(&k, &in, &out, r, (const int8_t *)consts[w[QMCU_L_WEIGHTS]], bias);
-          break;
-        case QMCU_DEPTHWISE_CONV_2D:
-          qmcu_depthwise_conv_2d(&k, &in, &out, r, (const int8_t *)consts[w[QMCU_L_WEIGHTS]], bias);
-          break;
-        case QMCU_ADD: {
-          const qmcu_src in2 = as_src(locate(p, t, w[QMCU_L_IN2], (const int8_t *)input, (int8_t *)output, (int8_t *)scratch));
-          qmcu_add(&k, &in, &in2, &out, r);
-          break;
-        }
-        case QMCU_PAD:
-          qmcu_pad(&k, &in, &out, r);
-          break;
-        case QMCU_MAX_POOL_2D:
-          qmcu_max_pool_2d(&k, &in, &out, r);
-          break;
-        default: /* QMCU_AVERAGE_POOL_2D: the parser admits no other kind */
-          if (qmcu_average_pool_2d(&k, &in, &out, r) != 0) {
-            qmcu_msgf(msg, msg_len, "patch stage: tile %d layer %d: empty average pool window", t, l);
-            return QMCU_E_PLAN;
-          }
-      }
+  return check_buffers(p, input, input_bytes, consts, const_bytes, n_consts, output, output_bytes,
+                       scratch, scratch_bytes, msg, msg_len);
+}
+
+/* Runs layer record w of layer l for tile t. */
+static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w, int low,
+                     const int8_t *input, const void *const *consts, int8_t *output, int8_t *scratch) {
+  const int32_t *ow = qmcu_plan_window(p, t, l + 1);
+  const qmcu_rect r = {ow[0], ow[1], ow[2], ow[3]};
+  const qmcu_src in = as_src(locate(p, t, w[QMCU_L_IN], low, input, output, scratch));
+  const qmcu_dst out = as_dst(locate(p, t, l + 1, low, input, output, scratch));
+  const void *bias = w[QMCU_L_BIAS] > 0 ? consts[w[QMCU_L_BIAS]] : (const void *)qmcu_record_biases(w);
+  qmcu_params k;
+  if (r.r0 == r.r1 || r.c0 == r.c1) return QMCU_OK;
+  layer_params(w, &k);
+  switch (w[QMCU_L_KIND]) {
+    case QMCU_CONV_2D:
+      qmcu_conv_2d(&k, &in, &out, r, (const int8_t *)consts[w[QMCU_L_WEIGHTS]], bias);
+      break;
+    case QMCU_DEPTHWISE_CONV_2D:
+      qmcu_depthwise_conv_2d(&k, &in, &out, r, (const int8_t *)consts[w[QMCU_L_WEIGHTS]], bias);
+      break;
+    case QMCU_ADD: {
+      const qmcu_src in2 = as_src(locate(p, t, w[QMCU_L_IN2], low, input, output, scratch));
+      qmcu_add(&k, &in, &in2, &out, r);
+      break;
     }
+    case QMCU_PAD:
+      qmcu_pad(&k, &in, &out, r);
+      break;
+    case QMCU_MAX_POOL_2D:
+      qmcu_max_pool_2d(&k, &in, &out, r);
+      break;
+    default: /* QMCU_AVERAGE_POOL_2D: the parser admits no other kind */
+      if (qmcu_average_pool_2d(&k, &in, &out, r) != 0) return QMCU_E_PLAN;
   }
   return QMCU_OK;
+}
+
+/* Whether tile t is an outlier tile: some code of the checked map's window outside [lo, hi]. */
+static int outlier_tile(const qmcu_plan *p, int32_t t, const int8_t *scratch) {
+  const int32_t *fm = qmcu_plan_fm(p, p->checked), *w = qmcu_plan_window(p, t, p->checked);
+  const size_t n = (size_t)(w[1] - w[0]) * (size_t)(w[3] - w[2]) * (size_t)fm[QMCU_FM_C];
+  return qmcu_has_outlier(scratch + fm[QMCU_FM_SCRATCH], n, p->lo, p->hi);
+}
+
+int qmcu_patch_stage_run(const qmcu_plan *p, const void *input, const void *const *consts,
+                         void *output, void *scratch, int32_t first, int32_t end, int32_t step,
+                         qmcu_stats *stats) {
+  const int8_t *in = (const int8_t *)input;
+  int8_t *out = (int8_t *)output, *sc = (int8_t *)scratch;
+  int32_t t, l;
+  if (step < 1) step = 1;
+  if (end > p->n_tiles) end = p->n_tiles;
+  for (t = first < 0 ? 0 : first; t < end; t += step) {
+    int low = 0;
+    for (l = 0; l < p->n_layers; l++) {
+      if (p->checked > 0 && l == p->checked) {
+        /* fm k (written by layer k-1) is complete: choose the branch of the remaining layers. */
+        low = !outlier_tile(p, t, sc);
+        stats->outlier_tiles += !low;
+      }
+      if (run_layer(p, t, l, low ? p->low_layers[l] : p->layers[l], low, in, consts, out, sc) != QMCU_OK)
+        return QMCU_E_PLAN;
+    }
+    stats->tiles++;
+  }
+  return QMCU_OK;
+}
+
+int qmcu_patch_stage_eval(const qmcu_plan *p, const void *input, size_t input_bytes,
+                          const void *const *consts, const size_t *const_bytes, int32_t n_consts,
+                          void *output, size_t output_bytes, void *scratch, size_t scratch_bytes,
+                          qmcu_stats *stats, char *msg, size_t msg_len) {
+  qmcu_stats local = {0, 0};
+  int rc = qmcu_patch_stage_check(p, input, input_bytes, consts, const_bytes, n_consts, output,
+                                  output_bytes, scratch, scratch_bytes, msg, msg_len);
+  if (rc != QMCU_OK) return rc;
+  rc = qmcu_patch_stage_run(p, input, consts, output, scratch, 0, p->n_tiles, 1, &local);
+  if (rc != QMCU_OK) qmcu_msgf(msg, msg_len, "patch stage: empty average pool window");
+  if (stats != NULL) *stats = local;
+  return rc;
 }

@@ -11,6 +11,13 @@
 extern "C" {
 #endif
 
+/* What one evaluation did: tiles run, and how many of them were outlier tiles (version-2 plans
+ * with a low branch; 0 otherwise). */
+typedef struct {
+  int32_t tiles;
+  int32_t outlier_tiles;
+} qmcu_stats;
+
 /* qmcu_patch_stage_eval computes the stage output from the stage input.
  * - input: the stage input tensor (int8, NHWC or NCHW as the plan says), input_bytes long.
  * - consts: the op's constant tensors indexed by custom-op input index (consts[0] is unused),
@@ -20,11 +27,27 @@ extern "C" {
  * - output: the stage output tensor (int8 NHWC), output_bytes long; every element is written.
  * - scratch: at least plan->scratch_bytes bytes (may be NULL when that is 0); no other memory
  *   is used.
+ * - stats: when not NULL, receives what the evaluation did.
  * Returns QMCU_OK, or an error code with a one-line reason in msg (when not NULL). */
 int qmcu_patch_stage_eval(const qmcu_plan *plan, const void *input, size_t input_bytes,
                           const void *const *consts, const size_t *const_bytes, int32_t n_consts,
                           void *output, size_t output_bytes, void *scratch, size_t scratch_bytes,
-                          char *msg, size_t msg_len);
+                          qmcu_stats *stats, char *msg, size_t msg_len);
+
+/* qmcu_patch_stage_check validates the buffers of qmcu_patch_stage_eval against the plan
+ * without running anything (Prepare-time check; same arguments and results). */
+int qmcu_patch_stage_check(const qmcu_plan *plan, const void *input, size_t input_bytes,
+                           const void *const *consts, const size_t *const_bytes, int32_t n_consts,
+                           const void *output, size_t output_bytes, const void *scratch,
+                           size_t scratch_bytes, char *msg, size_t msg_len);
+
+/* qmcu_patch_stage_run runs tiles first, first + step, ... (< end) of a parsed plan on buffers
+ * already validated by qmcu_patch_stage_check, adding to *stats (not NULL). Tiles write
+ * disjoint parts of the output, so callers may run disjoint tile sets concurrently, each with
+ * its own scratch buffer. Returns QMCU_OK (a parsed plan cannot fail at run time). */
+int qmcu_patch_stage_run(const qmcu_plan *plan, const void *input, const void *const *consts,
+                         void *output, void *scratch, int32_t first, int32_t end, int32_t step,
+                         qmcu_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* Parser and validator of the QMCU_PATCH_STAGE plan (PLAN.md, version 1). */
+/* Parser and validator of the QMCU_PATCH_STAGE plan (PLAN.md, versions 1 and 2). */
 #include "qmcu_plan.h"
 
 #include "qmcu_msg.h"
@@ -30,6 +30,10 @@ const char *qmcu_kind_name(int32_t kind) {
   }
 }
 
+/* Code range of a low-branch format: int8 for 8 bits, unsigned codes below. */
+static int32_t code_min(int32_t bits) { return bits == 8 ? -128 : 0; }
+static int32_t code_max(int32_t bits) { return bits == 8 ? 127 : (1 << bits) - 1; }
+
 static int is_conv(int32_t kind) { return kind == QMCU_CONV_2D || kind == QMCU_DEPTHWISE_CONV_2D; }
 static int is_pool(int32_t kind) { return kind == QMCU_MAX_POOL_2D || kind == QMCU_AVERAGE_POOL_2D; }
 
@@ -47,8 +51,10 @@ static int64_t weight_bytes(const qmcu_plan *p, const int32_t *l) {
   return k * out_c; /* depthwise: [1, kh, kw, out_c] */
 }
 
+static void record_input(const qmcu_plan *p, const int32_t *l, int32_t idx, int32_t *type, int32_t *bytes);
+
 int qmcu_plan_input_spec(const qmcu_plan *p, int32_t index, int32_t *type, int32_t *bytes) {
-  int32_t l;
+  int32_t r;
   if (p == NULL || type == NULL || bytes == NULL || index < 0 || index >= p->n_inputs)
     return QMCU_E_ARG;
   if (index == 0) {
@@ -56,18 +62,9 @@ int qmcu_plan_input_spec(const qmcu_plan *p, int32_t index, int32_t *type, int32
     *bytes = qmcu_plan_fm_bytes(p, 0);
     return QMCU_OK;
   }
-  for (l = 0; l < p->n_layers; l++) {
-    const int32_t *w = p->layers[l];
-    if (w[QMCU_L_WEIGHTS] == index) {
-      *type = QMCU_TYPE_INT8;
-      *bytes = (int32_t)weight_bytes(p, w);
-      return QMCU_OK;
-    }
-    if (w[QMCU_L_BIAS] == index) {
-      *type = QMCU_TYPE_INT32;
-      *bytes = 4 * qmcu_plan_fm(p, w[QMCU_L_OUT])[QMCU_FM_C];
-      return QMCU_OK;
-    }
+  for (r = 0; r < 2 * p->n_layers; r++) {
+    record_input(p, r < p->n_layers ? p->layers[r] : p->low_layers[r - p->n_layers], index, type, bytes);
+    if (*type != QMCU_TYPE_NONE) return QMCU_OK;
   }
   return QMCU_E_ARG; /* unreachable for a parsed plan: every index is referenced */
 }
@@ -77,8 +74,8 @@ static int parse_header(parser *ps, const int32_t *w, size_t n_words) {
   int32_t i;
   if (n_words < QMCU_HEADER_WORDS) FAIL(QMCU_E_FORMAT, "plan: %d words, shorter than the header", (int)n_words);
   if (w[QMCU_H_MAGIC] != QMCU_PLAN_MAGIC) FAIL(QMCU_E_FORMAT, "plan: bad magic (not a QMCU_PATCH_STAGE plan)");
-  if (w[QMCU_H_VERSION] != QMCU_PLAN_VERSION)
-    FAIL(QMCU_E_FORMAT, "plan: version %d, this kernel reads version %d", w[QMCU_H_VERSION], QMCU_PLAN_VERSION);
+  if (!in_range(w[QMCU_H_VERSION], QMCU_PLAN_VERSION_MIN, QMCU_PLAN_VERSION))
+    FAIL(QMCU_E_FORMAT, "plan: version %d, this kernel reads versions %d..%d", w[QMCU_H_VERSION], QMCU_PLAN_VERSION_MIN, QMCU_PLAN_VERSION);
   if (n_words > 0x7fffffff || w[QMCU_H_WORDS] != (int32_t)n_words)
     FAIL(QMCU_E_FORMAT, "plan: header says %d words, blob has %d", w[QMCU_H_WORDS], (int32_t)(n_words & 0x7fffffff));
   p->n_words = (int32_t)n_words;
@@ -87,6 +84,11 @@ static int parse_header(parser *ps, const int32_t *w, size_t n_words) {
   p->n_tiles = w[QMCU_H_TILES];
   p->scratch_bytes = w[QMCU_H_SCRATCH];
   p->layout = w[QMCU_H_LAYOUT];
+  p->version = w[QMCU_H_VERSION];
+  p->checked = p->version >= 2 ? w[QMCU_H_CHECKED] : 0;
+  p->lo = p->version >= 2 ? w[QMCU_H_LO] : 0;
+  p->hi = p->version >= 2 ? w[QMCU_H_HI] : 0;
+  p->low_scratch_bytes = p->version >= 2 ? w[QMCU_H_LOW_SCRATCH] : 0;
   if (p->n_layers < 1) FAIL(QMCU_E_PLAN, "plan: %d layers", p->n_layers);
   if (p->n_layers > QMCU_MAX_LAYERS) FAIL(QMCU_E_LIMIT, "plan: %d layers, limit %d", p->n_layers, QMCU_MAX_LAYERS);
   if (p->n_fms != p->n_layers + 1) FAIL(QMCU_E_PLAN, "plan: %d feature maps for %d layers", p->n_fms, p->n_layers);
@@ -95,7 +97,15 @@ static int parse_header(parser *ps, const int32_t *w, size_t n_words) {
   if (p->scratch_bytes < 0) FAIL(QMCU_E_PLAN, "plan: negative scratch size %d", p->scratch_bytes);
   if (p->layout != QMCU_LAYOUT_NHWC && p->layout != QMCU_LAYOUT_NCHW)
     FAIL(QMCU_E_PLAN, "plan: unknown input layout %d", p->layout);
-  for (i = 8; i < QMCU_HEADER_WORDS; i++)
+  if (p->version >= 2) {
+    if (p->checked != 0 && !in_range(p->checked, 1, p->n_fms - 2))
+      FAIL(QMCU_E_PLAN, "plan: checked feature map %d outside 1..%d (0: no low branch)", p->checked, p->n_fms - 2);
+    if (!in_range(p->lo, -128, 127) || !in_range(p->hi, -128, 127))
+      FAIL(QMCU_E_PLAN, "plan: outlier thresholds %d..%d are not int8 codes", p->lo, p->hi);
+    if (!in_range(p->low_scratch_bytes, 0, p->scratch_bytes))
+      FAIL(QMCU_E_PLAN, "plan: low-branch scratch %d outside 0..%d", p->low_scratch_bytes, p->scratch_bytes);
+  }
+  for (i = p->version >= 2 ? 12 : 8; i < QMCU_HEADER_WORDS; i++)
     if (w[i] != 0) FAIL(QMCU_E_PLAN, "plan: reserved header word %d is %d, want 0", i, w[i]);
   return QMCU_OK;
 }
@@ -121,8 +131,20 @@ static int parse_fms(parser *ps, size_t *pos) {
     if (!inner && fm[QMCU_FM_SCRATCH] != -1)
       FAIL(QMCU_E_PLAN, "fm %d: scratch offset %d, want -1 for the stage input/output", f, fm[QMCU_FM_SCRATCH]);
     if (!in_range(fm[QMCU_FM_ZP], -128, 127)) FAIL(QMCU_E_PLAN, "fm %d: zero point %d outside int8", f, fm[QMCU_FM_ZP]);
-    for (i = 5; i < QMCU_FM_WORDS; i++)
-      if (fm[i] != 0) FAIL(QMCU_E_PLAN, "fm %d: reserved word %d is %d, want 0", f, i, fm[i]);
+    if (p->version < 2) {
+      for (i = 5; i < QMCU_FM_WORDS; i++)
+        if (fm[i] != 0) FAIL(QMCU_E_PLAN, "fm %d: reserved word %d is %d, want 0", f, i, fm[i]);
+    } else if (p->checked > 0 && f > p->checked && f < p->n_fms - 1) {
+      const int32_t b = fm[QMCU_FM_LOW_BITS];
+      if (b != 8 && b != 4 && b != 2) FAIL(QMCU_E_PLAN, "fm %d: low-branch bits %d, want 8, 4 or 2", f, b);
+      if (!in_range(fm[QMCU_FM_LOW_ZP], code_min(b), code_max(b)))
+        FAIL(QMCU_E_PLAN, "fm %d: low-branch zero point %d outside the %d-bit codes %d..%d", f, fm[QMCU_FM_LOW_ZP], b, code_min(b), code_max(b));
+      if (fm[QMCU_FM_LOW_GRAN] != 0)
+        FAIL(QMCU_E_PLAN, "fm %d: low-branch granularity %d is not supported (0: per tensor)", f, fm[QMCU_FM_LOW_GRAN]);
+    } else if (fm[QMCU_FM_LOW_BITS] != 8 || fm[QMCU_FM_LOW_ZP] != fm[QMCU_FM_ZP] || fm[QMCU_FM_LOW_GRAN] != 0) {
+      FAIL(QMCU_E_PLAN, "fm %d: stays int8 in both branches: low-branch words %d, %d, %d, want 8, %d, 0", f,
+           fm[QMCU_FM_LOW_BITS], fm[QMCU_FM_LOW_ZP], fm[QMCU_FM_LOW_GRAN], fm[QMCU_FM_ZP]);
+    }
   }
   return QMCU_OK;
 }
@@ -206,46 +228,134 @@ static int check_layer(parser *ps, int32_t li, const int32_t *l) {
   return QMCU_OK;
 }
 
+/* Low zero point and bits of feature map f in the low branch. */
+static int32_t low_zp(const qmcu_plan *p, int32_t f) { return qmcu_plan_fm(p, f)[QMCU_FM_LOW_ZP]; }
+
+/* Checks a low-branch record l of layer li against its int8 record ref (PLAN.md, "Low-branch
+ * layer table"): the shared words were checked by check_layer on ref; this checks that l has
+ * the same geometry and parameters consistent with the maps' low formats. */
+static int check_low_layer(parser *ps, int32_t li, const int32_t *l, const int32_t *ref) {
+  qmcu_plan *p = ps->p;
+  const int32_t kind = ref[QMCU_L_KIND];
+  const char *name = qmcu_kind_name(kind);
+  const int32_t in = ref[QMCU_L_IN], out = ref[QMCU_L_OUT];
+  const int32_t out_bits = qmcu_plan_low_bits(p, out);
+  int32_t i;
+  for (i = QMCU_L_KIND; i <= QMCU_L_DEPTH_MULT; i++)
+    if (l[i] != ref[i]) FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch word %d is %d, the int8 record has %d", li, name, i, l[i], ref[i]);
+  if (l[QMCU_L_OUT_OFFSET] != low_zp(p, out))
+    FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch output offset %d, want fm %d's low zero point %d", li, name, l[QMCU_L_OUT_OFFSET], out, low_zp(p, out));
+  if (!in_range(l[QMCU_L_ACT_MIN], code_min(out_bits), code_max(out_bits)) || !in_range(l[QMCU_L_ACT_MAX], l[QMCU_L_ACT_MIN], code_max(out_bits)))
+    FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch activation range %d..%d outside the %d-bit codes", li, name, l[QMCU_L_ACT_MIN], l[QMCU_L_ACT_MAX], out_bits);
+  if (l[QMCU_L_IN_OFFSET] != -low_zp(p, in))
+    FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch input offset %d, want %d", li, name, l[QMCU_L_IN_OFFSET], -low_zp(p, in));
+  if (is_conv(kind)) {
+    if (l[QMCU_L_WEIGHTS] < 1) FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch weights input %d, want >= 1", li, name, l[QMCU_L_WEIGHTS]);
+    if (l[QMCU_L_BIAS] != -1) FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch bias input %d, want -1 (biases are in the plan)", li, name, l[QMCU_L_BIAS]);
+    if (l[QMCU_L_PLAN_BIAS] != (ref[QMCU_L_BIAS] != -1))
+      FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch plan-bias flag %d, want %d", li, name, l[QMCU_L_PLAN_BIAS], ref[QMCU_L_BIAS] != -1);
+    if (l[QMCU_L_CHANNELS] != ref[QMCU_L_CHANNELS])
+      FAIL(QMCU_E_PLAN, "layer %d (%s): %d low-branch per-channel entries, want %d", li, name, l[QMCU_L_CHANNELS], ref[QMCU_L_CHANNELS]);
+  } else {
+    if (l[QMCU_L_WEIGHTS] != -1 || l[QMCU_L_BIAS] != -1 || l[QMCU_L_PLAN_BIAS] != 0 || l[QMCU_L_CHANNELS] != 0)
+      FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch record has weights, biases or per-channel entries", li, name);
+  }
+  if (kind == QMCU_ADD) {
+    if (l[QMCU_L_ADD_IN1_OFFSET] != -low_zp(p, in) || l[QMCU_L_ADD_IN2_OFFSET] != -low_zp(p, ref[QMCU_L_IN2]))
+      FAIL(QMCU_E_PLAN, "layer %d (ADD): low-branch input offsets %d, %d, want %d, %d", li, l[QMCU_L_ADD_IN1_OFFSET],
+           l[QMCU_L_ADD_IN2_OFFSET], -low_zp(p, in), -low_zp(p, ref[QMCU_L_IN2]));
+    if (!in_range(l[QMCU_L_ADD_LEFT_SHIFT], 0, 22))
+      FAIL(QMCU_E_PLAN, "layer %d (ADD): left shift %d outside 0..22", li, l[QMCU_L_ADD_LEFT_SHIFT]);
+    for (i = QMCU_L_ADD_IN1_MULT; i <= QMCU_L_ADD_OUT_SHIFT; i += 2) {
+      if (l[i] < 0) FAIL(QMCU_E_PLAN, "layer %d (ADD): negative multiplier %d", li, l[i]);
+      if (!in_range(l[i + 1], -31, 0)) FAIL(QMCU_E_PLAN, "layer %d (ADD): shift %d outside -31..0", li, l[i + 1]);
+    }
+  } else {
+    for (i = QMCU_L_ADD_IN1_OFFSET; i <= QMCU_L_ADD_OUT_SHIFT; i++)
+      if (l[i] != ref[i]) FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch word %d is %d, the int8 record has %d", li, name, i, l[i], ref[i]);
+  }
+  /* PAD and pools copy or compare codes: their output has the input's low format. */
+  if (!is_conv(kind) && kind != QMCU_ADD &&
+      (qmcu_plan_low_bits(p, in) != out_bits || low_zp(p, in) != low_zp(p, out)))
+    FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch output format %d bits / zero point %d differs from its input's %d / %d",
+         li, name, out_bits, low_zp(p, out), qmcu_plan_low_bits(p, in), low_zp(p, in));
+  for (i = 30; i < QMCU_LAYER_WORDS; i++)
+    if (l[i] != 0) FAIL(QMCU_E_PLAN, "layer %d (%s): reserved low-branch word %d is %d, want 0", li, name, i, l[i]);
+  return QMCU_OK;
+}
+
+/* Reads one layer record at *pos (with its per-channel arrays) and advances *pos. */
+static int take_record(parser *ps, size_t *pos, int32_t li, const int32_t **rec) {
+  qmcu_plan *p = ps->p;
+  const int32_t *l;
+  size_t arrays;
+  if ((size_t)p->n_words - *pos < QMCU_LAYER_WORDS) FAIL(QMCU_E_FORMAT, "plan: truncated in layer %d", li);
+  l = p->words + *pos;
+  /* The per-channel count is checked against the remaining words before it is trusted. */
+  arrays = (l[QMCU_L_PLAN_BIAS] == 1 ? 3 : 2);
+  if (l[QMCU_L_CHANNELS] < 0 || (size_t)p->n_words - *pos - QMCU_LAYER_WORDS < arrays * (size_t)l[QMCU_L_CHANNELS])
+    FAIL(QMCU_E_FORMAT, "plan: truncated in the per-channel arrays of layer %d", li);
+  *pos += QMCU_LAYER_WORDS + arrays * (size_t)l[QMCU_L_CHANNELS];
+  *rec = l;
+  return QMCU_OK;
+}
+
+static int check_channels(parser *ps, int32_t li, const int32_t *l) {
+  int32_t c;
+  for (c = 0; c < l[QMCU_L_CHANNELS]; c++) {
+    int32_t m = qmcu_record_multipliers(l)[c], s = qmcu_record_shifts(l)[c];
+    if (m < 0) FAIL(QMCU_E_PLAN, "layer %d: channel %d multiplier %d is negative", li, c, m);
+    if (!in_range(s, -31, 30)) FAIL(QMCU_E_PLAN, "layer %d: channel %d shift %d outside -31..30", li, c, s);
+  }
+  return QMCU_OK;
+}
+
+/* Custom-op input spec of constant index idx as record l uses it (type NONE: not used). */
+static void record_input(const qmcu_plan *p, const int32_t *l, int32_t idx, int32_t *type, int32_t *bytes) {
+  *type = QMCU_TYPE_NONE;
+  *bytes = 0;
+  if (l == NULL) return;
+  if (l[QMCU_L_WEIGHTS] == idx) {
+    *type = QMCU_TYPE_INT8;
+    *bytes = (int32_t)weight_bytes(p, l);
+  } else if (l[QMCU_L_BIAS] == idx) {
+    *type = QMCU_TYPE_INT32;
+    *bytes = 4 * qmcu_plan_fm(p, l[QMCU_L_OUT])[QMCU_FM_C];
+  }
+}
+
 static int parse_layers(parser *ps, size_t *pos) {
   qmcu_plan *p = ps->p;
-  int32_t li, c, max_index = 0, idx;
+  int32_t li, max_index = 0, idx, r;
   for (li = 0; li < p->n_layers; li++) {
     const int32_t *l;
     int rc;
-    if ((size_t)p->n_words - *pos < QMCU_LAYER_WORDS) FAIL(QMCU_E_FORMAT, "plan: truncated in layer %d", li);
-    l = p->words + *pos;
+    p->low_layers[li] = NULL;
+    if ((rc = take_record(ps, pos, li, &l)) != QMCU_OK) return rc;
     p->layers[li] = l;
-    /* The per-channel count is checked against the remaining words before it is trusted. */
-    if (l[QMCU_L_CHANNELS] < 0 || (size_t)p->n_words - *pos - QMCU_LAYER_WORDS < 2 * (size_t)l[QMCU_L_CHANNELS])
-      FAIL(QMCU_E_FORMAT, "plan: truncated in the per-channel arrays of layer %d", li);
-    rc = check_layer(ps, li, l);
-    if (rc != QMCU_OK) return rc;
-    *pos += QMCU_LAYER_WORDS + 2 * (size_t)l[QMCU_L_CHANNELS];
-    for (c = 0; c < l[QMCU_L_CHANNELS]; c++) {
-      int32_t m = qmcu_plan_multipliers(p, li)[c], s = qmcu_plan_shifts(p, li)[c];
-      if (m < 0) FAIL(QMCU_E_PLAN, "layer %d: channel %d multiplier %d is negative", li, c, m);
-      if (!in_range(s, -31, 30)) FAIL(QMCU_E_PLAN, "layer %d: channel %d shift %d outside -31..30", li, c, s);
-    }
+    if ((rc = check_layer(ps, li, l)) != QMCU_OK) return rc;
+    if ((rc = check_channels(ps, li, l)) != QMCU_OK) return rc;
     if (l[QMCU_L_WEIGHTS] > max_index) max_index = l[QMCU_L_WEIGHTS];
     if (l[QMCU_L_BIAS] > max_index) max_index = l[QMCU_L_BIAS];
   }
+  for (li = p->checked > 0 ? p->checked : p->n_layers; li < p->n_layers; li++) {
+    const int32_t *l;
+    int rc;
+    if ((rc = take_record(ps, pos, li, &l)) != QMCU_OK) return rc;
+    p->low_layers[li] = l;
+    if ((rc = check_low_layer(ps, li, l, p->layers[li])) != QMCU_OK) return rc;
+    if ((rc = check_channels(ps, li, l)) != QMCU_OK) return rc;
+    if (l[QMCU_L_WEIGHTS] > max_index) max_index = l[QMCU_L_WEIGHTS];
+  }
   /* Custom-op inputs: each constant index 1..max is used, and always with one type and size. */
-  if (max_index > 2 * QMCU_MAX_LAYERS) FAIL(QMCU_E_PLAN, "plan: constant input index %d with %d layers", max_index, p->n_layers);
+  if (max_index > 3 * QMCU_MAX_LAYERS) FAIL(QMCU_E_PLAN, "plan: constant input index %d with %d layers", max_index, p->n_layers);
   p->n_inputs = max_index + 1;
   for (idx = 1; idx <= max_index; idx++) {
     int32_t type = QMCU_TYPE_NONE, bytes = 0;
-    for (li = 0; li < p->n_layers; li++) {
-      const int32_t *l = p->layers[li];
-      int32_t t = QMCU_TYPE_NONE, b = 0;
-      if (l[QMCU_L_WEIGHTS] == idx) {
-        t = QMCU_TYPE_INT8;
-        b = (int32_t)weight_bytes(p, l);
-      } else if (l[QMCU_L_BIAS] == idx) {
-        t = QMCU_TYPE_INT32;
-        b = 4 * qmcu_plan_fm(p, l[QMCU_L_OUT])[QMCU_FM_C];
-      } else {
-        continue;
-      }
+    for (r = 0; r < 2 * p->n_layers; r++) {
+      int32_t t, b;
+      record_input(p, r < p->n_layers ? p->layers[r] : p->low_layers[r - p->n_layers], idx, &t, &b);
+      if (t == QMCU_TYPE_NONE) continue;
       if (type != QMCU_TYPE_NONE && (t != type || b != bytes))
         FAIL(QMCU_E_PLAN, "plan: input %d is used as two different tensors", idx);
       type = t;

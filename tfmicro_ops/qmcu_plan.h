@@ -1,4 +1,4 @@
-/* Parser and validator of the QMCU_PATCH_STAGE binary plan, format version 1 (see PLAN.md).
+/* Parser and validator of the QMCU_PATCH_STAGE binary plan, format versions 1 and 2 (PLAN.md).
  *
  * Portable C99, no allocation: a parsed plan (qmcu_plan) is a small view whose pointers point
  * into the caller's plan words, which must stay alive and unchanged while the view is used.
@@ -15,7 +15,8 @@ extern "C" {
 #endif
 
 #define QMCU_PLAN_MAGIC 0x50434D51 /* "QMCP" little-endian */
-#define QMCU_PLAN_VERSION ((int32_t)1)
+#define QMCU_PLAN_VERSION ((int32_t)2)    /* newest version read (and written) */
+#define QMCU_PLAN_VERSION_MIN ((int32_t)1) /* oldest version read */
 
 /* Implementation limits (a plan exceeding them is refused with QMCU_E_LIMIT). */
 #define QMCU_MAX_LAYERS ((int32_t)64)
@@ -38,11 +39,24 @@ enum {
   QMCU_H_LAYERS = 4,
   QMCU_H_TILES = 5,
   QMCU_H_SCRATCH = 6,
-  QMCU_H_LAYOUT = 7
+  QMCU_H_LAYOUT = 7,
+  QMCU_H_CHECKED = 8, /* v2: checked feature map k, 0 = no low branch */
+  QMCU_H_LO = 9,      /* v2: outlier thresholds (int8 codes of fm k) */
+  QMCU_H_HI = 10,
+  QMCU_H_LOW_SCRATCH = 11 /* v2: scratch bytes the low branch touches (informative) */
 };
 
 /* Feature-map record words. */
-enum { QMCU_FM_H = 0, QMCU_FM_W = 1, QMCU_FM_C = 2, QMCU_FM_SCRATCH = 3, QMCU_FM_ZP = 4 };
+enum {
+  QMCU_FM_H = 0,
+  QMCU_FM_W = 1,
+  QMCU_FM_C = 2,
+  QMCU_FM_SCRATCH = 3,
+  QMCU_FM_ZP = 4,
+  QMCU_FM_LOW_BITS = 5, /* v2: bits of the map in the low branch (8, 4, 2) */
+  QMCU_FM_LOW_ZP = 6,   /* v2: zero point of the map in the low branch */
+  QMCU_FM_LOW_GRAN = 7  /* v2: 0 = per tensor (others reserved) */
+};
 
 /* Layer record words. */
 enum {
@@ -74,7 +88,8 @@ enum {
   QMCU_L_ADD_IN2_SHIFT = 25,
   QMCU_L_ADD_OUT_MULT = 26,
   QMCU_L_ADD_OUT_SHIFT = 27,
-  QMCU_L_CHANNELS = 28
+  QMCU_L_CHANNELS = 28,
+  QMCU_L_PLAN_BIAS = 29 /* low-branch records: 1 when bias[N] follows the shifts */
 };
 
 /* Layer kinds (PLAN.md layer word 0). */
@@ -111,8 +126,13 @@ typedef struct {
   int32_t scratch_bytes;
   int32_t layout;
   int32_t n_inputs;                          /* custom-op inputs: stage input + constants */
+  int32_t version;
+  int32_t checked;                           /* checked fm k; 0: no low branch */
+  int32_t lo, hi;                            /* outlier thresholds (lo > hi: all tiles) */
+  int32_t low_scratch_bytes;
   const int32_t *fms;                        /* n_fms records of QMCU_FM_WORDS */
-  const int32_t *layers[QMCU_MAX_LAYERS];    /* layer records (per-channel arrays follow) */
+  const int32_t *layers[QMCU_MAX_LAYERS];    /* int8 layer records (per-channel arrays follow) */
+  const int32_t *low_layers[QMCU_MAX_LAYERS]; /* low-branch records, NULL for layers < checked */
   const int32_t *tiles;                      /* n_tiles x n_fms windows of QMCU_WINDOW_WORDS */
 } qmcu_plan;
 
@@ -129,12 +149,25 @@ static inline const int32_t *qmcu_plan_fm(const qmcu_plan *p, int32_t f) {
 static inline const int32_t *qmcu_plan_window(const qmcu_plan *p, int32_t tile, int32_t f) {
   return p->tiles + ((ptrdiff_t)tile * p->n_fms + f) * QMCU_WINDOW_WORDS;
 }
-/* Per-channel output multipliers and shifts of layer l (layer word QMCU_L_CHANNELS entries). */
+/* Per-channel output multipliers, shifts and (low-branch records with word 29 set) biases of a
+ * layer record (QMCU_L_CHANNELS entries each). */
+static inline const int32_t *qmcu_record_multipliers(const int32_t *rec) { return rec + QMCU_LAYER_WORDS; }
+static inline const int32_t *qmcu_record_shifts(const int32_t *rec) {
+  return rec + QMCU_LAYER_WORDS + rec[QMCU_L_CHANNELS];
+}
+static inline const int32_t *qmcu_record_biases(const int32_t *rec) {
+  return rec[QMCU_L_PLAN_BIAS] ? rec + QMCU_LAYER_WORDS + 2 * rec[QMCU_L_CHANNELS] : NULL;
+}
 static inline const int32_t *qmcu_plan_multipliers(const qmcu_plan *p, int32_t l) {
-  return p->layers[l] + QMCU_LAYER_WORDS;
+  return qmcu_record_multipliers(p->layers[l]);
 }
 static inline const int32_t *qmcu_plan_shifts(const qmcu_plan *p, int32_t l) {
-  return p->layers[l] + QMCU_LAYER_WORDS + p->layers[l][QMCU_L_CHANNELS];
+  return qmcu_record_shifts(p->layers[l]);
+}
+/* Bits of feature map f in the low branch (8 for maps that stay int8, and in v1 plans). */
+static inline int32_t qmcu_plan_low_bits(const qmcu_plan *p, int32_t f) {
+  const int32_t b = qmcu_plan_fm(p, f)[QMCU_FM_LOW_BITS];
+  return b == 0 ? 8 : b;
 }
 
 /* Byte size of feature map f as a whole tensor (h * w * c). */

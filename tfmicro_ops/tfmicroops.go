@@ -4,34 +4,17 @@
 package tfmicroops
 
 /*
-#cgo CFLAGS: -std=c99 -O2 -Wall
+#cgo CFLAGS: -std=c99 -O3 -Wall -DQMCU_HOST_SIMD
+#include <stdlib.h>
+#include <string.h>
 #include "qmcu_plan.h"
 #include "qmcu_patch_stage.h"
 #include "qmcu_kernels.h"
 
-// qmcu_go_check parses a plan and reports its custom-op inputs (at most cap of them).
-static int qmcu_go_check(const int32_t *words, size_t n, int32_t *n_inputs, int32_t *types,
-                         int32_t *bytes, int32_t cap, char *msg, size_t msg_len) {
-	qmcu_plan p;
+// qmcu_go_input_specs reports a parsed plan's custom-op inputs (at most cap of them).
+static void qmcu_go_input_specs(const qmcu_plan *p, int32_t *types, int32_t *bytes, int32_t cap) {
 	int32_t i;
-	int rc = qmcu_plan_parse(&p, words, n, msg, msg_len);
-	if (rc != QMCU_OK) return rc;
-	*n_inputs = p.n_inputs;
-	for (i = 0; i < p.n_inputs && i < cap; i++) qmcu_plan_input_spec(&p, i, &types[i], &bytes[i]);
-	return QMCU_OK;
-}
-
-// qmcu_go_eval parses a plan (the parsed view must not outlive the call: it would hold Go
-// pointers) and runs it.
-static int qmcu_go_eval(const int32_t *words, size_t n, const void *input, size_t input_bytes,
-                        const void *const *consts, const size_t *const_bytes, int32_t n_consts,
-                        void *output, size_t output_bytes, void *scratch, size_t scratch_bytes,
-                        char *msg, size_t msg_len) {
-	qmcu_plan p;
-	int rc = qmcu_plan_parse(&p, words, n, msg, msg_len);
-	if (rc != QMCU_OK) return rc;
-	return qmcu_patch_stage_eval(&p, input, input_bytes, consts, const_bytes, n_consts, output,
-	                             output_bytes, scratch, scratch_bytes, msg, msg_len);
+	for (i = 0; i < p->n_inputs && i < cap; i++) qmcu_plan_input_spec(p, i, &types[i], &bytes[i]);
 }
 */
 import "C"
@@ -41,13 +24,14 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
 // Errors reported by Parse and Eval wrap one of these.
 var (
-	// ErrFormat: the bytes are not a version-1 plan (bad magic, version, or length).
-	ErrFormat = errors.New("not a QMCU_PATCH_STAGE plan v1")
+	// ErrFormat: the bytes are not a plan this package reads (bad magic, version, or length).
+	ErrFormat = errors.New("not a QMCU_PATCH_STAGE plan of version 1 or 2")
 	// ErrPlan: the plan is inconsistent or out of range.
 	ErrPlan = errors.New("invalid plan")
 	// ErrLimit: the plan exceeds this implementation's limits (layers, tiles, sizes).
@@ -107,6 +91,10 @@ type TensorSpec struct {
 type FeatureMap struct {
 	H, W, C   int
 	ZeroPoint int32
+	// LowBits and LowZeroPoint are the map's format in the low branch (PLAN.md version 2):
+	// 8 and ZeroPoint for maps that stay int8.
+	LowBits      int
+	LowZeroPoint int32
 }
 
 // Bytes is the size of the whole feature map.
@@ -118,12 +106,25 @@ type LayerInfo struct {
 	In, In2, Out int // feature-map indices (In2 = -1 except for ADD)
 }
 
-// Plan is a validated QMCU_PATCH_STAGE plan.
+// Plan is a validated QMCU_PATCH_STAGE plan. It is parsed once: the words and the parsed view
+// live in C memory (freed when the Plan is garbage collected), so evaluations only run.
 type Plan struct {
 	words  []int32
 	fms    []FeatureMap
 	layers []LayerInfo
 	inputs []TensorSpec
+	c      *cPlan
+}
+
+// cPlan owns the C copy of the plan words and the parsed view pointing into them.
+type cPlan struct {
+	words *C.int32_t
+	view  *C.qmcu_plan
+}
+
+func (c *cPlan) free() {
+	C.free(unsafe.Pointer(c.view))
+	C.free(unsafe.Pointer(c.words))
 }
 
 const msgLen = 256
@@ -138,23 +139,39 @@ func Parse(plan []byte) (*Plan, error) {
 	for i := range words {
 		words[i] = int32(binary.LittleEndian.Uint32(plan[4*i:]))
 	}
-	const maxInputs = 2*MaxLayers + 1
+	const maxInputs = 3*MaxLayers + 1
 	var (
-		n            C.int32_t
 		types, bytes [maxInputs]C.int32_t
 		msg          [msgLen]C.char
 	)
-	rc := C.qmcu_go_check((*C.int32_t)(unsafe.Pointer(&words[0])), C.size_t(len(words)), &n,
-		&types[0], &bytes[0], maxInputs, &msg[0], msgLen)
+	c := &cPlan{
+		words: (*C.int32_t)(C.malloc(C.size_t(4 * len(words)))),
+		view:  (*C.qmcu_plan)(C.malloc(C.size_t(unsafe.Sizeof(C.qmcu_plan{})))),
+	}
+	if c.words == nil || c.view == nil {
+		c.free()
+		return nil, fmt.Errorf("%w: out of C memory for a %d-word plan", ErrLimit, len(words))
+	}
+	copy(unsafe.Slice((*int32)(unsafe.Pointer(c.words)), len(words)), words)
+	rc := C.qmcu_plan_parse(c.view, c.words, C.size_t(len(words)), &msg[0], msgLen)
 	if err := codeError(rc, &msg[0]); err != nil {
+		c.free()
 		return nil, err
 	}
-	p := &Plan{words: words}
+	C.qmcu_go_input_specs(c.view, &types[0], &bytes[0], maxInputs)
+	n := c.view.n_inputs
+	p := &Plan{words: words, c: c}
+	runtime.AddCleanup(p, func(c *cPlan) { c.free() }, c)
 	nf := int(words[C.QMCU_H_FMS])
 	fmBase := C.QMCU_HEADER_WORDS
 	for f := range nf {
 		w := words[fmBase+f*C.QMCU_FM_WORDS:]
-		p.fms = append(p.fms, FeatureMap{H: int(w[C.QMCU_FM_H]), W: int(w[C.QMCU_FM_W]), C: int(w[C.QMCU_FM_C]), ZeroPoint: w[C.QMCU_FM_ZP]})
+		fm := FeatureMap{H: int(w[C.QMCU_FM_H]), W: int(w[C.QMCU_FM_W]), C: int(w[C.QMCU_FM_C]), ZeroPoint: w[C.QMCU_FM_ZP],
+			LowBits: int(w[C.QMCU_FM_LOW_BITS]), LowZeroPoint: w[C.QMCU_FM_LOW_ZP]}
+		if fm.LowBits == 0 { // version 1
+			fm.LowBits, fm.LowZeroPoint = 8, fm.ZeroPoint
+		}
+		p.fms = append(p.fms, fm)
 	}
 	pos := fmBase + nf*C.QMCU_FM_WORDS
 	for range int(words[C.QMCU_H_LAYERS]) {
@@ -223,47 +240,152 @@ func (p *Plan) Window(t, f int) (r0, r1, c0, c1 int, err error) {
 	return int(w[0]), int(w[1]), int(w[2]), int(w[3]), nil
 }
 
+// Version is the plan's format version (1 or 2).
+func (p *Plan) Version() int { return int(p.c.view.version) }
+
+// Checked is the checked feature map k of a version-2 plan's low branch, 0 when there is no
+// low branch.
+func (p *Plan) Checked() int { return int(p.c.view.checked) }
+
+// Thresholds are the int8 codes [lo, hi] of the checked map outside which a tile is an
+// outlier tile (lo > hi: every tile is).
+func (p *Plan) Thresholds() (lo, hi int) { return int(p.c.view.lo), int(p.c.view.hi) }
+
+// LowScratchBytes is the scratch the low branch touches at most (version 2; informative).
+func (p *Plan) LowScratchBytes() int { return int(p.c.view.low_scratch_bytes) }
+
+// Stats is what evaluations did: tiles run and how many of them were outlier tiles.
+type Stats struct {
+	Tiles, OutlierTiles int
+}
+
 // Eval runs the stage: input is the stage input tensor, consts the op's inputs indexed by
 // custom-op input index (consts[0] is ignored; int32 tensors as little-endian bytes), output
 // the stage output tensor, scratch at least ScratchBytes() bytes. Every byte of output is
-// written; nothing else is allocated.
-func (p *Plan) Eval(input []byte, consts [][]byte, output, scratch []byte) error {
-	if len(consts) < len(p.inputs) {
-		return fmt.Errorf("%w: %d inputs, the plan wants %d", ErrTensor, len(consts), len(p.inputs))
+// written; nothing else is allocated. It binds the constants for one call; use Bind to run
+// many times.
+func (p *Plan) Eval(input []byte, consts [][]byte, output, scratch []byte) (Stats, error) {
+	s, err := p.Bind(consts)
+	if err != nil {
+		return Stats{}, err
 	}
+	defer s.Close()
+	return s.Run(input, output, [][]byte{scratch})
+}
+
+// Stage is a plan bound to its constant tensors, ready to run many times (TFLM's Prepare).
+// Its methods may be called concurrently.
+type Stage struct {
+	plan    *Plan
+	mem     unsafe.Pointer // C copies of the constants, then the pointer table
+	ptrs    *unsafe.Pointer
+	cleanup runtime.Cleanup
+}
+
+// Bind checks consts against the plan (sizes per custom-op input index; consts[0] is
+// ignored) and copies them into C memory.
+func (p *Plan) Bind(consts [][]byte) (*Stage, error) {
+	if len(consts) < len(p.inputs) {
+		return nil, fmt.Errorf("%w: %d inputs, the plan wants %d", ErrTensor, len(consts), len(p.inputs))
+	}
+	total := 0
 	for i := 1; i < len(p.inputs); i++ {
 		if len(consts[i]) != p.inputs[i].Bytes {
-			return fmt.Errorf("%w: input %d has %d bytes, the plan wants %d", ErrTensor, i, len(consts[i]), p.inputs[i].Bytes)
+			return nil, fmt.Errorf("%w: input %d has %d bytes, the plan wants %d", ErrTensor, i, len(consts[i]), p.inputs[i].Bytes)
 		}
+		total += (len(consts[i]) + 15) &^ 15
+	}
+	tableBytes := len(p.inputs) * int(unsafe.Sizeof(unsafe.Pointer(nil)))
+	mem := C.malloc(C.size_t(total + tableBytes + 16))
+	if mem == nil {
+		return nil, fmt.Errorf("%w: out of C memory for %d bytes of constants", ErrLimit, total)
+	}
+	table := unsafe.Slice((*unsafe.Pointer)(unsafe.Add(mem, total)), len(p.inputs))
+	at := 0
+	for i := 1; i < len(p.inputs); i++ {
+		dst := unsafe.Add(mem, at)
+		copy(unsafe.Slice((*byte)(dst), len(consts[i])), consts[i])
+		table[i] = dst
+		at += (len(consts[i]) + 15) &^ 15
+	}
+	s := &Stage{plan: p, mem: mem, ptrs: &table[0]}
+	s.cleanup = runtime.AddCleanup(s, func(m unsafe.Pointer) { C.free(m) }, mem)
+	return s, nil
+}
+
+// Close releases the C memory now instead of at garbage collection. The Stage must not be
+// used afterwards, nor concurrently with Close.
+func (s *Stage) Close() {
+	if s.mem == nil {
+		return
+	}
+	s.cleanup.Stop()
+	C.free(s.mem)
+	s.mem, s.ptrs = nil, nil
+}
+
+// Run computes the output from the input, spreading the tiles over len(scratch) workers
+// (each scratch region at least ScratchBytes() bytes; one region runs single-threaded).
+func (s *Stage) Run(input, output []byte, scratch [][]byte) (Stats, error) {
+	p := s.plan
+	if s.mem == nil {
+		return Stats{}, fmt.Errorf("tfmicroops: stage used after Close")
+	}
+	if len(scratch) == 0 {
+		return Stats{}, fmt.Errorf("%w: no scratch region", ErrTensor)
 	}
 	if len(input) == 0 || len(output) == 0 {
-		return fmt.Errorf("%w: empty input or output buffer", ErrTensor)
+		return Stats{}, fmt.Errorf("%w: empty input or output buffer", ErrTensor)
 	}
-	if len(scratch) < p.ScratchBytes() {
-		return fmt.Errorf("%w: %d scratch bytes, the plan wants %d", ErrTensor, len(scratch), p.ScratchBytes())
-	}
-	// The constant pointers go to C inside a Go array: every one must be pinned.
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	ptrs := make([]unsafe.Pointer, len(p.inputs))
-	for i := 1; i < len(p.inputs); i++ {
-		pin.Pin(&consts[i][0])
-		ptrs[i] = unsafe.Pointer(&consts[i][0])
-	}
-	var ptrArg *unsafe.Pointer
-	if len(ptrs) > 0 {
-		ptrArg = &ptrs[0]
-	}
-	var scratchPtr unsafe.Pointer
-	if len(scratch) > 0 {
-		scratchPtr = unsafe.Pointer(&scratch[0])
+	for _, sc := range scratch {
+		if len(sc) < p.ScratchBytes() {
+			return Stats{}, fmt.Errorf("%w: %d scratch bytes, the plan wants %d", ErrTensor, len(sc), p.ScratchBytes())
+		}
 	}
 	var msg [msgLen]C.char
-	rc := C.qmcu_go_eval((*C.int32_t)(unsafe.Pointer(&p.words[0])), C.size_t(len(p.words)),
-		unsafe.Pointer(&input[0]), C.size_t(len(input)), ptrArg, nil, C.int32_t(len(ptrs)),
-		unsafe.Pointer(&output[0]), C.size_t(len(output)), scratchPtr, C.size_t(len(scratch)),
-		&msg[0], msgLen)
-	return codeError(rc, &msg[0])
+	rc := C.qmcu_patch_stage_check(p.c.view, unsafe.Pointer(&input[0]), C.size_t(len(input)), s.ptrs, nil,
+		C.int32_t(len(p.inputs)), unsafe.Pointer(&output[0]), C.size_t(len(output)), scratchPtr(scratch[0]),
+		C.size_t(len(scratch[0])), &msg[0], msgLen)
+	if err := codeError(rc, &msg[0]); err != nil {
+		return Stats{}, err
+	}
+	workers := min(len(scratch), p.NumTiles())
+	stats := make([]C.qmcu_stats, workers)
+	codes := make([]C.int, workers)
+	run := func(w int) {
+		codes[w] = C.qmcu_patch_stage_run(p.c.view, unsafe.Pointer(&input[0]), s.ptrs, unsafe.Pointer(&output[0]),
+			scratchPtr(scratch[w]), C.int32_t(w), C.int32_t(p.NumTiles()), C.int32_t(workers), &stats[w])
+	}
+	if workers == 1 {
+		run(0)
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run(w)
+			}()
+		}
+		wg.Wait()
+	}
+	runtime.KeepAlive(s)
+	var st Stats
+	for w := range workers {
+		if codes[w] != C.QMCU_OK {
+			return Stats{}, fmt.Errorf("%w: empty average pool window", ErrPlan)
+		}
+		st.Tiles += int(stats[w].tiles)
+		st.OutlierTiles += int(stats[w].outlier_tiles)
+	}
+	return st, nil
+}
+
+func scratchPtr(b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&b[0])
 }
 
 // multiplyByQuantizedMultiplier exposes the C requantization to the tests.

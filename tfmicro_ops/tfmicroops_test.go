@@ -33,7 +33,7 @@ func checkStage(t *testing.T, name string, s *tStage) {
 		}
 		got := bytes.Repeat([]byte{0x5a}, len(want)) // every byte must be overwritten
 		scratch := make([]byte, p.ScratchBytes())
-		if err := p.Eval(opIn, consts, got, scratch); err != nil {
+		if _, err := p.Eval(opIn, consts, got, scratch); err != nil {
 			t.Fatalf("%s grid %dx%d: %v", name, rows, cols, err)
 		}
 		if i := firstDiff(got, want); i >= 0 {
@@ -251,7 +251,8 @@ func TestParseRejects(t *testing.T) {
 		{"empty", "whole number", ErrFormat, func(w []int32) []int32 { return nil }},
 		{"short", "shorter than the header", ErrFormat, func(w []int32) []int32 { return w[:5] }},
 		{"magic", "bad magic", ErrFormat, func(w []int32) []int32 { w[0]++; return w }},
-		{"version", "version 2", ErrFormat, func(w []int32) []int32 { w[1] = 2; return w }},
+		{"version", "version 3", ErrFormat, func(w []int32) []int32 { w[1] = 3; return w }},
+		{"v2 low words", "stays int8 in both branches", ErrPlan, func(w []int32) []int32 { w[1] = 2; return w }},
 		{"word count", "header says", ErrFormat, func(w []int32) []int32 { return w[:len(w)-1] }},
 		{"layers", "feature maps for", ErrPlan, func(w []int32) []int32 { w[4]--; return w }},
 		{"too many layers", "limit 64", ErrLimit, func(w []int32) []int32 { w[4], w[3] = 65, 66; return w }},
@@ -295,17 +296,21 @@ func TestEvalRejects(t *testing.T) {
 	in := make([]byte, s.fms[0].h*s.fms[0].w*s.fms[0].c)
 	out := make([]byte, p.FeatureMaps()[4].Bytes())
 	scratch := make([]byte, p.ScratchBytes())
-	if err := p.Eval(in, consts, out, scratch); err != nil {
+	if _, err := p.Eval(in, consts, out, scratch); err != nil {
 		t.Fatal(err)
 	}
 	short := append([][]byte(nil), consts...)
 	short[1] = short[1][1:]
+	evalErr := func(in []byte, consts [][]byte, out, scratch []byte) error {
+		_, err := p.Eval(in, consts, out, scratch)
+		return err
+	}
 	for name, err := range map[string]error{
-		"input":   p.Eval(in[1:], consts, out, scratch),
-		"output":  p.Eval(in, consts, out[:len(out)-1], scratch),
-		"scratch": p.Eval(in, consts, out, scratch[1:]),
-		"consts":  p.Eval(in, consts[:2], out, scratch),
-		"weights": p.Eval(in, short, out, scratch),
+		"input":   evalErr(in[1:], consts, out, scratch),
+		"output":  evalErr(in, consts, out[:len(out)-1], scratch),
+		"scratch": evalErr(in, consts, out, scratch[1:]),
+		"consts":  evalErr(in, consts[:2], out, scratch),
+		"weights": evalErr(in, short, out, scratch),
 	} {
 		if !errors.Is(err, ErrTensor) {
 			t.Errorf("%s: err = %v, want ErrTensor", name, err)
@@ -361,7 +366,7 @@ func tryPlan(t testing.TB, b []byte, maxCost int64) {
 	}
 	in := bytes.Repeat([]byte{0x80, 0x7f, 0x11}, fms[0].Bytes()/3+1)[:fms[0].Bytes()]
 	out := make([]byte, fms[len(fms)-1].Bytes())
-	if err := p.Eval(in, consts, out, make([]byte, p.ScratchBytes())); err != nil {
+	if _, err := p.Eval(in, consts, out, make([]byte, p.ScratchBytes())); err != nil {
 		t.Fatalf("valid plan failed: %v", err)
 	}
 }

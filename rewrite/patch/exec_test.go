@@ -96,7 +96,7 @@ func TestPlanExecutesBitExact(t *testing.T) {
 				}
 				got := make([]byte, len(ref[1]))
 				scratch := make([]byte, p.ScratchBytes())
-				if err := p.Eval(ref[0], consts, got, scratch); err != nil {
+				if _, err := p.Eval(ref[0], consts, got, scratch); err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(got, ref[1]) {

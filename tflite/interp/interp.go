@@ -71,6 +71,8 @@ type program struct {
 	scratch   int // bytes of scratch one worker needs
 	maxHookN  int
 	activeSet []int // non-constant tensors that need a buffer
+	// patchStages are the QMCU_PATCH_STAGE kernels, for PatchStageStats.
+	patchStages []*patchStageKernel
 }
 
 type preparedOp struct {

@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/quantmcu/quantmcu/tflite/flexbuffers"
 	"github.com/quantmcu/quantmcu/tflite/schema"
@@ -15,10 +16,19 @@ const patchStageCode = "QMCU_PATCH_STAGE"
 // microcontroller runs (package tfmicro_ops through cgo), so the host computes exactly what
 // TFLM will.
 type patchStageKernel struct {
+	op     int // operator index
 	plan   *tfmicroops.Plan
-	inputs []int // tensor indices by custom-op input index
+	stage  *tfmicroops.Stage // plan bound to the constants once, at Prepare
+	inputs []int             // tensor indices by custom-op input index
 	out    int
 	consts [][]byte
+	stats  *patchStats
+}
+
+// patchStats accumulates what a QMCU_PATCH_STAGE operator did over invocations (shared by
+// clones of the interpreter, hence atomic).
+type patchStats struct {
+	invocations, tiles, outlierTiles atomic.Int64
 }
 
 func (c *prep) custom() (kernel, error) {
@@ -88,13 +98,55 @@ func (c *prep) patchStage() (kernel, error) {
 		return nil, c.errorf("output %s has %d bytes; the plan writes %d", c.desc(k.out), c.info(k.out).Bytes, last.Bytes())
 	}
 	c.p.scratch = max(c.p.scratch, plan.ScratchBytes())
+	if k.stage, err = plan.Bind(k.consts); err != nil {
+		return nil, c.errorf("plan: %v", err)
+	}
+	k.op = c.opIndex
+	k.stats = &patchStats{}
+	c.p.patchStages = append(c.p.patchStages, k)
 	return k, nil
 }
 
 func (k *patchStageKernel) run(x *execCtx) {
 	// Prepare validated the plan and every tensor against it, so Eval cannot fail on sizes;
 	// an error here is a defect in the C kernels' checks, surfaced through Invoke.
-	if err := k.plan.Eval(x.data[k.inputs[0]], k.consts, x.data[k.out], x.scratch[0][:k.plan.ScratchBytes()]); err != nil && x.err == nil {
-		x.err = fmt.Errorf("QMCU_PATCH_STAGE: %w", err)
+	st, err := k.stage.Run(x.data[k.inputs[0]], x.data[k.out], x.scratch[:max(1, x.threads)])
+	if err != nil {
+		if x.err == nil {
+			x.err = fmt.Errorf("QMCU_PATCH_STAGE: %w", err)
+		}
+		return
 	}
+	k.stats.invocations.Add(1)
+	k.stats.tiles.Add(int64(st.Tiles))
+	k.stats.outlierTiles.Add(int64(st.OutlierTiles))
+}
+
+// PatchStageStats is what one QMCU_PATCH_STAGE operator did over all invocations so far (of
+// this interpreter and its clones).
+type PatchStageStats struct {
+	Op                 int // operator index
+	Version            int // plan format version
+	LowBranch          bool
+	Invocations, Tiles int64
+	OutlierTiles       int64
+}
+
+// OutlierRate is the fraction of tiles that ran the int8 branch because of outliers (0 when
+// nothing ran).
+func (s PatchStageStats) OutlierRate() float64 {
+	if s.Tiles == 0 {
+		return 0
+	}
+	return float64(s.OutlierTiles) / float64(s.Tiles)
+}
+
+// PatchStageStats reports every QMCU_PATCH_STAGE operator of the model, in execution order.
+func (it *Interpreter) PatchStageStats() []PatchStageStats {
+	var out []PatchStageStats
+	for _, k := range it.p.patchStages {
+		out = append(out, PatchStageStats{Op: k.op, Version: k.plan.Version(), LowBranch: k.plan.Checked() > 0,
+			Invocations: k.stats.invocations.Load(), Tiles: k.stats.tiles.Load(), OutlierTiles: k.stats.outlierTiles.Load()})
+	}
+	return out
 }

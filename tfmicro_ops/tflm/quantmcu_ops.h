@@ -22,6 +22,22 @@ extern const char kPatchStageOpName[];  // "QMCU_PATCH_STAGE"
 // The kernel of QMCU_PATCH_STAGE (init, prepare, invoke filled in; static storage).
 const TFLMRegistration* Register_QMCU_PATCH_STAGE();
 
+// What one QMCU_PATCH_STAGE node did since the interpreter was set up: invocations, tiles run,
+// and outlier tiles (tiles whose checked feature map held a code outside the plan's thresholds,
+// so they ran the int8 branch; 0 for plans without a low branch). Counters wrap at 2^32.
+struct PatchStageStats {
+  uint32_t invocations;
+  uint32_t tiles;
+  uint32_t outlier_tiles;
+};
+
+// Reads the counters of a node, e.g. from
+//   tflite::NodeAndRegistration nr = interpreter.node_and_registration(i);
+//   quantmcu::GetPatchStageStats(&nr.node, nr.registration, &stats);
+// Returns false when the node is not a prepared QMCU_PATCH_STAGE node.
+bool GetPatchStageStats(const TfLiteNode* node, const TFLMRegistration* registration,
+                        PatchStageStats* stats);
+
 // Adds every quantmcu operator to the resolver (one slot each; currently one).
 template <unsigned int N>
 TfLiteStatus AddQuantMcuOps(tflite::MicroMutableOpResolver<N>& resolver) {

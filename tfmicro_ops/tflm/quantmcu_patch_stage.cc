@@ -24,7 +24,7 @@ const char kPatchStageOpName[] = "QMCU_PATCH_STAGE";
 
 namespace {
 
-constexpr int kMaxInputs = 2 * QMCU_MAX_LAYERS + 1;
+constexpr int kMaxInputs = 3 * QMCU_MAX_LAYERS + 1;
 constexpr size_t kMessageBytes = 128;
 
 // Per-node state, in the persistent arena.
@@ -32,6 +32,7 @@ struct OpData {
   qmcu_plan plan;     // points into words
   int32_t* words;     // the plan, copied and aligned
   int scratch_index;  // -1 when the plan needs no scratch
+  PatchStageStats stats;
 };
 
 void* Init(TfLiteContext* context, const char* buffer, size_t length) {
@@ -60,9 +61,11 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
     MicroPrintf("%s: custom options lack format \"qmcu_patch_stage\"", kPatchStageOpName);
     return nullptr;
   }
-  if (!version.IsIntOrUint() || version.AsInt64() != QMCU_PLAN_VERSION) {
-    MicroPrintf("%s: plan version %d, this kernel reads version %d", kPatchStageOpName,
-                static_cast<int>(version.AsInt64()), static_cast<int>(QMCU_PLAN_VERSION));
+  if (!version.IsIntOrUint() || version.AsInt64() < QMCU_PLAN_VERSION_MIN ||
+      version.AsInt64() > QMCU_PLAN_VERSION) {
+    MicroPrintf("%s: plan version %d, this kernel reads versions %d..%d", kPatchStageOpName,
+                static_cast<int>(version.AsInt64()), static_cast<int>(QMCU_PLAN_VERSION_MIN),
+                static_cast<int>(QMCU_PLAN_VERSION));
     return nullptr;
   }
   if (!blob.IsBlob() || blob.AsBlob().size() == 0 || blob.AsBlob().size() % 4 != 0) {
@@ -83,6 +86,7 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
   memcpy(words, plan.data(), plan.size());
   data->words = words;
   data->scratch_index = -1;
+  data->stats = PatchStageStats{0, 0, 0};
   char message[kMessageBytes];
   if (qmcu_plan_parse(&data->plan, words, plan.size() / 4, message, sizeof message) != QMCU_OK) {
     MicroPrintf("%s: %s", kPatchStageOpName, message);
@@ -145,7 +149,7 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
 }
 
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
-  const OpData* data = static_cast<const OpData*>(node->user_data);
+  OpData* data = static_cast<OpData*>(node->user_data);
   const qmcu_plan* plan = &data->plan;
   tflite::MicroContext* micro_context = tflite::GetMicroContext(context);
   const void* inputs[kMaxInputs];
@@ -163,15 +167,19 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   }
   // Sizes were checked in Prepare.
   char message[kMessageBytes];
+  qmcu_stats stats;
   const int rc = qmcu_patch_stage_eval(
       plan, inputs[0], static_cast<size_t>(qmcu_plan_fm_bytes(plan, 0)), inputs,
       /*const_bytes=*/nullptr, plan->n_inputs, output->data.data,
       static_cast<size_t>(qmcu_plan_fm_bytes(plan, plan->n_fms - 1)), scratch,
-      static_cast<size_t>(plan->scratch_bytes), message, sizeof message);
+      static_cast<size_t>(plan->scratch_bytes), &stats, message, sizeof message);
   if (rc != QMCU_OK) {
     MicroPrintf("%s: %s", kPatchStageOpName, message);
     return kTfLiteError;
   }
+  data->stats.invocations++;
+  data->stats.tiles += static_cast<uint32_t>(stats.tiles);
+  data->stats.outlier_tiles += static_cast<uint32_t>(stats.outlier_tiles);
   return kTfLiteOk;
 }
 
@@ -190,5 +198,15 @@ const TFLMRegistration kPatchStageRegistration = {
 }  // namespace
 
 const TFLMRegistration* Register_QMCU_PATCH_STAGE() { return &kPatchStageRegistration; }
+
+bool GetPatchStageStats(const TfLiteNode* node, const TFLMRegistration* registration,
+                        PatchStageStats* stats) {
+  if (node == nullptr || stats == nullptr || node->user_data == nullptr || registration == nullptr ||
+      registration->invoke != kPatchStageRegistration.invoke) {
+    return false;
+  }
+  *stats = static_cast<const OpData*>(node->user_data)->stats;
+  return true;
+}
 
 }  // namespace quantmcu

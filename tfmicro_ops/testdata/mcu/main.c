@@ -23,10 +23,11 @@ extern const uint32_t scratch_bytes;
 int main(void) {
   static char msg[160];
   qmcu_plan plan;
+  qmcu_stats stats;
   if (qmcu_plan_parse(&plan, plan_words, plan_n_words, msg, sizeof msg) != QMCU_OK ||
       qmcu_patch_stage_eval(&plan, stage_input, stage_input_bytes, stage_consts, NULL,
-                            stage_n_consts, output, output_bytes, scratch, scratch_bytes, msg,
-                            sizeof msg) != QMCU_OK) {
+                            stage_n_consts, output, output_bytes, scratch, scratch_bytes, &stats,
+                            msg, sizeof msg) != QMCU_OK) {
     mcu_puts(msg);
     mcu_puts("\n");
     return 1;
