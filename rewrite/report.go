@@ -71,6 +71,14 @@ func newReport(before, after *analysis.Report, plan *patch.Report) *report {
 	return r
 }
 
+// lowHi prints a threshold, empty without a low branch.
+func lowHi(low bool, v int32) string {
+	if !low {
+		return ""
+	}
+	return strconv.Itoa(int(v))
+}
+
 func ratio(a, b int64) string {
 	if b == 0 {
 		return ""
@@ -95,7 +103,9 @@ func (r *report) summaryCSV() []byte {
 	header := []string{"split", "grid", "macs_before", "macs_after", "arena_bytes_before", "arena_bytes_after",
 		"arena_reduction", "mac_overhead_network_pct", "mac_overhead_stage_pct", "stage_macs", "patch_macs",
 		"stage_macs_clipped", "patch_macs_clipped", "scratch_bytes", "peak_live_bytes_before", "peak_live_bytes_after",
-		"stage_first_op", "stage_last_op", "transpose_folded", "weight_bytes", "bitops_before", "bitops_after", "tool_version"}
+		"stage_first_op", "stage_last_op", "transpose_folded", "weight_bytes", "bitops_before", "bitops_after",
+		"bitops_patch_int8", "bitops_patch_mixed", "bitops_reduction_patch", "bitops_outlier_rate", "low_branch",
+		"checked_tensor", "outlier_lo", "outlier_hi", "low_branch_bytes", "tool_version"}
 	grid := fmt.Sprintf("%dx%d", p.Rows, p.Cols)
 	if p.Split == 0 {
 		grid = "none" // no rewrite
@@ -105,22 +115,31 @@ func (r *report) summaryCSV() []byte {
 		i64(p.StageMACs), i64(p.PatchMACs), i64(p.StageMACsClipped), i64(p.PatchMACsClipped), i64(p.ScratchBytes),
 		i64(r.before.PeakLiveBytes), i64(r.after.PeakLiveBytes), strconv.Itoa(p.FirstOp), strconv.Itoa(p.LastOp),
 		strconv.FormatBool(p.Transpose), i64(r.before.WeightBytes),
-		// 8-bit weights x 8-bit activations everywhere until mixed precision lands.
-		i64(64 * p.MACsBefore), i64(64 * p.MACsAfter), Version}
+		// Outside the patch stage: 8-bit weights x 8-bit activations.
+		i64(64 * p.MACsBefore), i64(64*p.MACsAfter - p.BitOPsPatchInt8 + p.BitOPsPatchMixed),
+		i64(p.BitOPsPatchInt8), i64(p.BitOPsPatchMixed), ratio(p.BitOPsPatchInt8, p.BitOPsPatchMixed),
+		strconv.FormatFloat(p.OutlierRate, 'f', 4, 64), strconv.FormatBool(p.LowBranch), p.CheckedName,
+		lowHi(p.LowBranch, p.Lo), lowHi(p.LowBranch, p.Hi), i64(p.LowScratchBytes), Version}
 	return writeCSV([][]string{header, row})
 }
 
 // perLayerCSV has one row per operator of the original model.
 func (r *report) perLayerCSV() []byte {
 	rows := [][]string{{"op_index", "op", "output_shape", "in_stage", "macs_before", "macs_after", "patch_overhead_pct",
-		"weight_bytes", "weight_bits", "activation_bits", "live_bytes_before", "live_bytes_after", "window_bytes"}}
+		"weight_bytes", "weight_bits", "activation_bits", "input_bits", "bitops_int8", "bitops_mixed",
+		"live_bytes_before", "live_bytes_after", "window_bytes"}}
 	for _, l := range r.rows {
 		over := ""
 		if l.inStage && l.op.MACs > 0 {
 			over = pct(l.patchOverhead)
 		}
+		bits, inBits, b8, bm := "8", "8", i64(64*l.macsAfter), i64(64*l.macsAfter)
+		if lr, ok := r.layers[l.op.Index]; ok && l.inStage {
+			bits, inBits = strconv.Itoa(lr.ActivationBits), strconv.FormatFloat(lr.InputBits, 'f', -1, 64)
+			b8, bm = i64(lr.BitOPsInt8), i64(lr.BitOPsMixed)
+		}
 		rows = append(rows, []string{strconv.Itoa(l.op.Index), l.op.Name, l.shape, strconv.FormatBool(l.inStage),
-			i64(l.op.MACs), i64(l.macsAfter), over, i64(l.op.WeightBytes), "8", "8",
+			i64(l.op.MACs), i64(l.macsAfter), over, i64(l.op.WeightBytes), "8", bits, inBits, b8, bm,
 			i64(l.liveBefore), i64(l.liveAfter), i64(l.windowBytes)})
 	}
 	return writeCSV(rows)
@@ -141,10 +160,33 @@ func (r *report) summaryText() string {
 		ratio(p.ArenaBefore, p.ArenaAfter), human(p.ScratchBytes))
 	fmt.Fprintf(&b, "MACs             %d -> %d (network %+.1f%%, patch stage %+.1f%%)\n", p.MACsBefore, p.MACsAfter,
 		100*p.NetworkOverhead, 100*p.StageOverhead)
+	if p.LowBranch {
+		fmt.Fprintf(&b, "Low-bit branch   checked %q, int8 when a code is outside [%d, %d]; bits after it: %s\n",
+			p.CheckedName, p.Lo, p.Hi, bitsSummary(p))
+		fmt.Fprintf(&b, "Stage BitOPs     %d -> %d (%sx fewer at outlier-tile rate %.1f%%; low branch touches %s of scratch)\n",
+			p.BitOPsPatchInt8, p.BitOPsPatchMixed, ratio(p.BitOPsPatchInt8, p.BitOPsPatchMixed), 100*p.OutlierRate, human(p.LowScratchBytes))
+	}
 	if p.Note != "" {
 		fmt.Fprintf(&b, "Note             %s\n", p.Note)
 	}
 	return b.String()
+}
+
+// bitsSummary counts the stage layers after the checked map by output bitwidth.
+func bitsSummary(p *patch.Report) string {
+	count := map[int]int{}
+	for li, l := range p.Layers {
+		if li >= p.Checked {
+			count[l.ActivationBits]++
+		}
+	}
+	var parts []string
+	for _, b := range []int{8, 4, 2} {
+		if count[b] > 0 {
+			parts = append(parts, fmt.Sprintf("%d maps at %d", count[b], b))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func human(n int64) string {

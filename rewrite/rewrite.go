@@ -12,6 +12,7 @@ import (
 
 	"github.com/quantmcu/quantmcu/rewrite/analysis"
 	"github.com/quantmcu/quantmcu/rewrite/patch"
+	"github.com/quantmcu/quantmcu/rewrite/precision"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
@@ -24,6 +25,11 @@ type Options struct {
 	Patches string
 	// Split is the number of leading operators in the patch stage; 0 chooses automatically.
 	Split int
+	// Precision, when set, gives the low-bit branch of the patch stage (QuantMCU mixed
+	// precision; DESIGN.md §4). Bits, when > 0, is the uniform spec `--bits N` instead.
+	// Without either the stage runs in int8 only.
+	Precision *precision.Spec
+	Bits      int
 }
 
 // Severity grades a Diagnostic.
@@ -48,7 +54,9 @@ type Diagnostic struct {
 // Result is a rewritten model with its reports.
 type Result struct {
 	Model *schema.ModelT
-	// Artifacts are report files by name: "summary.csv", "per-layer.csv", "memory.svg".
+	// Artifacts are report files by name: "summary.csv", "per-layer.csv", "memory.svg", and
+	// "precision.json" (the precision spec used, or the int8-only spec) when the model is
+	// rewritten.
 	Artifacts map[string][]byte
 	// Summary is a few lines for the user (peak memory and MACs before and after).
 	Summary     string
@@ -75,6 +83,12 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if opts.SRAM < 0 || opts.Split < 0 {
 		return nil, fmt.Errorf("%w: --sram and --split must not be negative", ErrUnsupported)
 	}
+	if opts.Precision != nil && opts.Bits != 0 {
+		return nil, fmt.Errorf("%w: --precision and --bits exclude each other", ErrUnsupported)
+	}
+	if opts.Bits != 0 && !precision.ValidBits(opts.Bits) {
+		return nil, fmt.Errorf("%w: --bits %d: want 8, 4 or 2", ErrUnsupported, opts.Bits)
+	}
 	progress("planning the patch stage", 0.05)
 	before, err := analysis.Analyze(m)
 	if err != nil {
@@ -95,6 +109,10 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	}
 	if sp.Report.ArenaAfter >= sp.Report.ArenaBefore && rows == 0 && opts.Split == 0 {
 		return keepOriginal(m, before, sp.Report), nil
+	}
+	spec, err := applyPrecision(sp, opts)
+	if err != nil {
+		return nil, err
 	}
 	progress(fmt.Sprintf("rewriting: split %d, grid %dx%d", sp.Split, sp.Rows, sp.Cols), 0.6)
 	out, err := patch.Rewrite(m, sp)
@@ -119,6 +137,11 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 		},
 		Summary: rep.summaryText(),
 	}
+	if spec != nil {
+		if res.Artifacts["precision.json"], err = spec.Marshal(); err != nil {
+			return nil, err
+		}
+	}
 	// Reasons about operators are shown one by one; split points that cut a residual block
 	// (every MobileNetV2 block has some) are summarised in one line.
 	openSplits := 0
@@ -138,6 +161,35 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	}
 	progress("done", 1)
 	return res, nil
+}
+
+// applyPrecision gives sp its low branch from opts and returns the spec to write: the one
+// applied, or, for an int8-only stage, the equivalent spec in which every tile is an outlier
+// tile (nil when the stage has no map after its first convolution).
+func applyPrecision(sp *patch.StagePlan, opts Options) (*precision.Spec, error) {
+	spec := opts.Precision
+	if opts.Bits != 0 {
+		var err error
+		if spec, err = sp.UniformSpec(opts.Bits); err != nil {
+			return nil, err
+		}
+	}
+	if spec == nil {
+		if sp.DefaultChecked() == 0 {
+			return nil, nil
+		}
+		int8Only, err := sp.UniformSpec(8)
+		if err != nil {
+			return nil, err
+		}
+		one := 1.0
+		int8Only.Checked.Lo, int8Only.Checked.Hi, int8Only.Checked.OutlierRate = 127, -128, &one
+		return int8Only, nil
+	}
+	if err := sp.ApplyPrecision(spec); err != nil {
+		return nil, err
+	}
+	return sp.Low.Spec, nil
 }
 
 // keepOriginal is the result when no patch stage lowers the arena and the user forced

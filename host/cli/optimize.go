@@ -15,6 +15,7 @@ import (
 	"github.com/quantmcu/quantmcu/host/pluginhost"
 	"github.com/quantmcu/quantmcu/plugin"
 	"github.com/quantmcu/quantmcu/plugin/builtin"
+	precisionspec "github.com/quantmcu/quantmcu/rewrite/precision"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/atomicfile"
 )
@@ -37,11 +38,13 @@ func optimizeCommand() *Command {
 		sram     string
 		patches  string
 		split    string
+		precFile string
+		bits     string
 	)
 	return &Command{
 		Name:    "optimize",
 		Summary: "rewrite a model to need less TFLM arena (patch-based first stage; more plugins via --pipeline)",
-		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--patches auto|RxC] [--split N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
+		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--patches auto|RxC] [--split N] [--precision FILE | --bits N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
 		Help: `Passes MODEL through the plugins of --pipeline in order, each running in its own
 process (see 'quantmcu plugins'). The default pipeline is the built-in QuantMCU rewriter.
 Options are checked against each plugin's schema before anything runs; every model a plugin
@@ -49,16 +52,24 @@ returns is checked before the next step gets it.
 
 The built-in rewriter replaces the memory-heavy first stage of the network by one
 QMCU_PATCH_STAGE operator that computes it patch by patch (MCUNetV2), bit-exact in int8.
---sram, --patches and --split are short for --set quantmcu.sram=..., etc.:
+--sram, --patches, --split, --precision and --bits are short for --set quantmcu.sram=..., etc.:
   --sram SIZE       choose the fewest MACs whose TFLM arena fits SIZE (e.g. 256KiB);
                     without it, the lowest arena at <= 20% whole-network MAC overhead
   --patches RxC     force the patch grid (rows x columns; uneven tiles allowed)
   --split N         force the number of layers in the patch stage
+  --precision FILE  QuantMCU mixed precision from a spec (JSON): the checked map and its int8
+                    thresholds [lo, hi] (tiles with a code outside run in int8), and per later
+                    stage map (by tensor name) bits 8/4/2 and the real range [min, max]
+  --bits N          uniform low-bit branch: every map after the first convolution's output at
+                    N bits with its int8 range, no tile classified as outlier
 When no patch stage lowers the arena (the peak lies after every tileable prefix, or the
 model already fits --sram), the model passes through unchanged with a warning, unless
 --patches or --split forces a rewrite.
 Reports: <name>_summary.csv (one row: split, grid, macs_before, macs_after,
-arena_bytes_before, arena_bytes_after, ...), <name>_per-layer.csv and <name>_memory.svg.
+arena_bytes_before, arena_bytes_after, ..., bitops_patch_int8, bitops_patch_mixed,
+low_branch_bytes), <name>_per-layer.csv, <name>_memory.svg, and <name>_precision.json (the
+spec used, re-applicable with --precision; for an int8-only stage, the spec in which every
+tile is an outlier tile).
 
 Only when the whole pipeline succeeded, DIR/<name>_quantmcu.tflite is written, with each
 report artifact of the plugins as DIR/<name>_<artifact> (a later plugin's artifact replaces
@@ -71,6 +82,8 @@ written.`,
 			fs.StringVar(&sram, "sram", "", "TFLM arena budget for the QuantMCU rewriter, e.g. 256KiB")
 			fs.StringVar(&patches, "patches", "", `patch grid "RxC" or "auto"`)
 			fs.StringVar(&split, "split", "", "number of layers in the patch stage (0 = automatic)")
+			fs.StringVar(&precFile, "precision", "", "precision spec (JSON) of the low-bit branch, e.g. a <name>_precision.json written before")
+			fs.StringVar(&bits, "bits", "", "uniform low-bit branch: 8, 4 or 2 bits for every map after the checked one")
 			fs.StringArrayVar(&sets, "set", nil, "plugin option NAME.OPTION=VALUE (repeatable)")
 			pf.register(fs, pluginhost.DefaultTimeout)
 		},
@@ -82,7 +95,13 @@ written.`,
 			if err != nil {
 				return err
 			}
-			for _, o := range []struct{ name, value string }{{"sram", sram}, {"patches", patches}, {"split", split}} {
+			var precision string
+			if precFile != "" {
+				if precision, err = readPrecision(precFile); err != nil {
+					return err
+				}
+			}
+			for _, o := range []struct{ name, value string }{{"sram", sram}, {"patches", patches}, {"split", split}, {"precision", precision}, {"bits", bits}} {
 				if o.value != "" {
 					sets = append(sets, builtin.QuantMCU+"."+o.name+"="+o.value)
 				}
@@ -168,6 +187,24 @@ func parseSets(sets, pipeline []string) (map[string]map[string]string, error) {
 		out[name][option] = value
 	}
 	return out, nil
+}
+
+// readPrecision reads and checks a precision spec file (bounded; the plugin re-checks it
+// against the model).
+func readPrecision(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", BadInput(fmt.Errorf("--precision: %w", err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, precisionspec.MaxBytes+1))
+	if err != nil {
+		return "", BadInput(fmt.Errorf("--precision %s: %w", path, err))
+	}
+	if _, err := precisionspec.Parse(data); err != nil {
+		return "", BadInputf("--precision %s: %v", path, err)
+	}
+	return string(data), nil
 }
 
 // readModel returns the bytes of a model argument, checked: a file's own bytes (so the first

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quantmcu/quantmcu/plugin"
 	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/rewrite/precision"
 	"github.com/quantmcu/quantmcu/tflite"
 )
 
@@ -44,6 +45,10 @@ func (q *quantMCU) Describe() plugin.Description {
 				Help: `patch grid "RxC" (e.g. 4x4) or "auto"`},
 			{Name: "split", Type: plugin.Int, Default: "0",
 				Help: "number of layers in the patch stage; 0 = automatic"},
+			{Name: "precision", Type: plugin.String, Default: "",
+				Help: "precision spec of the low-bit branch (the JSON document itself; quantmcu optimize --precision FILE reads it from FILE)"},
+			{Name: "bits", Type: plugin.Int, Default: "0",
+				Help: "uniform low-bit branch: 8, 4 or 2 bits for every map after the checked one, no tile an outlier; 0 = none"},
 		},
 	}
 }
@@ -70,7 +75,25 @@ func options(o plugin.Options) (rewrite.Options, error) {
 	if split < 0 || split > 1<<20 {
 		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option split: %d is not an operator count", split))
 	}
-	return rewrite.Options{SRAM: sram, Patches: patches, Split: int(split)}, nil
+	opts := rewrite.Options{SRAM: sram, Patches: patches, Split: int(split)}
+	spec, err := o.String("precision")
+	if err != nil {
+		return rewrite.Options{}, err
+	}
+	if spec != "" {
+		if opts.Precision, err = precision.Parse([]byte(spec)); err != nil {
+			return rewrite.Options{}, plugin.BadInput(err)
+		}
+	}
+	bits, err := o.Int("bits")
+	if err != nil {
+		return rewrite.Options{}, err
+	}
+	if bits != 0 && !precision.ValidBits(int(bits)) {
+		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option bits: %d, want 8, 4 or 2", bits))
+	}
+	opts.Bits = int(bits)
+	return opts, nil
 }
 
 func (q *quantMCU) Optimize(ctx context.Context, req *plugin.Request, progress func(string, float64)) (*plugin.Response, error) {

@@ -3,6 +3,7 @@ package patch
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/quantmcu/quantmcu/tflite/flexbuffers"
 )
@@ -10,7 +11,7 @@ import (
 // Plan format constants (tfmicro_ops/PLAN.md).
 const (
 	PlanMagic       = 0x50434D51 // "QMCP" little-endian
-	PlanVersion     = 1
+	PlanVersion     = 2          // written when the stage has a low branch; version 1 otherwise
 	PlanHeaderWords = 16
 	PlanFMWords     = 8
 	PlanLayerWords  = 32
@@ -27,27 +28,72 @@ type layerParams struct {
 	mult, shift    []int32
 }
 
-// params computes the fixed-point parameters of every layer of the plan.
+// params computes the fixed-point parameters of every layer of the plan's int8 branch.
 func (sp *StagePlan) params() ([]layerParams, error) {
 	ps := make([]layerParams, len(sp.Layers))
 	for li, l := range sp.Layers {
-		x, y := sp.FMs[l.In], sp.FMs[l.Out]
-		p := &ps[li]
-		p.actMin, p.actMax = activationRange(l.Activation, y)
-		var err error
-		switch l.Kind {
-		case KindConv, KindDepthwise:
-			p.mult, p.shift, err = channelMultipliers(l.WeightScales, y.C, x, y)
-		case KindAdd:
-			p.add, err = computeAddParams(x, sp.FMs[l.In2], y)
-		case KindPad:
-			p.actMin, p.actMax = -128, 127
+		var in2 FeatureMap
+		if l.In2 >= 0 {
+			in2 = sp.FMs[l.In2]
 		}
+		p, err := layerParamsFor(l, sp.FMs[l.In], in2, sp.FMs[l.Out], -128, 127)
 		if err != nil {
 			return nil, fmt.Errorf("operator %d (%s): %w", l.Op, l.Kind, err)
 		}
+		ps[li] = p
 	}
 	return ps, nil
+}
+
+// layerParamsFor computes a layer's requantization for input maps x (and x2, ADD) and output
+// map y with the given quantization, the output's codes being qmin..qmax.
+func layerParamsFor(l Layer, x, x2, y FeatureMap, qmin, qmax int32) (layerParams, error) {
+	var p layerParams
+	p.actMin, p.actMax = activationRangeIn(l.Activation, y, qmin, qmax)
+	var err error
+	switch l.Kind {
+	case KindConv, KindDepthwise:
+		p.mult, p.shift, err = channelMultipliers(l.WeightScales, y.C, x, y)
+	case KindAdd:
+		p.add, err = computeAddParams(x, x2, y)
+	case KindPad:
+		p.actMin, p.actMax = qmin, qmax
+	}
+	return p, err
+}
+
+// lowParams computes the low-branch parameters of layer li (li >= Low.Checked): the int8
+// arithmetic with the maps' low quantization, and the bias rescaled from the int8 input
+// scale to the low one (the bias scale is input scale x weight scale in TFLite).
+func (sp *StagePlan) lowParams(li int) (layerParams, []int32, error) {
+	l := sp.Layers[li]
+	var in2 FeatureMap
+	if l.In2 >= 0 {
+		in2 = sp.lowFM(l.In2)
+	}
+	qmin, qmax := codeRange(sp.Low.FMs[l.Out].Bits)
+	x := sp.lowFM(l.In)
+	p, err := layerParamsFor(l, x, in2, sp.lowFM(l.Out), qmin, qmax)
+	if err != nil {
+		return p, nil, fmt.Errorf("operator %d (%s), low branch: %w", l.Op, l.Kind, err)
+	}
+	if l.Bias < 0 {
+		return p, nil, nil
+	}
+	bias := make([]int32, len(l.BiasValues))
+	ratio := float64(sp.FMs[l.In].Scale) / float64(x.Scale)
+	for c, b := range l.BiasValues {
+		if ratio == 1 {
+			bias[c] = b
+			continue
+		}
+		v := math.Round(float64(b) * ratio)
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return p, nil, fmt.Errorf("operator %d (%s), low branch: channel %d: bias %d rescaled to the low input scale (x%g) overflows int32", l.Op, l.Kind, c, b, ratio)
+		}
+		bias[c] = int32(v)
+	}
+	return p, bias, nil
 }
 
 // EncodePlan returns the binary plan of sp (tfmicro_ops/PLAN.md, little-endian int32 words).
@@ -59,6 +105,15 @@ func EncodePlan(sp *StagePlan) ([]byte, error) {
 	return wordsToBytes(w), nil
 }
 
+// planVersion is the format version sp encodes to: 2 with a low branch, else 1 (the 8-bit
+// stage keeps the format every reader knows).
+func (sp *StagePlan) planVersion() int32 {
+	if sp.Low != nil {
+		return PlanVersion
+	}
+	return 1
+}
+
 // words encodes the plan as int32 words.
 func (sp *StagePlan) words() ([]int32, error) {
 	ps, err := sp.params()
@@ -67,12 +122,20 @@ func (sp *StagePlan) words() ([]int32, error) {
 	}
 	F, L, T := len(sp.FMs), len(sp.Layers), len(sp.Tiles)
 	w := make([]int32, PlanHeaderWords, PlanHeaderWords+PlanFMWords*F+4*T*F)
-	w[0], w[1], w[3], w[4], w[5], w[6] = PlanMagic, PlanVersion, int32(F), int32(L), int32(T), int32(sp.ScratchBytes)
+	w[0], w[1], w[3], w[4], w[5], w[6] = PlanMagic, sp.planVersion(), int32(F), int32(L), int32(T), int32(sp.ScratchBytes)
 	if sp.Stage.InputNCHW {
 		w[7] = 1
 	}
+	if sp.Low != nil {
+		w[8], w[9], w[10], w[11] = int32(sp.Low.Checked), sp.Low.Lo, sp.Low.Hi, int32(sp.LowScratchBytes())
+	}
 	for f, fm := range sp.FMs {
-		w = append(w, int32(fm.H), int32(fm.W), int32(fm.C), int32(sp.ScratchOffsets[f]), fm.ZeroPoint, 0, 0, 0)
+		w = append(w, int32(fm.H), int32(fm.W), int32(fm.C), int32(sp.ScratchOffsets[f]), fm.ZeroPoint)
+		if sp.Low != nil {
+			w = append(w, int32(sp.Low.FMs[f].Bits), sp.Low.FMs[f].ZeroPoint, 0)
+		} else {
+			w = append(w, 0, 0, 0)
+		}
 	}
 	constIndex := map[int]int32{}
 	for i, t := range sp.Consts {
@@ -84,9 +147,7 @@ func (sp *StagePlan) words() ([]int32, error) {
 		}
 		return constIndex[t]
 	}
-	for li, l := range sp.Layers {
-		p := ps[li]
-		x, y := sp.FMs[l.In], sp.FMs[l.Out]
+	record := func(l Layer, p layerParams, x, x2, y FeatureMap, bias []int32) []int32 {
 		e := make([]int32, PlanLayerWords)
 		e[0], e[1], e[2], e[3] = int32(l.Kind), int32(l.In), int32(l.In2), int32(l.Out)
 		e[4], e[5], e[6], e[7], e[8], e[9] = int32(l.KH), int32(l.KW), int32(l.SH), int32(l.SW), int32(l.DH), int32(l.DW)
@@ -102,9 +163,33 @@ func (sp *StagePlan) words() ([]int32, error) {
 			copy(e[19:28], []int32{a.in1Offset, a.in2Offset, a.leftShift, a.in1Mult, a.in1Shift, a.in2Mult, a.in2Shift, a.outMult, a.outShift})
 		}
 		e[28] = int32(len(p.mult))
-		w = append(w, e...)
-		w = append(w, p.mult...)
-		w = append(w, p.shift...)
+		if bias != nil {
+			e[18], e[29] = -1, 1
+		}
+		e = append(e, p.mult...)
+		e = append(e, p.shift...)
+		return append(e, bias...)
+	}
+	for li, l := range sp.Layers {
+		var x2 FeatureMap
+		if l.In2 >= 0 {
+			x2 = sp.FMs[l.In2]
+		}
+		w = append(w, record(l, ps[li], sp.FMs[l.In], x2, sp.FMs[l.Out], nil)...)
+	}
+	if sp.Low != nil {
+		for li := sp.Low.Checked; li < L; li++ {
+			l := sp.Layers[li]
+			p, bias, err := sp.lowParams(li)
+			if err != nil {
+				return nil, err
+			}
+			var x2 FeatureMap
+			if l.In2 >= 0 {
+				x2 = sp.lowFM(l.In2)
+			}
+			w = append(w, record(l, p, sp.lowFM(l.In), x2, sp.lowFM(l.Out), bias)...)
+		}
 	}
 	for _, t := range sp.Tiles {
 		for _, win := range t {
@@ -129,7 +214,7 @@ func (sp *StagePlan) customOptions(plan []byte) ([]byte, error) {
 	var b flexbuffers.Builder
 	b.Map(func(m *flexbuffers.Map) {
 		m.String("format", PlanFormat)
-		m.Int("version", PlanVersion)
+		m.Int("version", int64(sp.planVersion()))
 		m.Blob("plan", plan)
 		m.Int("scratch_bytes", sp.ScratchBytes)
 		m.Ints("grid", []int64{int64(sp.Rows), int64(sp.Cols)})

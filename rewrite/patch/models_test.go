@@ -63,7 +63,7 @@ func decodePlan(b []byte) (*decodedPlan, error) {
 	}
 	d := &decodedPlan{}
 	copy(d.header[:], w)
-	if w[0] != PlanMagic || w[1] != PlanVersion || int(w[2]) != len(w) {
+	if w[0] != PlanMagic || w[1] != 1 || int(w[2]) != len(w) {
 		return nil, fmt.Errorf("bad header %v", w[:3])
 	}
 	F, L, T := int(w[3]), int(w[4]), int(w[5])
@@ -348,7 +348,7 @@ func checkRewritten(t *testing.T, m, out *schema.ModelT, sp *StagePlan) {
 	if s, _ := get("format").String(); s != PlanFormat {
 		t.Errorf("format %q", s)
 	}
-	if v, _ := get("version").Int(); v != PlanVersion {
+	if v, _ := get("version").Int(); v != 1 {
 		t.Errorf("version %d", v)
 	}
 	if v, _ := get("scratch_bytes").Int(); v != sp.ScratchBytes {

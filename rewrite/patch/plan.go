@@ -57,6 +57,8 @@ type StagePlan struct {
 	// order (each once).
 	Consts []int
 	Report *Report
+	// Low is the mixed-precision low branch (nil: the stage runs in int8 only, plan v1).
+	Low *LowBranch
 	// Version is stamped into the model metadata and the op's options (default ToolVersion).
 	Version string
 }
@@ -86,6 +88,17 @@ type Report struct {
 	// Note is set when the chosen rewrite does not lower the arena (the peak lies outside
 	// every tileable prefix); callers may prefer to keep the original model then.
 	Note string
+
+	// Mixed precision (all maps at 8 bits when LowBranch is false).
+	LowBranch   bool
+	Checked     int    // checked feature map (index into the stage's maps)
+	CheckedName string // its tensor name
+	Lo, Hi      int32  // outlier thresholds
+	// OutlierRate is the outlier-tile fraction BitOPsPatchMixed assumes (1 without a low branch).
+	OutlierRate                       float64
+	BitOPsPatchInt8, BitOPsPatchMixed int64
+	// LowScratchBytes is the scratch the low branch touches (ScratchBytes is sized for int8).
+	LowScratchBytes int64
 }
 
 // LayerReport describes one stage layer.
@@ -98,6 +111,11 @@ type LayerReport struct {
 	FMBytes                     int64  // whole output feature map
 	WindowBytes                 int64  // largest output window over tiles
 	ScratchOffset               int64  // -1: the stage output tensor
+	// ActivationBits is the bitwidth of the layer's output map in the low branch, InputBits
+	// that of what it reads (mean of both inputs for ADD).
+	ActivationBits          int
+	InputBits               float64
+	BitOPsInt8, BitOPsMixed int64 // over all tiles
 }
 
 // ErrUnsupported marks refusals: the model cannot be patched (the caller reports a user error).
@@ -199,6 +217,7 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	}
 	sp.Report = sp.report(base, best)
 	sp.Report.Candidates = cands
+	sp.applyBitOPs(sp.Report)
 	return sp, nil
 }
 

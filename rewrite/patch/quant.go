@@ -41,7 +41,13 @@ func quantizeValue(scale float32, zp int32, f float32) int32 {
 
 // activationRange is CalculateActivationRangeQuantized for int8 outputs.
 func activationRange(act schema.ActivationFunctionType, y FeatureMap) (int32, int32) {
-	lo, hi := int32(-128), int32(127)
+	return activationRangeIn(act, y, -128, 127)
+}
+
+// activationRangeIn is CalculateActivationRangeQuantized for outputs with codes qmin..qmax
+// (int8, or the unsigned codes of a low-bit map).
+func activationRangeIn(act schema.ActivationFunctionType, y FeatureMap, qmin, qmax int32) (int32, int32) {
+	lo, hi := qmin, qmax
 	switch act {
 	case schema.ActivationFunctionTypeRELU:
 		lo = max(lo, quantizeValue(y.Scale, y.ZeroPoint, 0))
@@ -51,6 +57,11 @@ func activationRange(act schema.ActivationFunctionType, y FeatureMap) (int32, in
 	case schema.ActivationFunctionTypeRELU_N1_TO_1:
 		lo = max(lo, quantizeValue(y.Scale, y.ZeroPoint, -1))
 		hi = min(hi, quantizeValue(y.Scale, y.ZeroPoint, 1))
+	}
+	// A fused activation entirely outside the code range clamps everything to one code.
+	lo, hi = min(max(lo, qmin), qmax), max(min(hi, qmax), qmin)
+	if lo > hi {
+		lo = hi
 	}
 	return lo, hi
 }

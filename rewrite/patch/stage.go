@@ -48,7 +48,8 @@ func (k Kind) String() string {
 
 // FeatureMap is one int8 NHWC activation of the stage (batch 1).
 type FeatureMap struct {
-	Tensor    int // tensor index in subgraph 0
+	Tensor    int    // tensor index in subgraph 0
+	Name      string // its name
 	H, W, C   int
 	ZeroPoint int32
 	Scale     float32
@@ -77,7 +78,8 @@ type Layer struct {
 	// explicit paddings (for convolutions and pools they are implied by the sizes).
 	PadTop, PadLeft, PadBottom, PadRight int
 	DepthMultiplier                      int
-	Weights, Bias                        int // tensor indices in subgraph 0, or -1
+	Weights, Bias                        int     // tensor indices in subgraph 0, or -1
+	BiasValues                           []int32 // the bias tensor's values (nil without bias)
 	WeightScales                         []float32
 	Activation                           schema.ActivationFunctionType
 }
@@ -350,7 +352,7 @@ func (g *graph) featureMap(t int) (FeatureMap, string) {
 	if g.constant(t) || x.IsVariable {
 		return FeatureMap{}, "activation is a constant or variable tensor"
 	}
-	return FeatureMap{Tensor: t, H: int(x.Shape[1]), W: int(x.Shape[2]), C: int(x.Shape[3]), ZeroPoint: int32(q.ZeroPoint[0]), Scale: q.Scale[0]}, ""
+	return FeatureMap{Tensor: t, Name: x.Name, H: int(x.Shape[1]), W: int(x.Shape[2]), C: int(x.Shape[3]), ZeroPoint: int32(q.ZeroPoint[0]), Scale: q.Scale[0]}, ""
 }
 
 // layer describes operator oi as a stage layer whose activation inputs are feature maps in
@@ -520,10 +522,15 @@ func (g *graph) convLayer(l *Layer, op *schema.OperatorT, x, y FeatureMap) strin
 		if bt.Type != schema.TensorTypeINT32 {
 			return fmt.Sprintf("%s bias, not int32", tflite.TypeName(bt.Type))
 		}
-		if n, err := tflite.ElementCount(bt.Shape); err != nil || n != int64(outC) {
+		if n, err := tflite.ElementCount(bt.Shape); err != nil || n != int64(outC) || len(g.constData(b)) != 4*outC {
 			return "bias size does not match the output channels"
 		}
 		l.Bias = b
+		data := g.constData(b)
+		l.BiasValues = make([]int32, outC)
+		for i := range l.BiasValues {
+			l.BiasValues[i] = int32(binary.LittleEndian.Uint32(data[4*i:]))
+		}
 	}
 	if y.C != outC {
 		return "output channels do not match the filter"

@@ -1,0 +1,255 @@
+package patch
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/quantmcu/quantmcu/rewrite/precision"
+)
+
+// LowFormat is a feature map's format in the low branch: Bits 8 (int8 codes) or 4/2
+// (unsigned codes), with its own scale and zero point.
+type LowFormat struct {
+	Bits      int
+	Scale     float32
+	ZeroPoint int32
+}
+
+// codeRange is the code range of a format with the given bits.
+func codeRange(bits int) (int32, int32) {
+	if bits == 8 {
+		return -128, 127
+	}
+	return 0, int32(1)<<bits - 1
+}
+
+// LowBranch is QuantMCU's mixed precision for one stage (DESIGN.md §4): tiles whose checked
+// map holds a code outside [Lo, Hi] run in int8, the others run the layers after the checked
+// map with the per-map formats FMs.
+type LowBranch struct {
+	Checked int   // feature-map index k (1..n-1)
+	Lo, Hi  int32 // int8 thresholds (Lo > Hi: every tile is an outlier tile)
+	FMs     []LowFormat
+	// Spec is the spec the branch was resolved from, normalised: what `<name>_precision.json`
+	// holds.
+	Spec *precision.Spec
+	// OutlierRate is the fraction of outlier tiles the reports assume for BitOPs.
+	OutlierRate float64
+	// Inherited marks maps written by PAD or pools, which take their input's format.
+	Inherited []bool
+}
+
+// passThrough reports whether a layer copies or compares codes (its output has its input's
+// quantization, in TFLite and in the low branch).
+func passThrough(k Kind) bool { return k == KindPad || k == KindMaxPool || k == KindAvgPool }
+
+// DefaultChecked is the checked map of DESIGN.md §4: the output of the stage's first
+// convolution (a leading PAD does not count). It returns 0 when no layer follows it, so the
+// stage has no low branch.
+func (sp *StagePlan) DefaultChecked() int {
+	for _, l := range sp.Layers {
+		if l.Kind == KindConv || l.Kind == KindDepthwise {
+			if l.Out >= len(sp.FMs)-1 {
+				return 0
+			}
+			return l.Out
+		}
+	}
+	return 0
+}
+
+// int8Range is the real range the int8 codes of f cover.
+func int8Range(f FeatureMap) (float64, float64) {
+	s := float64(f.Scale)
+	return s * float64(-128-f.ZeroPoint), s * float64(127-f.ZeroPoint)
+}
+
+// UniformSpec is `--bits N`: every free map after the checked one at bits, with its int8
+// range, and no tile classified as outlier (lo -128, hi 127).
+func (sp *StagePlan) UniformSpec(bits int) (*precision.Spec, error) {
+	if !precision.ValidBits(bits) {
+		return nil, fmt.Errorf("%w: --bits %d: want 8, 4 or 2", ErrUnsupported, bits)
+	}
+	k := sp.DefaultChecked()
+	if k == 0 {
+		return nil, fmt.Errorf("%w: the patch stage has no layer after its first convolution: nothing can run in low precision", ErrUnsupported)
+	}
+	zero := 0.0
+	spec := &precision.Spec{Format: precision.Format, Version: precision.Version,
+		Checked: precision.Checked{Tensor: sp.FMs[k].Name, Lo: -128, Hi: 127, OutlierRate: &zero}, Maps: map[string]precision.Map{}}
+	pinned := sp.pinnedMaps()
+	for f := k + 1; f < len(sp.FMs)-1; f++ {
+		if passThrough(sp.Layers[f-1].Kind) {
+			continue
+		}
+		lo, hi := int8Range(sp.FMs[f])
+		b := bits
+		if pinned[f] {
+			b = 8
+		}
+		spec.Maps[sp.FMs[f].Name] = precision.Map{Bits: b, Min: lo, Max: hi}
+	}
+	return spec, nil
+}
+
+// pinnedMaps marks the maps that feed the stage output through PAD or pools only: those
+// copy codes into the int8 stage output, so the maps keep their int8 format.
+func (sp *StagePlan) pinnedMaps() []bool {
+	pinned := make([]bool, len(sp.FMs))
+	f := len(sp.FMs) - 1
+	for f > 0 && passThrough(sp.Layers[f-1].Kind) {
+		f = sp.Layers[f-1].In
+		pinned[f] = true
+	}
+	return pinned
+}
+
+// ApplyPrecision resolves spec against the stage and sets sp.Low. Errors name the tensor and
+// wrap ErrUnsupported (the spec is the user's input).
+func (sp *StagePlan) ApplyPrecision(spec *precision.Spec) error {
+	if err := spec.Check(); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("%w: precision spec: %s", ErrUnsupported, fmt.Sprintf(format, a...))
+	}
+	byName := map[string]int{}
+	for f, fm := range sp.FMs {
+		if _, dup := byName[fm.Name]; dup {
+			byName[fm.Name] = -1 // ambiguous
+			continue
+		}
+		byName[fm.Name] = f
+	}
+	last := len(sp.FMs) - 1
+	k, ok := byName[spec.Checked.Tensor]
+	switch {
+	case !ok:
+		return fail("checked tensor %q is not a feature map of the patch stage (operators %d-%d)", spec.Checked.Tensor, sp.Layers[0].Op, sp.Layers[len(sp.Layers)-1].Op)
+	case k < 0:
+		return fail("checked tensor %q names several stage maps", spec.Checked.Tensor)
+	case k == 0:
+		return fail("checked tensor %q is the stage input: check the output of a stage layer", spec.Checked.Tensor)
+	case k == last:
+		return fail("checked tensor %q is the stage output: no layer follows it to run in low precision", spec.Checked.Tensor)
+	}
+	lb := &LowBranch{Checked: k, Lo: int32(spec.Checked.Lo), Hi: int32(spec.Checked.Hi),
+		FMs: make([]LowFormat, len(sp.FMs)), Inherited: make([]bool, len(sp.FMs))}
+	if spec.Checked.OutlierRate != nil {
+		lb.OutlierRate = *spec.Checked.OutlierRate
+	} else if lb.Lo > lb.Hi {
+		lb.OutlierRate = 1
+	}
+	for f, fm := range sp.FMs {
+		lb.FMs[f] = LowFormat{Bits: 8, Scale: fm.Scale, ZeroPoint: fm.ZeroPoint}
+	}
+	pinned := sp.pinnedMaps()
+	for _, name := range spec.Names() {
+		f, ok := byName[name]
+		m := spec.Maps[name]
+		switch {
+		case !ok:
+			return fail("tensor %q is not a feature map of the patch stage", name)
+		case f < 0:
+			return fail("tensor %q names several stage maps", name)
+		case f <= k:
+			return fail("tensor %q is computed before the checked map %q (the outlier test needs it in int8)", name, spec.Checked.Tensor)
+		case f == last:
+			return fail("tensor %q is the stage output, which is always int8 with its original quantization", name)
+		case passThrough(sp.Layers[f-1].Kind):
+			return fail("tensor %q is written by %s, which keeps its input's precision: set the input map instead", name, sp.Layers[f-1].Kind)
+		}
+		format, err := formatFromRange(m, sp.FMs[f])
+		if err != nil {
+			return fail("tensor %q: %v", name, err)
+		}
+		if pinned[f] && format != lb.FMs[f] {
+			return fail("tensor %q reaches the int8 stage output through %s only: it must stay 8-bit with its int8 range", name, sp.Layers[len(sp.Layers)-1].Kind)
+		}
+		lb.FMs[f] = format
+	}
+	for f := k + 1; f < last; f++ {
+		if l := sp.Layers[f-1]; passThrough(l.Kind) {
+			lb.FMs[f] = lb.FMs[l.In]
+			lb.Inherited[f] = true
+		}
+	}
+	norm := *spec
+	norm.Maps = map[string]precision.Map{}
+	for f := k + 1; f < last; f++ {
+		if lb.Inherited[f] {
+			continue
+		}
+		lo, hi := int8Range(sp.FMs[f])
+		m := precision.Map{Bits: 8, Min: lo, Max: hi}
+		if given, ok := spec.Maps[sp.FMs[f].Name]; ok {
+			m = given
+		}
+		norm.Maps[sp.FMs[f].Name] = m
+	}
+	lb.Spec = &norm
+	sp.Low = lb
+	if sp.Report != nil {
+		sp.applyBitOPs(sp.Report)
+	}
+	return nil
+}
+
+// formatFromRange quantizes the range [m.Min, m.Max] (widened to include 0, as TFLite's
+// converter does, so that zero padding is exact) to m.Bits codes. An 8-bit range equal to
+// the map's int8 range gives the map's own quantization exactly.
+func formatFromRange(m precision.Map, orig FeatureMap) (LowFormat, error) {
+	if m.Bits == 8 {
+		lo, hi := int8Range(orig)
+		if nearlyEqual(m.Min, lo) && nearlyEqual(m.Max, hi) {
+			return LowFormat{Bits: 8, Scale: orig.Scale, ZeroPoint: orig.ZeroPoint}, nil
+		}
+	}
+	qmin, qmax := codeRange(m.Bits)
+	lo, hi := min(m.Min, 0), max(m.Max, 0)
+	scale := float32((hi - lo) / float64(qmax-qmin))
+	if !(scale > 0) || math.IsInf(float64(scale), 0) {
+		return LowFormat{}, fmt.Errorf("range [%g, %g] gives no usable %d-bit scale", m.Min, m.Max, m.Bits)
+	}
+	zp := float64(qmin) - lo/float64(scale)
+	z := int32(math.Round(zp))
+	z = min(max(z, qmin), qmax)
+	return LowFormat{Bits: m.Bits, Scale: scale, ZeroPoint: z}, nil
+}
+
+// nearlyEqual compares two range ends with a relative tolerance (JSON round trips of float64).
+func nearlyEqual(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*max(math.Abs(a), math.Abs(b), 1e-30)
+}
+
+// lowFM is feature map f with its low-branch quantization.
+func (sp *StagePlan) lowFM(f int) FeatureMap {
+	fm := sp.FMs[f]
+	fm.Scale, fm.ZeroPoint = sp.Low.FMs[f].Scale, sp.Low.FMs[f].ZeroPoint
+	return fm
+}
+
+// packedBytes is the size of a window of rows x cols pixels of c channels at bits.
+func packedBytes(rows, cols, c, bits int) int64 {
+	return int64(rows) * int64(cols) * ((int64(c)*int64(bits) + 7) / 8)
+}
+
+// LowScratchBytes is the scratch the low branch needs when its buffers are planned on their
+// own (maps up to the checked one in int8, later maps packed): the bytes it touches at most.
+func (sp *StagePlan) LowScratchBytes() int64 {
+	if sp.Low == nil {
+		return sp.ScratchBytes
+	}
+	sizes := make([]int64, len(sp.FMs))
+	for _, t := range sp.Tiles {
+		for f, w := range t {
+			bits := 8
+			if f > sp.Low.Checked {
+				bits = sp.Low.FMs[f].Bits
+			}
+			sizes[f] = max(sizes[f], packedBytes(w.Rows(), w.Cols(), sp.FMs[f].C, bits))
+		}
+	}
+	_, total := assignScratch(sp.Layers, sizes)
+	return total
+}
