@@ -104,6 +104,7 @@ func runEval(env *Env, fs *pflag.FlagSet, args []string) error {
 	if limit > 0 && len(files) > limit {
 		files = files[:limit]
 	}
+	warnInexactJPEG(env.Stderr, files)
 	labels, err := readLabels(labelsArg, files)
 	if err != nil {
 		return BadInput(err)

@@ -22,8 +22,10 @@ import (
 const preprocessHelp = `Inputs are raw tensor bytes (any extension; the size must be the tensor's), NumPy .npy
 arrays (same dtype and element count as the tensor, C order), or images (.png, .jpg,
 .jpeg, .bmp). Images go through this pipeline:
-  1. decode to 8-bit RGB (JPEG colour as libjpeg/Pillow converts it); gray for 1-channel
-     tensors or --grayscale (Pillow's L weights);
+  1. decode as PIL.Image.open + convert("RGB") do: JPEGs with libjpeg-turbo, Pillow's
+     decoder (loaded at run time; without it Go's decoder stands in, with a warning, and
+     some pixels differ by one step); gray for 1-channel tensors or --grayscale (Pillow's
+     L weights);
   2. --resize shorter (default): scale keeping the aspect ratio so the shorter side is
      --resize-to (default: just cover the tensor), then cut the centre HxW window;
      direct: stretch to HxW; none: the image must be HxW already. Resampling is bilinear
@@ -93,6 +95,19 @@ func preprocessOptions(fs *pflag.FlagSet) (tensorio.ImageOptions, error) {
 		return o, BadInput(err)
 	}
 	return o, nil
+}
+
+// warnInexactJPEG prints one warning when paths hold a JPEG that cannot be decoded exactly
+// as Pillow decodes it (libjpeg unavailable).
+func warnInexactJPEG(w io.Writer, paths []string) {
+	for _, p := range paths {
+		if ext := strings.ToLower(filepath.Ext(p)); ext == ".jpg" || ext == ".jpeg" {
+			if err := tensorio.ExactJPEG(); err != nil {
+				fmt.Fprintf(w, "warning: %v\n", err)
+			}
+			return
+		}
+	}
 }
 
 // loadedModel is a parsed model with its interpreter.
@@ -188,6 +203,7 @@ func runRun(env *Env, fs *pflag.FlagSet, args []string) error {
 		return BadInputf("model has %d input(s) (%s); give one --input per input, got %d",
 			len(lm.inputs), describeSpecs(lm.inputs), len(inputs))
 	}
+	warnInexactJPEG(env.Stderr, inputs)
 	data := make([][]byte, len(inputs))
 	for i, path := range inputs {
 		if data[i], err = tensorio.Load(path, lm.inputs[i], opts); err != nil {

@@ -3,6 +3,9 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"image"
+	_ "image/jpeg" // image.DecodeConfig of the photos
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,6 +137,62 @@ func TestRunImageInput(t *testing.T) {
 	code, stdout, stderr = quantmcu("run", filepath.Join(d, "models", "person_detect.tflite"), "-i", img, "--preset", "mobilenet")
 	if code != 0 || !strings.Contains(stdout, "class 0") {
 		t.Errorf("person_detect on an image: exit %d %s %s", code, stdout, stderr)
+	}
+}
+
+// TestRunTorchvisionPresetEqualsReferenceTensors: `run --preset torchvision` on a photo
+// gives the same outputs as `run` on its mbv2pt_* reference tensor (made with Pillow), for
+// every photo where the reference recipe's resize equals torchvision's (the recipe rounds
+// the longer side, torchvision truncates it; tensorio's tests cover the other photos).
+func TestRunTorchvisionPresetEqualsReferenceTensors(t *testing.T) {
+	d := sharedData(t)
+	if err := tensorio.ExactJPEG(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must decode JPEGs exactly: %v", err)
+		}
+		t.Skip(err)
+	}
+	model := filepath.Join(d, "models", "mobilenet_v2_quantized_1x3x224x224.tflite")
+	jpegs, _ := filepath.Glob(filepath.Join(d, "images", "imagenet-sample", "*.JPEG"))
+	compared := 0
+	for _, j := range jpegs {
+		_, wnidName, _ := strings.Cut(strings.TrimSuffix(filepath.Base(j), ".JPEG"), "_")
+		ref := filepath.Join(d, "inputs", "mbv2pt_"+wnidName+"_1x3x224x224_int8.raw")
+		if _, err := os.Stat(ref); err != nil {
+			continue
+		}
+		f, err := os.Open(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := image.DecodeConfig(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, long := min(cfg.Width, cfg.Height), max(cfg.Width, cfg.Height)
+		if 256*long/short != int(math.Round(256*float64(long)/float64(short))) {
+			t.Logf("%s: the reference recipe's resize is not torchvision's; skipped", filepath.Base(j))
+			continue
+		}
+		if testing.Short() && compared > 0 {
+			break
+		}
+		outs := [2]string{t.TempDir(), t.TempDir()}
+		for i, args := range [][]string{{"--input", j, "--preset", "torchvision"}, {"--input", ref}} {
+			if code, _, stderr := quantmcu(append([]string{"run", model, "-o", outs[i]}, args...)...); code != 0 {
+				t.Fatalf("%v: exit %d: %s", args, code, stderr)
+			}
+		}
+		got, _ := os.ReadFile(filepath.Join(outs[0], "output0.raw"))
+		want, _ := os.ReadFile(filepath.Join(outs[1], "output0.raw"))
+		if len(want) != 1000 || !bytes.Equal(got, want) {
+			t.Errorf("%s: logits differ from those of its reference tensor", filepath.Base(j))
+		}
+		compared++
+	}
+	if compared == 0 {
+		t.Fatal("no photo with a reference tensor")
 	}
 }
 

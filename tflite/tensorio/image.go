@@ -9,6 +9,8 @@ import (
 	_ "image/png"  // registers PNG with image.Decode
 
 	_ "golang.org/x/image/bmp" // registers BMP with image.Decode
+
+	"github.com/quantmcu/quantmcu/tflite/tensorio/libjpeg"
 )
 
 // maxPixels bounds the decoded size of an image (a guard against decompression bombs).
@@ -22,11 +24,33 @@ type Pixels struct {
 }
 
 // DecodeImage decodes a PNG, JPEG or BMP file into 8-bit RGB, or 8-bit gray for grayscale
-// files. Alpha is dropped (not blended). Colour JPEGs are converted the way libjpeg does by
-// default (as Pillow uses it): chroma upsampled with the "fancy" triangle filter and
-// YCbCr→RGB with libjpeg's fixed-point tables; only the inverse DCT, which Go's decoder
-// implements differently, can still move a pixel by one step.
+// files, as PIL.Image.open does; 4-channel images become RGB as Pillow's convert("RGB")
+// makes them: alpha dropped (not blended), CMYK by Pillow's formula. JPEGs are decoded by
+// libjpeg-turbo (package libjpeg), the library Pillow uses, so the pixels are Pillow's
+// exactly; where libjpeg cannot be loaded (see ExactJPEG) Go's decoder stands in, with
+// libjpeg's colour conversion and chroma upsampling but its own inverse DCT, which moves
+// some pixels by one step.
 func DecodeImage(data []byte) (*Pixels, error) {
+	if isJPEG(data) && libjpeg.Available() == nil {
+		return decodeLibjpeg(data)
+	}
+	return decodeGo(data)
+}
+
+// decodeLibjpeg decodes a JPEG file with libjpeg.
+func decodeLibjpeg(data []byte) (*Pixels, error) {
+	img, err := libjpeg.Decode(data, maxPixels)
+	if err != nil {
+		return nil, err
+	}
+	if img.Channels == 4 {
+		return cmykToRGB(img.Width, img.Height, img.Pix, img.Width*4), nil
+	}
+	return &Pixels{W: img.Width, H: img.Height, C: img.Channels, Pix: img.Pix}, nil
+}
+
+// decodeGo decodes a file with Go's image decoders.
+func decodeGo(data []byte) (*Pixels, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("not a readable PNG, JPEG or BMP image: %w", err)
@@ -41,6 +65,39 @@ func DecodeImage(data []byte) (*Pixels, error) {
 	return toPixels(img), nil
 }
 
+// ExactJPEG returns nil when JPEGs are decoded by libjpeg (Pillow-identical pixels), else
+// an error saying why Go's decoder stands in.
+func ExactJPEG() error {
+	if err := libjpeg.Available(); err != nil {
+		return fmt.Errorf("%w; JPEGs are decoded by Go's image/jpeg, whose inverse DCT differs from Pillow's (libjpeg-turbo) by one step in some pixels", err)
+	}
+	return nil
+}
+
+// isJPEG reports whether data starts with a JPEG SOI marker.
+func isJPEG(data []byte) bool {
+	return len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF
+}
+
+// cmykToRGB converts CMYK (255 = full ink) to RGB as Pillow's convert("RGB") does (its
+// cmyk2rgb): each channel is (255-K) - (ink × (255-K))/255, the product divided by 255 with
+// Pillow's rounding (t = a×b + 128; (t + t>>8) >> 8).
+func cmykToRGB(w, h int, pix []uint8, stride int) *Pixels {
+	p := &Pixels{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+	for y := 0; y < h; y++ {
+		row := pix[y*stride:]
+		for x := 0; x < w; x++ {
+			in := row[4*x : 4*x+4]
+			nk := 255 - int32(in[3])
+			for k := 0; k < 3; k++ {
+				t := int32(in[k])*nk + 128
+				p.Pix[(y*w+x)*3+k] = clamp8(nk - (t+t>>8)>>8)
+			}
+		}
+	}
+	return p
+}
+
 func toPixels(img image.Image) *Pixels {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -52,8 +109,20 @@ func toPixels(img image.Image) *Pixels {
 			copy(p.Pix[y*w:(y+1)*w], m.Pix[off:off+w])
 		}
 		return p
+	case *image.Gray16:
+		// Pillow opens 16-bit gray PNGs in mode "I" and converts that to 8 bits by clipping
+		// at 255 (not by dropping the low byte).
+		p := &Pixels{W: w, H: h, C: 1, Pix: make([]uint8, w*h)}
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				p.Pix[y*w+x] = uint8(min(m.Gray16At(b.Min.X+x, b.Min.Y+y).Y, 255))
+			}
+		}
+		return p
 	case *image.YCbCr:
 		return ycbcrToRGB(m)
+	case *image.CMYK:
+		return cmykToRGB(w, h, m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride)
 	}
 	p := &Pixels{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
 	i := 0

@@ -2,6 +2,8 @@ package tensorio
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"image"
 	"image/color"
 	"image/png"
@@ -246,42 +248,210 @@ func TestRawSizeError(t *testing.T) {
 	}
 }
 
-// TestTorchvisionMatchesReferenceInputs preprocesses the ImageNet photos that were also
-// used (via PIL + torchvision) to make the mbv2pt_*.raw reference inputs and compares.
-// Pixels can differ by one step where Go's JPEG inverse DCT rounds differently from
-// libjpeg's, so the test demands near-identity, not identity.
-func TestTorchvisionMatchesReferenceInputs(t *testing.T) {
+// mbv2ptCase is an ImageNet photo of images/imagenet-sample with the mbv2pt_* tensor that
+// was made from it with Pillow (../shared/data/README.md).
+type mbv2ptCase struct{ name, jpeg, tensor string }
+
+// read returns the photo's file and its reference tensor.
+func (c mbv2ptCase) read(t testing.TB) (jpeg, tensor []byte) {
+	jpeg, err := os.ReadFile(c.jpeg)
+	if err == nil {
+		tensor, err = os.ReadFile(c.tensor)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jpeg, tensor
+}
+
+// mbv2ptCases lists every photo of images/imagenet-sample that has a matching tensor.
+func mbv2ptCases(t testing.TB) []mbv2ptCase {
 	d := dataDir(t)
-	s := Spec{Name: "input", Type: schema.TensorTypeINT8, Shape: []int32{1, 3, 224, 224}, Scale: 0.0186311156, ZeroPoint: -14}
-	o, _ := Preset("torchvision")
-	for _, name := range []string{"000_n01440764_tench", "340_n02391049_zebra", "980_n09472597_volcano", "985_n11939491_daisy"} {
-		img := filepath.Join(d, "images", "imagenet-sample", name+".JPEG")
-		got, err := Load(img, s, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, _ := Load(img, s, o)
-		if !bytes.Equal(got, again) {
-			t.Errorf("%s: preprocessing is not deterministic", name)
-		}
-		want, err := os.ReadFile(filepath.Join(d, "inputs", "mbv2pt_"+name[4:]+"_1x3x224x224_int8.raw"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		same, maxd := 0, 0
-		for i := range got {
-			diff := int(int8(got[i])) - int(int8(want[i]))
-			if diff == 0 {
-				same++
-			}
-			maxd = max(maxd, diff, -diff)
-		}
-		frac := float64(same) / float64(len(got))
-		t.Logf("%s: %.2f%% identical, max |diff| %d", name, 100*frac, maxd)
-		if frac < 0.95 || maxd > 2 {
-			t.Errorf("%s: only %.2f%% identical, max |diff| %d", name, 100*frac, maxd)
+	jpegs, _ := filepath.Glob(filepath.Join(d, "images", "imagenet-sample", "*.JPEG"))
+	var cases []mbv2ptCase
+	for _, j := range jpegs {
+		name := strings.TrimSuffix(filepath.Base(j), ".JPEG") // <class>_<wnid>_<name>
+		_, wnidName, ok := strings.Cut(name, "_")
+		tensor := filepath.Join(d, "inputs", "mbv2pt_"+wnidName+"_1x3x224x224_int8.raw")
+		if _, err := os.Stat(tensor); ok && err == nil {
+			cases = append(cases, mbv2ptCase{name, j, tensor})
 		}
 	}
+	if len(cases) == 0 {
+		t.Fatalf("no photo in %s has an mbv2pt_* tensor", filepath.Join(d, "images", "imagenet-sample"))
+	}
+	return cases
+}
+
+// mbv2ptSpec is mobilenet_v2_quantized_1x3x224x224.tflite's input tensor.
+var mbv2ptSpec = Spec{Name: "input", Type: schema.TensorTypeINT8, Shape: []int32{1, 3, 224, 224}, Scale: 0.0186311156, ZeroPoint: -14}
+
+// requireExactJPEG skips when libjpeg is unavailable, except under CI, which installs it.
+func requireExactJPEG(t testing.TB) {
+	if err := ExactJPEG(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must decode JPEGs exactly: %v", err)
+		}
+		t.Skip(err)
+	}
+}
+
+// TestTorchvisionPresetIsPillowExact demands the torchvision preset's input bytes equal the
+// reference tensors made with Pillow (decode, convert("RGB"), resize(BILINEAR), crop) and
+// ToTensor/Normalize arithmetic, for every photo that has one.
+//
+// The reference recipe rounds the scaled longer side (round(256*500/339) = 378) where
+// torchvision's Resize(256) truncates it (int(...) = 377, what the preset does). For a
+// photo where the two differ, the tensor is checked at the recipe's size, which still
+// tests decoding, resampling, cropping and quantization byte for byte.
+func TestTorchvisionPresetIsPillowExact(t *testing.T) {
+	cases := mbv2ptCases(t)
+	requireExactJPEG(t)
+	o, _ := Preset("torchvision")
+	for _, c := range cases {
+		data, want := c.read(t)
+		p, err := DecodeImage(data)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		tw, th := coverSize(p.W, p.H, 224, 224, 256)
+		rw, rh := roundedCoverSize(p.W, p.H, 256)
+		var got []byte
+		if tw == rw && th == rh {
+			got, err = Load(c.jpeg, mbv2ptSpec, o)
+		} else {
+			t.Logf("%s: %dx%d; torchvision resizes to %dx%d, the reference recipe to %dx%d: checked at the recipe's size", c.name, p.W, p.H, tw, th, rw, rh)
+			exact := o
+			exact.Resize = ResizeNone
+			got, err = exact.Tensor(recipeCrop(p), mbv2ptSpec)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if n := countDiff(got, want); n != 0 {
+			t.Errorf("%s: %d of %d input bytes differ from the Pillow reference", c.name, n, len(want))
+		}
+	}
+	t.Logf("%d photos checked", len(cases))
+}
+
+// TestTorchvisionPresetMatchesPillowDigests runs every photo of images/imagenet-sample
+// (gray, 4:4:4, 4:2:2 and 4:2:0 JPEGs of many sizes) through the torchvision preset and
+// compares the SHA-256 of the input bytes with that of the tensor Pillow + torchvision give
+// (testdata/README.md). -short checks every tenth photo.
+func TestTorchvisionPresetMatchesPillowDigests(t *testing.T) {
+	d := dataDir(t)
+	requireExactJPEG(t)
+	tsv, err := os.ReadFile(filepath.Join("testdata", "imagenet_sample_torchvision_sha256.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := Preset("torchvision")
+	checked := 0
+	for i, line := range strings.Split(strings.TrimSpace(string(tsv)), "\n")[1:] {
+		col := strings.Split(line, "\t")
+		if len(col) != 4 {
+			t.Fatalf("testdata line %d: %q", i+2, line)
+		}
+		if testing.Short() && i%10 != 0 {
+			continue
+		}
+		got, err := Load(filepath.Join(d, "images", "imagenet-sample", col[0]), mbv2ptSpec, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(got); hex.EncodeToString(sum[:]) != col[3] {
+			t.Errorf("%s (%s %s): input bytes differ from Pillow + torchvision's", col[0], col[1], col[2])
+		}
+		checked++
+	}
+	t.Logf("%d photos checked", checked)
+}
+
+// recipeCrop is the reference recipe's geometry: shorter side to 256 (the longer one rounded
+// to nearest, see roundedCoverSize), centre 224x224 crop.
+func recipeCrop(p *Pixels) *Pixels {
+	w, h := roundedCoverSize(p.W, p.H, 256)
+	r := resizeBilinear(p, w, h)
+	return crop(r, int(math.RoundToEven(float64(w-224)/2)), int(math.RoundToEven(float64(h-224)/2)), 224, 224)
+}
+
+// roundedCoverSize is the reference recipe's resize: shorter side to short, longer side
+// scaled and rounded to nearest.
+func roundedCoverSize(w, h, short int) (int, int) {
+	if w <= h {
+		return short, int(math.Round(float64(short) * float64(h) / float64(w)))
+	}
+	return int(math.Round(float64(short) * float64(w) / float64(h))), short
+}
+
+// TestGoJPEGFallbackIsClose keeps the stand-in decoder (Go's image/jpeg, used where libjpeg
+// is missing) honest: its inverse DCT differs from libjpeg's, so pixels may move by a step,
+// but colour conversion and upsampling are libjpeg's, so nearly all bytes agree.
+func TestGoJPEGFallbackIsClose(t *testing.T) {
+	o, _ := Preset("torchvision")
+	o.Resize = ResizeNone
+	for _, c := range mbv2ptCases(t) {
+		data, want := c.read(t)
+		p, err := decodeGo(data)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, err := o.Tensor(recipeCrop(p), mbv2ptSpec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same, maxd := len(got)-countDiff(got, want), 0
+		for i := range got {
+			d := int(int8(got[i])) - int(int8(want[i]))
+			maxd = max(maxd, d, -d)
+		}
+		frac := float64(same) / float64(len(got))
+		t.Logf("%s: Go's decoder gives %.2f%% identical bytes, max |diff| %d", c.name, 100*frac, maxd)
+		if frac < 0.95 || maxd > 2 {
+			t.Errorf("%s: only %.2f%% identical, max |diff| %d", c.name, 100*frac, maxd)
+		}
+	}
+}
+
+// TestCMYKToRGBLikePillow checks the CMYK conversion against values Pillow 9.4's
+// Image.convert("RGB") gives for the same CMYK pixels.
+func TestCMYKToRGBLikePillow(t *testing.T) {
+	cmyk := []uint8{0, 0, 0, 0, 100, 50, 200, 60, 255, 255, 255, 255, 10, 250, 128, 200}
+	got := cmykToRGB(4, 1, cmyk, 16)
+	if want := []uint8{255, 255, 255, 119, 157, 42, 0, 0, 0, 53, 1, 27}; got.C != 3 || !bytes.Equal(got.Pix, want) {
+		t.Errorf("got %v, want %v", got.Pix, want)
+	}
+}
+
+// TestGray16ClipsLikePillow: Pillow opens a 16-bit gray PNG in mode "I", whose conversion to
+// 8 bits clips (0, 100, 255, 256, 1000, 65535 -> 0, 100, 255, 255, 255, 255).
+func TestGray16ClipsLikePillow(t *testing.T) {
+	img := image.NewGray16(image.Rect(0, 0, 6, 1))
+	for i, v := range []uint16{0, 100, 255, 256, 1000, 65535} {
+		img.SetGray16(i, 0, color.Gray16{Y: v})
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	p, err := DecodeImage(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint8{0, 100, 255, 255, 255, 255}; p.C != 1 || !bytes.Equal(p.Pix, want) {
+		t.Errorf("got %+v, want gray %v", p, want)
+	}
+}
+
+func countDiff(a, b []byte) int {
+	n := max(len(b)-len(a), 0)
+	for i := range a {
+		if i >= len(b) || a[i] != b[i] {
+			n++
+		}
+	}
+	return n
 }
 
 func asInt8(b []byte) []int8 {
