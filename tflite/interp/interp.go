@@ -73,6 +73,13 @@ type program struct {
 	activeSet []int // non-constant tensors that need a buffer
 	// patchStages are the QMCU_PATCH_STAGE kernels, for PatchStageStats.
 	patchStages []*patchStageKernel
+	variables []variable
+}
+
+// variable is a state tensor (is_variable) and the byte it is reset to.
+type variable struct {
+	index int
+	fill  byte
 }
 
 type preparedOp struct {
@@ -128,6 +135,7 @@ func (it *Interpreter) alloc() {
 	for _, i := range p.activeSet {
 		it.data[i] = make([]byte, p.infos[i].Bytes)
 	}
+	it.ResetState()
 	it.scratch = make([][]byte, it.threads)
 	for i := range it.scratch {
 		it.scratch[i] = make([]byte, p.scratch)
@@ -142,6 +150,18 @@ func (it *Interpreter) Clone() *Interpreter {
 	c := &Interpreter{p: it.p, threads: it.threads}
 	c.alloc()
 	return c
+}
+
+// ResetState resets the model's state tensors (SVDF activation state and other is_variable
+// tensors) as TFLM's ResetVariableTensors does; New and Clone start from this state, and
+// each Invoke carries it on, as TFLM does.
+func (it *Interpreter) ResetState() {
+	for _, v := range it.p.variables {
+		d := it.data[v.index]
+		for i := range d {
+			d[i] = v.fill
+		}
+	}
 }
 
 // SetHook installs h (nil removes it); it is called after every operator.

@@ -53,6 +53,17 @@ func prepare(m *schema.ModelT) (*program, error) {
 			info.Scale, info.ZeroPoint = q.Scale, q.ZeroPoint
 		}
 		p.infos[i] = info
+		if t.IsVariable {
+			// TFLM ResetVariableTensors: state tensors start as zeros (int8: the zero point)
+			// and keep their contents from one Invoke to the next.
+			var fill byte
+			if t.Type == schema.TensorTypeINT8 && len(info.ZeroPoint) > 0 {
+				fill = byte(int8(info.ZeroPoint[0]))
+			}
+			p.variables = append(p.variables, variable{index: i, fill: fill})
+			written[i] = true
+			continue
+		}
 		if int(t.Buffer) < len(m.Buffers) && t.Buffer != 0 && len(m.Buffers[t.Buffer].Data) > 0 {
 			p.constant[i] = m.Buffers[t.Buffer].Data
 			written[i] = true
@@ -183,6 +194,32 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.concatenation()
 	case schema.BuiltinOperatorCUSTOM:
 		return c.custom()
+	case schema.BuiltinOperatorEXPAND_DIMS:
+		return c.reshape()
+	case schema.BuiltinOperatorSHAPE:
+		return c.shape()
+	case schema.BuiltinOperatorPACK:
+		return c.pack()
+	case schema.BuiltinOperatorUNPACK:
+		return c.unpack()
+	case schema.BuiltinOperatorSPLIT:
+		return c.split(false)
+	case schema.BuiltinOperatorSPLIT_V:
+		return c.split(true)
+	case schema.BuiltinOperatorGATHER:
+		return c.gather()
+	case schema.BuiltinOperatorBROADCAST_TO:
+		return c.broadcastTo()
+	case schema.BuiltinOperatorDEPTH_TO_SPACE:
+		return c.depthSpace(true)
+	case schema.BuiltinOperatorSPACE_TO_DEPTH:
+		return c.depthSpace(false)
+	case schema.BuiltinOperatorSPACE_TO_BATCH_ND:
+		return c.spaceBatch(true)
+	case schema.BuiltinOperatorBATCH_TO_SPACE_ND:
+		return c.spaceBatch(false)
+	case schema.BuiltinOperatorRESIZE_NEAREST_NEIGHBOR:
+		return c.resizeNearest()
 	}
 	return nil, c.errorf("not supported by the interpreter")
 }

@@ -1,6 +1,8 @@
 package interp
 
 import (
+	"encoding/binary"
+
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
@@ -455,4 +457,33 @@ func (k *concatKernel) run(x *execCtx) {
 			off += n
 		}
 	}
+}
+
+// shapeKernel is SHAPE (TFLM shape.cc): the input's dimensions as int32 (the only output
+// type TFLM writes). Shapes are static, so the values are known at preparation.
+type shapeKernel struct {
+	out  int
+	dims []byte
+}
+
+func (k *shapeKernel) run(x *execCtx) { copy(x.data[k.out], k.dims) }
+
+func (c *prep) shape() (kernel, error) {
+	if err := c.counts(1, 1, 1); err != nil {
+		return nil, err
+	}
+	in, _ := c.in(0)
+	out, _ := c.out(0)
+	if err := c.wantType(out, schema.TensorTypeINT32); err != nil {
+		return nil, err
+	}
+	dims := c.info(in).Shape
+	if c.elements(out) != len(dims) {
+		return nil, c.errorf("output %s must hold the %d dimensions of %s", c.desc(out), len(dims), c.desc(in))
+	}
+	k := &shapeKernel{out: out, dims: make([]byte, 4*len(dims))}
+	for i, d := range dims {
+		binary.LittleEndian.PutUint32(k.dims[4*i:], uint32(d))
+	}
+	return k, nil
 }

@@ -1,0 +1,444 @@
+package interp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/quantmcu/quantmcu/tflite"
+	"github.com/quantmcu/quantmcu/tflite/builder"
+	"github.com/quantmcu/quantmcu/tflite/schema"
+)
+
+// The per-operator goldens: small models built with tflite/builder (opCases), their inputs,
+// and the outputs a real TFLM build produced for them (testdata/ops/README.md says which
+// commit and how). -update-op-models rewrites the models and inputs from opCases; the
+// outputs then have to come from TFLM again.
+var updateOpModels = flag.Bool("update-op-models", false, "rewrite testdata/ops/*.tflite and inputs from the case table (outputs must then be regenerated with TFLM)")
+
+const opDir = "testdata/ops"
+
+// opCase builds one test model; inputs are drawn per input tensor from its type unless
+// gen overrides input i (return nil to keep the default).
+type opCase struct {
+	name  string
+	build func(b *builder.Builder)
+	gen   func(i int, info TensorInfo, rng *rand.Rand) []byte
+}
+
+// TestOpGoldens runs every committed operator model on its committed inputs and requires
+// the outputs TFLM produced, byte for byte.
+func TestOpGoldens(t *testing.T) {
+	if *updateOpModels {
+		writeOpModels(t)
+	}
+	models, _ := filepath.Glob(filepath.Join(opDir, "*.tflite"))
+	if len(models) == 0 {
+		t.Fatalf("no models in %s", opDir)
+	}
+	names := map[string]bool{}
+	for _, oc := range opCases() {
+		names[oc.name] = true
+	}
+	for _, path := range models {
+		name := strings.TrimSuffix(filepath.Base(path), ".tflite")
+		t.Run(name, func(t *testing.T) {
+			if !names[name] {
+				t.Fatalf("%s is not in the case table (stale file?)", path)
+			}
+			m, err := tflite.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			it, err := New(m, WithThreads(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ins [][]byte
+			for i := range it.Inputs() {
+				d, err := os.ReadFile(filepath.Join(opDir, name+".in"+itoa(i)+".raw"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ins = append(ins, d)
+			}
+			outs, err := it.Invoke(ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, got := range outs {
+				want, err := os.ReadFile(filepath.Join(opDir, name+".out"+itoa(i)+".raw"))
+				if err != nil {
+					t.Fatalf("golden output missing (run TFLM on the model, see %s/README.md): %v", opDir, err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("output %d differs from TFLM: %s", i, diffTyped(got, want, it.Outputs()[i].Type))
+				}
+			}
+		})
+	}
+}
+
+// TestOpCasesMatchCommittedModels rebuilds every case and requires the committed model bytes,
+// so the goldens always describe the code's case table.
+func TestOpCasesMatchCommittedModels(t *testing.T) {
+	for _, oc := range opCases() {
+		data, err := buildOpCase(oc)
+		if err != nil {
+			t.Fatalf("%s: %v", oc.name, err)
+		}
+		want, err := os.ReadFile(filepath.Join(opDir, oc.name+".tflite"))
+		if err != nil {
+			t.Fatalf("%s: %v (run go test -run TestOpGoldens -update-op-models)", oc.name, err)
+		}
+		if !bytes.Equal(data, want) {
+			t.Errorf("%s: the case table builds a different model than the committed one", oc.name)
+		}
+	}
+}
+
+func buildOpCase(oc opCase) ([]byte, error) {
+	b := builder.New(1)
+	oc.build(b)
+	m, err := b.Model()
+	if err != nil {
+		return nil, err
+	}
+	return tflite.Serialize(m)
+}
+
+func writeOpModels(t *testing.T) {
+	if err := os.MkdirAll(opDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, oc := range opCases() {
+		data, err := buildOpCase(oc)
+		if err != nil {
+			t.Fatalf("%s: %v", oc.name, err)
+		}
+		if err := os.WriteFile(filepath.Join(opDir, oc.name+".tflite"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := tflite.Parse(data, oc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sg := m.Subgraphs[0]
+		rng := rand.New(rand.NewPCG(uint64(len(oc.name)), hashName(oc.name)))
+		for i, ti := range sg.Inputs {
+			tt := sg.Tensors[ti]
+			info := TensorInfo{Index: int(ti), Name: tt.Name, Type: tt.Type, Shape: tt.Shape, Bytes: int(tflite.TensorBytes(tt))}
+			var d []byte
+			if oc.gen != nil {
+				d = oc.gen(i, info, rng)
+			}
+			if d == nil {
+				d = randomTensor(info, rng)
+			}
+			if err := os.WriteFile(filepath.Join(opDir, oc.name+".in"+itoa(i)+".raw"), d, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func hashName(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range []byte(s) {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
+}
+
+// randomTensor fills a tensor: integers over their whole range, floats in [-4, 4).
+func randomTensor(info TensorInfo, rng *rand.Rand) []byte {
+	d := make([]byte, info.Bytes)
+	switch info.Type {
+	case schema.TensorTypeFLOAT32:
+		for i := 0; i+4 <= len(d); i += 4 {
+			binary.LittleEndian.PutUint32(d[i:], math.Float32bits(float32(rng.Float64()*8-4)))
+		}
+	default:
+		for i := range d {
+			d[i] = byte(rng.Uint32())
+		}
+	}
+	return d
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func fmtInt(v int) string { return strconv.Itoa(v) }
+
+func diffTyped(got, want []byte, ty schema.TensorType) string {
+	if len(got) != len(want) {
+		return fmt.Sprintf("length %d, want %d", len(got), len(want))
+	}
+	n, first := 0, -1
+	for i := range got {
+		if got[i] != want[i] {
+			if first < 0 {
+				first = i
+			}
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d bytes differ (%s), first at byte %d", n, len(got), tflite.TypeName(ty), first)
+}
+
+// ---- case construction helpers ----------------------------------------------------------
+
+type tq struct {
+	scale float32
+	zp    int64
+}
+
+func act(b *builder.Builder, name string, ty schema.TensorType, shape []int32, q *tq) builder.Tensor {
+	s := builder.TensorSpec{Name: name, Type: ty, Shape: shape}
+	if q != nil {
+		s.Scale, s.ZeroPoint = []float32{q.scale}, []int64{q.zp}
+	}
+	return b.AddTensor(s)
+}
+
+func constI32(b *builder.Builder, name string, shape []int32, v ...int32) builder.Tensor {
+	d := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(d[4*i:], uint32(x))
+	}
+	return b.AddTensor(builder.TensorSpec{Name: name, Type: schema.TensorTypeINT32, Shape: shape, Data: d})
+}
+
+func in(b *builder.Builder, ty schema.TensorType, shape []int32, q *tq) builder.Tensor {
+	t := act(b, "input", ty, shape, q)
+	b.MarkInput(t)
+	return t
+}
+
+func typeName(ty schema.TensorType) string { return strings.ToLower(tflite.TypeName(ty)) }
+
+var q8 = &tq{0.05, 3}
+
+func qFor(ty schema.TensorType) *tq {
+	switch ty {
+	case schema.TensorTypeINT8:
+		return q8
+	case schema.TensorTypeINT16:
+		return &tq{0.001, 0}
+	}
+	return nil
+}
+
+// opCases is the table of operator test models, sorted by name.
+func opCases() []opCase {
+	var cs []opCase
+	cs = append(cs, moveCases()...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	return cs
+}
+
+func moveCases() []opCase {
+	var cs []opCase
+	i8, i16, f32t := schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeFLOAT32
+	// RESIZE_NEAREST_NEIGHBOR: up, down, odd sizes, every option combination.
+	for _, ty := range []schema.TensorType{i8, i16, f32t} {
+		for _, g := range []struct {
+			name         string
+			in, out      [2]int32
+			align, halfP bool
+		}{
+			{"up2x", [2]int32{3, 4}, [2]int32{6, 8}, false, false},
+			{"odd", [2]int32{5, 3}, [2]int32{7, 8}, false, false},
+			{"down", [2]int32{9, 7}, [2]int32{4, 3}, false, false},
+			{"align", [2]int32{5, 3}, [2]int32{7, 8}, true, false},
+			{"half", [2]int32{5, 3}, [2]int32{7, 8}, false, true},
+			{"alignhalf", [2]int32{4, 6}, [2]int32{9, 5}, true, true},
+		} {
+			cs = append(cs, opCase{name: "resize_nearest_" + g.name + "_" + typeName(ty), build: func(b *builder.Builder) {
+				x := in(b, ty, []int32{2, g.in[0], g.in[1], 3}, qFor(ty))
+				size := constI32(b, "size", []int32{2}, g.out[0], g.out[1])
+				y := act(b, "output", ty, []int32{2, g.out[0], g.out[1], 3}, qFor(ty))
+				b.AddOperator(schema.BuiltinOperatorRESIZE_NEAREST_NEIGHBOR, []builder.Tensor{x, size}, []builder.Tensor{y},
+					builder.Options(schema.BuiltinOptionsResizeNearestNeighborOptions, &schema.ResizeNearestNeighborOptionsT{AlignCorners: g.align, HalfPixelCenters: g.halfP}))
+				b.Output(y)
+			}})
+		}
+	}
+	// SHAPE of a 4-D tensor.
+	cs = append(cs, opCase{name: "shape_int8", build: func(b *builder.Builder) {
+		x := in(b, i8, []int32{1, 5, 3, 2}, q8)
+		y := act(b, "output", schema.TensorTypeINT32, []int32{4}, nil)
+		b.AddOperator(schema.BuiltinOperatorSHAPE, []builder.Tensor{x}, []builder.Tensor{y},
+			builder.Options(schema.BuiltinOptionsShapeOptions, &schema.ShapeOptionsT{OutType: schema.TensorTypeINT32}))
+		b.Output(y)
+	}})
+	// PACK / UNPACK along every axis, including negative ones.
+	for _, ty := range []schema.TensorType{i8, i16, f32t, schema.TensorTypeINT32} {
+		for _, axis := range []int32{0, 1, 2, -1} {
+			cs = append(cs, opCase{name: "pack_axis" + fmtInt(int(axis)) + "_" + typeName(ty), build: func(b *builder.Builder) {
+				x0 := in(b, ty, []int32{2, 3}, qFor(ty))
+				x1 := in(b, ty, []int32{2, 3}, qFor(ty))
+				x2 := in(b, ty, []int32{2, 3}, qFor(ty))
+				shape := []int32{2, 3}
+				a := int(axis)
+				if a < 0 {
+					a += 3
+				}
+				shape = append(shape[:a:a], append([]int32{3}, shape[a:]...)...)
+				y := act(b, "output", ty, shape, qFor(ty))
+				b.AddOperator(schema.BuiltinOperatorPACK, []builder.Tensor{x0, x1, x2}, []builder.Tensor{y},
+					builder.Options(schema.BuiltinOptionsPackOptions, &schema.PackOptionsT{ValuesCount: 3, Axis: axis}))
+				b.Output(y)
+			}})
+		}
+	}
+	for _, ty := range []schema.TensorType{i8, f32t} {
+		for _, axis := range []int32{0, 1, -1} {
+			cs = append(cs, opCase{name: "unpack_axis" + fmtInt(int(axis)) + "_" + typeName(ty), build: func(b *builder.Builder) {
+				shape := []int32{2, 3, 4}
+				x := in(b, ty, shape, qFor(ty))
+				a := int(axis)
+				if a < 0 {
+					a += 3
+				}
+				n := shape[a]
+				rest := append(append([]int32(nil), shape[:a]...), shape[a+1:]...)
+				var ys []builder.Tensor
+				for range n {
+					ys = append(ys, act(b, "output", ty, rest, qFor(ty)))
+				}
+				b.AddOperator(schema.BuiltinOperatorUNPACK, []builder.Tensor{x}, ys,
+					builder.Options(schema.BuiltinOptionsUnpackOptions, &schema.UnpackOptionsT{Num: n, Axis: axis}))
+				b.Output(ys...)
+			}})
+		}
+	}
+	// SPLIT / SPLIT_V.
+	for _, ty := range []schema.TensorType{i8, i16, f32t} {
+		for _, axis := range []int32{1, -1} {
+			cs = append(cs, opCase{name: "split_axis" + fmtInt(int(axis)) + "_" + typeName(ty), build: func(b *builder.Builder) {
+				x := in(b, ty, []int32{2, 6, 6}, qFor(ty))
+				ax := constI32(b, "axis", []int32{}, axis)
+				shape := []int32{2, 6, 6}
+				shape[(int(axis)+3)%3] = 2
+				ys := []builder.Tensor{act(b, "o0", ty, shape, qFor(ty)), act(b, "o1", ty, shape, qFor(ty)), act(b, "o2", ty, shape, qFor(ty))}
+				b.AddOperator(schema.BuiltinOperatorSPLIT, []builder.Tensor{ax, x}, ys,
+					builder.Options(schema.BuiltinOptionsSplitOptions, &schema.SplitOptionsT{NumSplits: 3}))
+				b.Output(ys...)
+			}})
+		}
+		cs = append(cs, opCase{name: "split_v_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{1, 4, 7}, qFor(ty))
+			sizes := constI32(b, "sizes", []int32{3}, 2, -1, 4)
+			ax := constI32(b, "axis", []int32{1}, 2)
+			ys := []builder.Tensor{act(b, "o0", ty, []int32{1, 4, 2}, qFor(ty)), act(b, "o1", ty, []int32{1, 4, 1}, qFor(ty)), act(b, "o2", ty, []int32{1, 4, 4}, qFor(ty))}
+			b.AddOperator(schema.BuiltinOperatorSPLIT_V, []builder.Tensor{x, sizes, ax}, ys,
+				builder.Options(schema.BuiltinOptionsSplitVOptions, &schema.SplitVOptionsT{NumSplits: 3}))
+			b.Output(ys...)
+		}})
+	}
+	// GATHER: constant and input positions, axes and batch_dims.
+	for _, ty := range []schema.TensorType{i8, f32t} {
+		cs = append(cs, opCase{name: "gather_const_axis1_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{2, 5, 3}, qFor(ty))
+			pos := constI32(b, "positions", []int32{2, 2}, 4, 0, 2, 2)
+			y := act(b, "output", ty, []int32{2, 2, 2, 3}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorGATHER, []builder.Tensor{x, pos}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsGatherOptions, &schema.GatherOptionsT{Axis: 1}))
+			b.Output(y)
+		}})
+	}
+	cs = append(cs, opCase{name: "gather_input_batchdims1_int8", build: func(b *builder.Builder) {
+		x := in(b, i8, []int32{2, 5, 3}, q8)
+		pos := act(b, "positions", schema.TensorTypeINT32, []int32{2, 4}, nil)
+		b.MarkInput(pos)
+		y := act(b, "output", i8, []int32{2, 4, 3}, q8)
+		b.AddOperator(schema.BuiltinOperatorGATHER, []builder.Tensor{x, pos}, []builder.Tensor{y},
+			builder.Options(schema.BuiltinOptionsGatherOptions, &schema.GatherOptionsT{Axis: -2, BatchDims: 1}))
+		b.Output(y)
+	}, gen: func(i int, info TensorInfo, rng *rand.Rand) []byte {
+		if i != 1 {
+			return nil
+		}
+		d := make([]byte, info.Bytes)
+		for j := 0; j < len(d); j += 4 {
+			binary.LittleEndian.PutUint32(d[j:], uint32(rng.IntN(5)))
+		}
+		return d
+	}})
+	// BROADCAST_TO, EXPAND_DIMS.
+	for _, ty := range []schema.TensorType{i8, f32t} {
+		cs = append(cs, opCase{name: "broadcast_to_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{3, 1, 2}, qFor(ty))
+			shape := constI32(b, "shape", []int32{4}, 2, 3, 4, 2)
+			y := act(b, "output", ty, []int32{2, 3, 4, 2}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorBROADCAST_TO, []builder.Tensor{x, shape}, []builder.Tensor{y}, nil)
+			b.Output(y)
+		}})
+	}
+	cs = append(cs, opCase{name: "expand_dims_int8", build: func(b *builder.Builder) {
+		x := in(b, i8, []int32{3, 4}, q8)
+		axis := constI32(b, "axis", []int32{1}, -1)
+		y := act(b, "output", i8, []int32{3, 4, 1}, q8)
+		b.AddOperator(schema.BuiltinOperatorEXPAND_DIMS, []builder.Tensor{x, axis}, []builder.Tensor{y},
+			builder.Options(schema.BuiltinOptionsExpandDimsOptions, &schema.ExpandDimsOptionsT{}))
+		b.Output(y)
+	}})
+	// DEPTH_TO_SPACE / SPACE_TO_DEPTH.
+	for _, ty := range []schema.TensorType{i8, f32t} {
+		cs = append(cs, opCase{name: "depth_to_space_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{2, 2, 3, 8}, qFor(ty))
+			y := act(b, "output", ty, []int32{2, 4, 6, 2}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorDEPTH_TO_SPACE, []builder.Tensor{x}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsDepthToSpaceOptions, &schema.DepthToSpaceOptionsT{BlockSize: 2}))
+			b.Output(y)
+		}})
+		cs = append(cs, opCase{name: "space_to_depth_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{1, 6, 3, 2}, qFor(ty))
+			y := act(b, "output", ty, []int32{1, 2, 1, 18}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorSPACE_TO_DEPTH, []builder.Tensor{x}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsSpaceToDepthOptions, &schema.SpaceToDepthOptionsT{BlockSize: 3}))
+			b.Output(y)
+		}})
+	}
+	// SPACE_TO_BATCH_ND -> BATCH_TO_SPACE_ND as TF writes dilated convolutions, and alone.
+	for _, ty := range []schema.TensorType{i8, f32t} {
+		cs = append(cs, opCase{name: "space_to_batch_nd_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{2, 5, 4, 3}, qFor(ty))
+			block := constI32(b, "block", []int32{2}, 2, 3)
+			pads := constI32(b, "paddings", []int32{2, 2}, 1, 0, 1, 1)
+			y := act(b, "output", ty, []int32{12, 3, 2, 3}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorSPACE_TO_BATCH_ND, []builder.Tensor{x, block, pads}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsSpaceToBatchNDOptions, &schema.SpaceToBatchNDOptionsT{}))
+			b.Output(y)
+		}})
+		cs = append(cs, opCase{name: "batch_to_space_nd_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{12, 3, 2, 3}, qFor(ty))
+			block := constI32(b, "block", []int32{2}, 2, 3)
+			crops := constI32(b, "crops", []int32{2, 2}, 1, 0, 1, 1)
+			y := act(b, "output", ty, []int32{2, 5, 4, 3}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorBATCH_TO_SPACE_ND, []builder.Tensor{x, block, crops}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsBatchToSpaceNDOptions, &schema.BatchToSpaceNDOptionsT{}))
+			b.Output(y)
+		}})
+	}
+	cs = append(cs, opCase{name: "space_to_batch_nd_3d_int8", build: func(b *builder.Builder) {
+		x := in(b, i8, []int32{1, 7, 2}, q8)
+		block := constI32(b, "block", []int32{1}, 3)
+		pads := constI32(b, "paddings", []int32{1, 2}, 1, 1)
+		y := act(b, "output", i8, []int32{3, 3, 2}, q8)
+		b.AddOperator(schema.BuiltinOperatorSPACE_TO_BATCH_ND, []builder.Tensor{x, block, pads}, []builder.Tensor{y},
+			builder.Options(schema.BuiltinOptionsSpaceToBatchNDOptions, &schema.SpaceToBatchNDOptionsT{}))
+		b.Output(y)
+	}})
+	return cs
+}
