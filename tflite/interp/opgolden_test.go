@@ -242,6 +242,7 @@ func qFor(ty schema.TensorType) *tq {
 func opCases() []opCase {
 	var cs []opCase
 	cs = append(cs, moveCases()...)
+	cs = append(cs, binaryCases()...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	return cs
 }
@@ -440,5 +441,130 @@ func moveCases() []opCase {
 			builder.Options(schema.BuiltinOptionsSpaceToBatchNDOptions, &schema.SpaceToBatchNDOptionsT{}))
 		b.Output(y)
 	}})
+	return cs
+}
+
+func boolGen(idx int) func(i int, info TensorInfo, rng *rand.Rand) []byte {
+	return func(i int, info TensorInfo, rng *rand.Rand) []byte {
+		if i != idx {
+			return nil
+		}
+		d := make([]byte, info.Bytes)
+		for j := range d {
+			d[j] = byte(rng.IntN(2))
+		}
+		return d
+	}
+}
+
+func smallInt32Gen(i int, info TensorInfo, rng *rand.Rand) []byte {
+	if info.Type != schema.TensorTypeINT32 {
+		return nil
+	}
+	d := make([]byte, info.Bytes)
+	for j := 0; j < len(d); j += 4 {
+		binary.LittleEndian.PutUint32(d[j:], uint32(int32(rng.IntN(20001)-10000)))
+	}
+	return d
+}
+
+func binaryCases() []opCase {
+	var cs []opCase
+	i8, i16, i32t, f32t := schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeINT32, schema.TensorTypeFLOAT32
+	type qs struct{ a, b, o *tq }
+	quants := map[schema.TensorType]qs{
+		i8:  {&tq{0.05, 3}, &tq{0.02, -10}, &tq{0.07, 5}},
+		i16: {&tq{0.0005, 0}, &tq{0.0002, 0}, &tq{0.0007, 0}},
+	}
+	shapes := []struct {
+		name    string
+		a, b, o []int32
+	}{
+		{"same", []int32{2, 3, 4}, []int32{2, 3, 4}, []int32{2, 3, 4}},
+		{"bcast", []int32{2, 3, 4}, []int32{3, 1}, []int32{2, 3, 4}},
+		{"scalar", []int32{1}, []int32{2, 5}, []int32{2, 5}},
+	}
+	ops := []struct {
+		name  string
+		code  schema.BuiltinOperator
+		types []schema.TensorType
+		opts  func(act schema.ActivationFunctionType) *schema.BuiltinOptionsT
+		acts  bool
+	}{
+		{"add", schema.BuiltinOperatorADD, []schema.TensorType{i8, i16, i32t, f32t}, func(a schema.ActivationFunctionType) *schema.BuiltinOptionsT {
+			return builder.Options(schema.BuiltinOptionsAddOptions, &schema.AddOptionsT{FusedActivationFunction: a})
+		}, true},
+		{"sub", schema.BuiltinOperatorSUB, []schema.TensorType{i8, i16, i32t, f32t}, func(a schema.ActivationFunctionType) *schema.BuiltinOptionsT {
+			return builder.Options(schema.BuiltinOptionsSubOptions, &schema.SubOptionsT{FusedActivationFunction: a})
+		}, true},
+		{"mul", schema.BuiltinOperatorMUL, []schema.TensorType{i8, i16, i32t, f32t}, func(a schema.ActivationFunctionType) *schema.BuiltinOptionsT {
+			return builder.Options(schema.BuiltinOptionsMulOptions, &schema.MulOptionsT{FusedActivationFunction: a})
+		}, true},
+		{"maximum", schema.BuiltinOperatorMAXIMUM, []schema.TensorType{i8, i16, i32t, f32t}, func(schema.ActivationFunctionType) *schema.BuiltinOptionsT {
+			return builder.Options(schema.BuiltinOptionsMaximumMinimumOptions, &schema.MaximumMinimumOptionsT{})
+		}, false},
+		{"minimum", schema.BuiltinOperatorMINIMUM, []schema.TensorType{i8, i16, i32t, f32t}, func(schema.ActivationFunctionType) *schema.BuiltinOptionsT {
+			return builder.Options(schema.BuiltinOptionsMaximumMinimumOptions, &schema.MaximumMinimumOptionsT{})
+		}, false},
+		{"squared_difference", schema.BuiltinOperatorSQUARED_DIFFERENCE, []schema.TensorType{i8, i16, i32t, f32t}, func(schema.ActivationFunctionType) *schema.BuiltinOptionsT {
+			return builder.Options(schema.BuiltinOptionsSquaredDifferenceOptions, &schema.SquaredDifferenceOptionsT{})
+		}, false},
+	}
+	for _, op := range ops {
+		for _, ty := range op.types {
+			q := quants[ty]
+			if op.name == "maximum" || op.name == "minimum" {
+				q = qs{qFor(ty), qFor(ty), qFor(ty)} // TFLM compares raw values: one quantization
+			}
+			for _, sh := range shapes {
+				acts := []schema.ActivationFunctionType{schema.ActivationFunctionTypeNONE}
+				if op.acts && sh.name == "same" {
+					acts = append(acts, schema.ActivationFunctionTypeRELU, schema.ActivationFunctionTypeRELU6, schema.ActivationFunctionTypeRELU_N1_TO_1)
+				}
+				for _, a := range acts {
+					name := op.name + "_" + sh.name + "_" + typeName(ty)
+					if a != schema.ActivationFunctionTypeNONE {
+						name += "_" + strings.ToLower(schema.EnumNamesActivationFunctionType[a])
+					}
+					cs = append(cs, opCase{name: name, gen: smallInt32Gen, build: func(b *builder.Builder) {
+						x := in(b, ty, sh.a, q.a)
+						y := in(b, ty, sh.b, q.b)
+						z := act(b, "output", ty, sh.o, q.o)
+						b.AddOperator(op.code, []builder.Tensor{x, y}, []builder.Tensor{z}, op.opts(a))
+						b.Output(z)
+					}})
+				}
+			}
+		}
+	}
+	// PRELU with a per-channel alpha (int8 alpha for int8 and int16 inputs).
+	for _, ty := range []schema.TensorType{i8, i16, f32t} {
+		cs = append(cs, opCase{name: "prelu_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{1, 4, 3, 5}, quants[ty].a)
+			var aq *tq
+			aty := schema.TensorTypeINT8
+			if ty == f32t {
+				aty = f32t
+			} else {
+				aq = &tq{0.01, -20}
+			}
+			alpha := in(b, aty, []int32{1, 1, 5}, aq)
+			y := act(b, "output", ty, []int32{1, 4, 3, 5}, quants[ty].o)
+			b.AddOperator(schema.BuiltinOperatorPRELU, []builder.Tensor{x, alpha}, []builder.Tensor{y}, nil)
+			b.Output(y)
+		}})
+	}
+	// SELECT_V2 with a broadcast condition.
+	for _, ty := range []schema.TensorType{i8, i16, f32t} {
+		cs = append(cs, opCase{name: "select_v2_" + typeName(ty), gen: boolGen(0), build: func(b *builder.Builder) {
+			cond := in(b, schema.TensorTypeBOOL, []int32{3, 1}, nil)
+			x := in(b, ty, []int32{2, 3, 4}, qFor(ty))
+			y := in(b, ty, []int32{4}, qFor(ty))
+			z := act(b, "output", ty, []int32{2, 3, 4}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorSELECT_V2, []builder.Tensor{cond, x, y}, []builder.Tensor{z},
+				builder.Options(schema.BuiltinOptionsSelectV2Options, &schema.SelectV2OptionsT{}))
+			b.Output(z)
+		}})
+	}
 	return cs
 }

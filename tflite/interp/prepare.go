@@ -134,7 +134,7 @@ func prepare(m *schema.ModelT) (*program, error) {
 
 func checkIOType(info TensorInfo) error {
 	switch info.Type {
-	case schema.TensorTypeINT8, schema.TensorTypeUINT8, schema.TensorTypeFLOAT32, schema.TensorTypeINT16, schema.TensorTypeINT32:
+	case schema.TensorTypeINT8, schema.TensorTypeUINT8, schema.TensorTypeFLOAT32, schema.TensorTypeINT16, schema.TensorTypeINT32, schema.TensorTypeBOOL:
 		return nil
 	}
 	return fmt.Errorf("type %s is not supported by the interpreter", tflite.TypeName(info.Type))
@@ -157,9 +157,27 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 	case schema.BuiltinOperatorFULLY_CONNECTED:
 		return c.fullyConnected()
 	case schema.BuiltinOperatorADD:
-		return c.add()
+		if c.firstInputType() == schema.TensorTypeINT8 {
+			return c.add()
+		}
+		return c.addSub(false)
+	case schema.BuiltinOperatorSUB:
+		return c.addSub(true)
 	case schema.BuiltinOperatorMUL:
-		return c.mul()
+		if c.firstInputType() == schema.TensorTypeINT8 {
+			return c.mul()
+		}
+		return c.mulOther()
+	case schema.BuiltinOperatorMAXIMUM:
+		return c.maxMin(true)
+	case schema.BuiltinOperatorMINIMUM:
+		return c.maxMin(false)
+	case schema.BuiltinOperatorSQUARED_DIFFERENCE:
+		return c.squaredDifference()
+	case schema.BuiltinOperatorPRELU:
+		return c.prelu()
+	case schema.BuiltinOperatorSELECT_V2:
+		return c.selectV2()
 	case schema.BuiltinOperatorAVERAGE_POOL_2D:
 		return c.pool(true)
 	case schema.BuiltinOperatorMAX_POOL_2D:
@@ -222,6 +240,14 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.resizeNearest()
 	}
 	return nil, c.errorf("not supported by the interpreter")
+}
+
+// firstInputType is the type of input 0, or NONE-like -1 when it is missing.
+func (c *prep) firstInputType() schema.TensorType {
+	if len(c.op.Inputs) == 0 || c.op.Inputs[0] < 0 {
+		return -1
+	}
+	return c.info(int(c.op.Inputs[0])).Type
 }
 
 // ---- operand access -------------------------------------------------------------------
