@@ -73,7 +73,7 @@ type program struct {
 	activeSet []int // non-constant tensors that need a buffer
 	// patchStages are the QMCU_PATCH_STAGE kernels, for PatchStageStats.
 	patchStages []*patchStageKernel
-	variables []variable
+	variables   []variable
 }
 
 // variable is a state tensor (is_variable) and the byte it is reset to.
