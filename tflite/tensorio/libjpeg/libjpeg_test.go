@@ -94,7 +94,7 @@ func TestDecodeRefusals(t *testing.T) {
 		{"truncated progressive", lastScan, 1 << 20, ErrTruncated.Error()},
 		// Pillow refuses a file whose EOI marker is missing as well.
 		{"no EOI marker", jpg[:len(jpg)-2], 1 << 20, ErrTruncated.Error()},
-		{"truncated header", jpg[:40], 1 << 20, ""},
+		{"truncated header", jpg[:40], 1 << 20, ErrTruncated.Error()},
 		{"not a JPEG", []byte("GIF89a, or rather nothing"), 1 << 20, "libjpeg: Not a JPEG file"},
 		{"empty", nil, 1 << 20, "empty JPEG data"},
 		{"too large", jpg, 29*19 - 1, "JPEG image of 29x19 pixels is larger than the limit of 550 pixels"},

@@ -165,6 +165,7 @@ int qmjpeg_decode(const unsigned char *data, size_t len, long long max_pixels, q
 		return QMJPEG_UNAVAILABLE;
 	}
 	memset(&cinfo, 0, sizeof cinfo);
+	memset(&src, 0, sizeof src);
 	cinfo.err = api.std_error(&jerr.pub);
 	jerr.pub.error_exit = qmjpeg_error_exit;
 	jerr.pub.output_message = qmjpeg_output_message;
@@ -176,14 +177,14 @@ int qmjpeg_decode(const unsigned char *data, size_t len, long long max_pixels, q
 			api.destroy_decompress(&cinfo);
 		}
 		free(pix);
-		return QMJPEG_ERROR;
+		/* An error after the data ran out (say, in the header) is the truncation's. */
+		return src.ran_out ? QMJPEG_TRUNCATED : QMJPEG_ERROR;
 	}
 	/* Checks that the header's struct layout is the library's (JERR_BAD_LIB_VERSION,
 	 * JERR_BAD_STRUCT_SIZE otherwise). */
 	api.create_decompress(&cinfo, JPEG_LIB_VERSION, sizeof cinfo);
 	created = 1;
 
-	memset(&src, 0, sizeof src);
 	src.pub.init_source = qmjpeg_init_source;
 	src.pub.fill_input_buffer = qmjpeg_fill_input_buffer;
 	src.pub.skip_input_data = qmjpeg_skip_input_data;
