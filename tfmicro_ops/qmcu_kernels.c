@@ -58,17 +58,19 @@ static inline int32_t rounding_divide_by_pot(int32_t x, int32_t e) {
   return asr32(x, e) + (remainder > threshold ? 1 : 0);
 }
 
-int32_t qmcu_multiply_by_quantized_multiplier(int32_t x, int32_t m, int32_t shift) {
+static inline int32_t mbqm(int32_t x, int32_t m, int32_t shift) {
   const int32_t left = shift > 0 ? shift : 0;
   const int32_t right = shift > 0 ? 0 : -shift;
   return rounding_divide_by_pot(srdhm(wrap32((uint32_t)x << left), m), right);
 }
 
+int32_t qmcu_multiply_by_quantized_multiplier(int32_t x, int32_t m, int32_t shift) { return mbqm(x, m, shift); }
+
 static inline int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 /* Requantizes a convolution accumulator of output channel oc. */
 static inline int32_t requantize(const qmcu_params *p, uint32_t acc, int32_t oc) {
-  int32_t v = qmcu_multiply_by_quantized_multiplier(wrap32(acc), p->multiplier[oc], p->shift[oc]);
+  int32_t v = mbqm(wrap32(acc), p->multiplier[oc], p->shift[oc]);
   v = wrap32((uint32_t)v + (uint32_t)p->output_offset);
   return clamp(v, p->act_min, p->act_max);
 }
@@ -146,11 +148,12 @@ static inline int32_t dot(const int8_t *s, const int8_t *f, int32_t n, int32_t o
   return a;
 }
 
-/* Convolution: output channels in blocks of QMCU_CONV_BLOCK accumulators, so every kernel tap's
- * input (read in place, or unpacked in chunks) serves a whole block. */
+/* Convolution tap by tap (filters too large for an im2col row): output channels in blocks of
+ * QMCU_CONV_BLOCK accumulators, so every kernel tap's input (read in place, or unpacked in
+ * chunks) serves a whole block. */
 #define QMCU_CONV_BLOCK 32
-QMCU_HOT void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
-                           const int8_t *weights, const void *bias) {
+static QMCU_HOT void conv_taps(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                               const int8_t *weights, const void *bias) {
   const int32_t in_c = in->c, out_c = out->c, off = p->input_offset;
   const int32_t chunk = direct(in) ? in_c : QMCU_CHUNK;
   const ptrdiff_t filter_size = (ptrdiff_t)p->kh * p->kw * in_c;
@@ -185,6 +188,102 @@ QMCU_HOT void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_
   }
 }
 
+/* Largest im2col row (kernel height x width x input channels) gathered on the stack, in int16
+ * elements; larger filters run tap by tap. Host builds raise it. */
+#ifndef QMCU_COL_MAX
+#define QMCU_COL_MAX 256
+#endif
+
+/* sum over k < n of col[k] * f[k] for four filters at once (each input element loaded once):
+ * |col[k]| <= 255 and |f[k]| <= 128, so every product fits 16 bits and the sums of at most
+ * QMCU_COL_MAX (< 65536) products fit 32 bits. */
+static inline void dot4(const int16_t *col, const int8_t *f0, const int8_t *f1, const int8_t *f2,
+                        const int8_t *f3, int32_t n, int32_t *sum) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
+  for (k = 0; k < n; k++) {
+    const int16_t v = col[k];
+    a0 += v * (int16_t)f0[k];
+    a1 += v * (int16_t)f1[k];
+    a2 += v * (int16_t)f2[k];
+    a3 += v * (int16_t)f3[k];
+  }
+  sum[0] = a0;
+  sum[1] = a1;
+  sum[2] = a2;
+  sum[3] = a3;
+}
+
+static inline int32_t dot1(const int16_t *col, const int8_t *f, int32_t n) {
+  int32_t a = 0, k;
+  for (k = 0; k < n; k++) a += col[k] * (int16_t)f[k];
+  return a;
+}
+
+/* Convolution over an im2col row per output pixel: the kernel window's inputs plus the input
+ * offset, as int16, with border taps 0 (the zero point plus its offset), padded with zeros to
+ * a multiple of 16 so that whole vectors run; each filter is then one dot product. Filters are
+ * read over the padded length too where that stays inside the weights (the padding multiplies
+ * zeros), the last ones over their exact length. */
+static QMCU_HOT void conv_im2col(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                                 const int8_t *weights, const void *bias) {
+  const int32_t in_c = in->c, out_c = out->c, off = p->input_offset;
+  const int32_t K = p->kh * p->kw * in_c, Kpad = (K + 15) & ~15;
+  int16_t col[QMCU_COL_MAX + 16];
+  int8_t buf[QMCU_CHUNK];
+  int32_t y, x, fy, fx, k, k0, m, oc, sum[4];
+  for (k = K; k < Kpad; k++) col[k] = 0;
+  for (y = r.r0; y < r.r1; y++) {
+    const int32_t by = y * p->sh - p->pad_top;
+    for (x = r.c0; x < r.c1; x++) {
+      const int32_t bx = x * p->sw - p->pad_left;
+      int8_t *o = dst_at(out, y, x);
+      for (fy = 0; fy < p->kh; fy++) {
+        const int32_t iy = by + fy * p->dh;
+        for (fx = 0; fx < p->kw; fx++) {
+          const int32_t ix = bx + fx * p->dw;
+          int16_t *c = col + (fy * p->kw + fx) * in_c;
+          if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
+            for (k = 0; k < in_c; k++) c[k] = 0;
+            continue;
+          }
+          {
+            const int8_t *px = src_at(in, iy, ix);
+            for (k0 = 0; k0 < in_c; k0 += QMCU_CHUNK) {
+              const int8_t *s;
+              m = in_c - k0 < QMCU_CHUNK ? in_c - k0 : QMCU_CHUNK;
+              s = fetch(in, px, k0, m, buf);
+              for (k = 0; k < m; k++) c[k0 + k] = (int16_t)(s[k] + off);
+            }
+          }
+        }
+      }
+      for (oc = 0; oc + 4 <= out_c; oc += 4) {
+        const int8_t *f = weights + (ptrdiff_t)oc * K;
+        /* The last filter of the group may read Kpad elements if that stays in the weights. */
+        const int32_t n = (int64_t)(oc + 3) * K + Kpad <= (int64_t)out_c * K ? Kpad : K;
+        int32_t j;
+        dot4(col, f, f + K, f + 2 * K, f + 3 * K, n, sum);
+        for (j = 0; j < 4; j++) {
+          const uint32_t acc = (bias != NULL ? (uint32_t)load_bias(bias, oc + j) : 0) + (uint32_t)sum[j];
+          put(out, o, oc + j, requantize(p, acc, oc + j));
+        }
+      }
+      for (; oc < out_c; oc++) {
+        const uint32_t acc = (bias != NULL ? (uint32_t)load_bias(bias, oc) : 0) + (uint32_t)dot1(col, weights + (ptrdiff_t)oc * K, K);
+        put(out, o, oc, requantize(p, acc, oc));
+      }
+    }
+  }
+}
+
+void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                  const int8_t *weights, const void *bias) {
+  if ((int64_t)p->kh * p->kw * in->c <= QMCU_COL_MAX)
+    conv_im2col(p, in, out, r, weights, bias);
+  else
+    conv_taps(p, in, out, r, weights, bias);
+}
+
 /* Depthwise convolution with depth multiplier 1: channels in blocks with one accumulator each, so
  * the innermost loop runs over contiguous channels of input (in place or unpacked) and weights. */
 #define QMCU_DW_BLOCK 32
@@ -208,7 +307,8 @@ static QMCU_HOT void depthwise_blocked(const qmcu_params *p, const qmcu_src *in,
           for (fx = fx0; fx < fx1; fx++) {
             const int8_t *s = fetch(in, src_at(in, by + fy * p->dh, bx + fx * p->dw), c0, n, buf);
             const int8_t *f = weights + ((ptrdiff_t)fy * p->kw + fx) * c + c0;
-            for (k = 0; k < n; k++) acc[k] += (uint32_t)((int16_t)(s[k] + off) * (int16_t)f[k]);
+            /* |s + off| <= 255, |f| <= 128: the product fits 16 bits. */
+            for (k = 0; k < n; k++) acc[k] += (uint32_t)(int32_t)(int16_t)((int16_t)(s[k] + off) * (int16_t)f[k]);
           }
         }
         for (k = 0; k < n; k++) put(out, o, c0 + k, requantize(p, acc[k], c0 + k));
@@ -263,9 +363,9 @@ void qmcu_add(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, co
          * and each scaled input is at most its shifted magnitude, so their sum fits too. */
         const int32_t va = (get(in1, a, k) + p->in1_offset) * ((int32_t)1 << p->left_shift);
         const int32_t vb = (get(in2, b, k) + p->in2_offset) * ((int32_t)1 << p->left_shift);
-        const int32_t sa = qmcu_multiply_by_quantized_multiplier(va, p->in1_multiplier, p->in1_shift);
-        const int32_t sb = qmcu_multiply_by_quantized_multiplier(vb, p->in2_multiplier, p->in2_shift);
-        int32_t v = qmcu_multiply_by_quantized_multiplier(sa + sb, p->out_multiplier, p->out_shift);
+        const int32_t sa = mbqm(va, p->in1_multiplier, p->in1_shift);
+        const int32_t sb = mbqm(vb, p->in2_multiplier, p->in2_shift);
+        int32_t v = mbqm(sa + sb, p->out_multiplier, p->out_shift);
         v = wrap32((uint32_t)v + (uint32_t)p->output_offset);
         put(out, o, k, clamp(v, p->act_min, p->act_max));
       }

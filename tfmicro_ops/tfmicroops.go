@@ -4,7 +4,7 @@
 package tfmicroops
 
 /*
-#cgo CFLAGS: -std=c99 -O3 -Wall -DQMCU_HOST_SIMD
+#cgo CFLAGS: -std=c99 -O3 -Wall -DQMCU_HOST_SIMD -DQMCU_COL_MAX=4096
 #include <stdlib.h>
 #include <string.h>
 #include "qmcu_plan.h"
