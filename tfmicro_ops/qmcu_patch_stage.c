@@ -204,6 +204,7 @@ static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w,
 static int outlier_tile(const qmcu_plan *p, int32_t t, const int8_t *scratch) {
   const int32_t *fm = qmcu_plan_fm(p, p->checked), *w = qmcu_plan_window(p, t, p->checked);
   const size_t n = (size_t)(w[1] - w[0]) * (size_t)(w[3] - w[2]) * (size_t)fm[QMCU_FM_C];
+  if (p->lo > p->hi) return 1; /* empty range: every tile, even one with an empty window */
   return qmcu_has_outlier(scratch + fm[QMCU_FM_SCRATCH], n, p->lo, p->hi);
 }
 
