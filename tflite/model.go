@@ -8,13 +8,14 @@ package tflite
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	flatbuffers "github.com/google/flatbuffers/go"
 
 	"github.com/quantmcu/quantmcu/tflite/atomicfile"
+	"github.com/quantmcu/quantmcu/tflite/boundedread"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
@@ -46,21 +47,32 @@ func Parse(data []byte, name string) (*schema.ModelT, error) {
 // LoadWithWarnings is Load that also returns what was repaired while reading (see
 // ParseWithWarnings).
 func LoadWithWarnings(path string) (*schema.ModelT, []string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if fi.IsDir() {
-		return nil, nil, fmt.Errorf("%s: is a directory, not a .tflite file", path)
-	}
-	if fi.Size() > maxFileSize {
-		return nil, nil, fmt.Errorf("%s: file is %d bytes, larger than the 4 GiB this tool reads", path, fi.Size())
-	}
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, maxFileSize)
 	if err != nil {
 		return nil, nil, err
 	}
 	return ParseWithWarnings(data, path)
+}
+
+// ReadFile returns the bytes of the model file at path without checking them, refusing
+// more than limit bytes (counted as read: devices and pipes have no size to trust) and,
+// after its first bytes, a file whose FlatBuffer root offset no model can have.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	return boundedread.File(path, limit, "a .tflite model", checkHead)
+}
+
+// checkHead refuses a file whose first word, the FlatBuffer root table offset, cannot
+// point at a table: it must lie past itself (and the file identifier, if any) and below
+// 2 GiB, the most a FlatBuffer addresses. Shorter heads are left to Parse.
+func checkHead(head []byte) error {
+	if len(head) < 8 {
+		return nil
+	}
+	root := binary.LittleEndian.Uint32(head)
+	if root < 4 || root >= 1<<31 || (root < 8 && string(head[4:8]) == FileIdentifier) {
+		return fmt.Errorf("not a TFLite model: FlatBuffer root offset %d is impossible", root)
+	}
+	return nil
 }
 
 // ParseWithWarnings is Parse that also reports repairs: TFLM reads an operator's options

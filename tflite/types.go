@@ -10,6 +10,11 @@ import (
 // far beyond any microcontroller model, and the bound keeps size arithmetic overflow-free.
 const MaxElements = 1 << 40
 
+// MaxRank bounds the rank of any tensor we accept. TFLM's kernels hold shapes in a
+// RuntimeShape of at most 5 dimensions (runtime_shape.h, kMaxSmallSize); ranks beyond 16
+// are hostile, not models.
+const MaxRank = 16
+
 // ElementBits returns the storage size of one element of t in bits, or 0 for types without
 // a fixed size (STRING, RESOURCE, VARIANT) and unknown types.
 func ElementBits(t schema.TensorType) int {
@@ -64,10 +69,15 @@ func TensorBytes(t *schema.TensorT) int64 {
 	return n * int64(bits/8)
 }
 
-// FormatShape renders a shape as [1,96,96,3].
+// FormatShape renders a shape as [1,96,96,3]; beyond 8 dimensions the rest are counted:
+// [1,1,1,1,1,1,1,1,... 199992 more].
 func FormatShape(shape []int32) string {
 	b := []byte{'['}
 	for i, d := range shape {
+		if i == shownDims {
+			b = fmt.Appendf(b, ",... %d more", len(shape)-i)
+			break
+		}
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -75,6 +85,10 @@ func FormatShape(shape []int32) string {
 	}
 	return string(append(b, ']'))
 }
+
+// shownDims is how many dimensions FormatShape writes out; the rest are counted, so
+// that messages and tables stay short whatever the rank (real shapes have at most 6).
+const shownDims = 8
 
 // BuiltinCode returns the operator code's effective builtin operator. Schema version 3a moved
 // codes above 127 to builtin_code and kept deprecated_builtin_code for old readers; the larger

@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
@@ -31,12 +32,24 @@ func (e *FormatError) Error() string {
 		add(fmt.Sprintf("operator %d", e.Operator))
 	}
 	if e.Tensor >= 0 {
-		add(fmt.Sprintf("tensor %d %q", e.Tensor, e.TensorName))
+		add(fmt.Sprintf("tensor %d %q", e.Tensor, ShortName(e.TensorName)))
 	}
 	if where == "" {
 		return e.Msg
 	}
 	return where + ": " + e.Msg
+}
+
+// maxShownName is the longest tensor name messages quote in full.
+const maxShownName = 80
+
+// ShortName returns name for a message: names longer than 80 bytes (hostile models carry
+// megabyte names) are cut, saying how much was left out.
+func ShortName(name string) string {
+	if len(name) <= maxShownName {
+		return name
+	}
+	return fmt.Sprintf("%s...(%d more bytes)", strings.ToValidUTF8(name[:maxShownName-16], ""), len(name)-(maxShownName-16))
 }
 
 // Validate checks the semantic rules of a model tree that the FlatBuffer verifier cannot:
@@ -161,6 +174,43 @@ func (v *validator) subgraph(si int, sg *schema.SubGraphT) error {
 			}
 		}
 	}
+	return v.executionOrder(si, sg)
+}
+
+// executionOrder refuses operators that read a tensor a later operator writes: TFLite runs
+// operators in their stored order, so such a graph has a cycle (or is out of order) and
+// would read a tensor before it holds data. Tensors no operator writes are left to the
+// consumers (they may be filled by the application, as variables are).
+func (v *validator) executionOrder(si int, sg *schema.SubGraphT) error {
+	writer := make([]int, len(sg.Tensors))
+	for i := range writer {
+		writer[i] = -1
+	}
+	for oi := len(sg.Operators) - 1; oi >= 0; oi-- {
+		for _, t := range sg.Operators[oi].Outputs {
+			writer[t] = oi
+		}
+	}
+	written := make([]bool, len(sg.Tensors))
+	for _, t := range sg.Inputs {
+		written[t] = true
+	}
+	for ti, t := range sg.Tensors {
+		if t.IsVariable || (t.Buffer != 0 && len(v.m.Buffers[t.Buffer].Data) > 0) {
+			written[ti] = true
+		}
+	}
+	for oi, op := range sg.Operators {
+		for _, t := range op.Inputs {
+			if t >= 0 && !written[t] && writer[t] >= oi {
+				return errAt(si, oi, int(t), sg.Tensors[t].Name,
+					"read before operator %d writes it (the operators form a cycle or are out of execution order)", writer[t])
+			}
+		}
+		for _, t := range op.Outputs {
+			written[t] = true
+		}
+	}
 	return nil
 }
 
@@ -168,6 +218,9 @@ func (v *validator) tensor(si, ti int, t *schema.TensorT) error {
 	fail := func(format string, args ...any) error { return errAt(si, -1, ti, t.Name, format, args...) }
 	if _, ok := schema.EnumNamesTensorType[t.Type]; !ok {
 		return fail("unknown tensor type %d", t.Type)
+	}
+	if len(t.Shape) > MaxRank || len(t.ShapeSignature) > MaxRank {
+		return fail("rank %d is more than %d (TFLM's kernels take at most 5 dimensions)", max(len(t.Shape), len(t.ShapeSignature)), MaxRank)
 	}
 	count, err := ElementCount(t.Shape)
 	if err != nil {

@@ -20,6 +20,9 @@ const (
 	ExitBadInput = 2
 )
 
+// maxMessage bounds the error line a command prints: hostile models can carry huge names.
+const maxMessage = 2000
+
 // Version is the tool version, stamped into models and reports.
 const Version = "0.1.0"
 
@@ -131,6 +134,9 @@ func Main(args []string, env *Env) int {
 		return ExitOK
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	if len(msg) > maxMessage {
+		msg = fmt.Sprintf("%s... (%d more bytes)", strings.ToValidUTF8(msg[:maxMessage], ""), len(msg)-maxMessage)
+	}
 	fmt.Fprintf(env.Stderr, "quantmcu %s: %s\n", c.Name, msg)
 	if IsBadInput(err) {
 		return ExitBadInput

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/quantmcu/quantmcu/tflite/atomicfile"
+	"github.com/quantmcu/quantmcu/tflite/boundedread"
 	"github.com/quantmcu/quantmcu/tflite/tensorio"
 )
 
@@ -92,6 +93,9 @@ func runEval(env *Env, fs *pflag.FlagSet, args []string) error {
 	}
 	if limit < 0 || workers < 1 || offset < -1 {
 		return BadInputf("--limit must be >= 0, --workers >= 1, --label-offset >= -1")
+	}
+	if fi, err := os.Stat(csvPath); csvPath != "" && err == nil && fi.IsDir() {
+		return BadInputf("--csv %s: is a directory", csvPath)
 	}
 	opts, err := preprocessOptions(fs)
 	if err != nil {
@@ -189,6 +193,9 @@ func listInputs(dir string) ([]string, error) {
 	return files, nil
 }
 
+// maxLabelsFile bounds a labels file: a million "filename label" lines fit in it.
+const maxLabelsFile = 64 << 20
+
 // readLabels returns each file's label (-1 when it has none), or nil without labels.
 func readLabels(arg string, files []string) ([]int, error) {
 	if arg == "" {
@@ -201,7 +208,7 @@ func readLabels(arg string, files []string) ([]int, error) {
 		}
 		return labels, nil
 	}
-	data, err := os.ReadFile(arg)
+	data, err := boundedread.File(arg, maxLabelsFile, "a labels file", nil)
 	if err != nil {
 		return nil, err
 	}

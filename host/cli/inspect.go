@@ -272,7 +272,7 @@ func writeInspectTable(w io.Writer, d *inspectDoc) error {
 		fmt.Fprintf(ew, "\n%s:\n", sec.title)
 		var tt table
 		for _, t := range sec.ts {
-			tt.row("  %d\t%s\t%s\t%s\t%s", t.Index, oneCell(t.Name), t.Type, tflite.FormatShape(t.Shape), quantDesc(t.Quantization))
+			tt.row("  %d\t%s\t%s\t%s\t%s", t.Index, oneCell(tflite.ShortName(t.Name)), t.Type, tflite.FormatShape(t.Shape), quantDesc(t.Quantization))
 		}
 		tt.writeTo(ew)
 	}

@@ -95,6 +95,14 @@ written.`,
 			if err != nil {
 				return err
 			}
+			if sram != "" {
+				if n, err := plugin.ParseSize(sram); err == nil && n == 0 {
+					return BadInputf("--sram %s: the budget must be positive (leave --sram out for no budget)", sram)
+				}
+			}
+			if err := checkOutputDir("-o", outDir); err != nil {
+				return err
+			}
 			var precision string
 			if precFile != "" {
 				if precision, err = readPrecision(precFile); err != nil {
@@ -221,17 +229,8 @@ func readModel(arg string) ([]byte, string, error) {
 		}
 		return data, name, nil
 	}
-	fi, err := os.Stat(arg)
-	if err != nil {
-		return nil, "", BadInput(err)
-	}
-	if fi.IsDir() {
-		return nil, "", BadInputf("%s: is a directory, not a .tflite file", arg)
-	}
-	if fi.Size() > plugin.MaxMessageSize-(1<<20) {
-		return nil, "", BadInputf("%s: %d bytes is more than plugins accept (%d MiB)", arg, fi.Size(), plugin.MaxMessageSize>>20-1)
-	}
-	data, err := os.ReadFile(arg)
+	// Plugins receive the model in one gRPC message, with room for the other fields.
+	data, err := tflite.ReadFile(arg, plugin.MaxMessageSize-(1<<20))
 	if err != nil {
 		return nil, "", BadInput(err)
 	}
@@ -298,8 +297,8 @@ func progressPrinter(w io.Writer, n int) pluginhost.ProgressFunc {
 
 // writeOptimized writes the model and the artifacts atomically and returns the paths written.
 func writeOptimized(dir, modelName string, res *pluginhost.Result) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, BadInputf("output dir: %w", err)
+	if err := makeOutputDir("-o", dir); err != nil {
+		return nil, err
 	}
 	modelPath := filepath.Join(dir, modelName+OutputSuffix)
 	if err := atomicfile.WriteFile(modelPath, res.Model, 0o644); err != nil {

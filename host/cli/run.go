@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -191,6 +188,14 @@ func runRun(env *Env, fs *pflag.FlagSet, args []string) error {
 	if top < 1 {
 		return BadInputf("--top must be at least 1")
 	}
+	if threads < 1 {
+		return BadInputf("--threads must be at least 1, got %d", threads)
+	}
+	if outDir != "" {
+		if err := checkOutputDir("-o", outDir); err != nil {
+			return err
+		}
+	}
 	opts, err := preprocessOptions(fs)
 	if err != nil {
 		return err
@@ -225,10 +230,16 @@ func runRun(env *Env, fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
+// describeSpecs lists the first few tensors of specs for a message.
 func describeSpecs(specs []tensorio.Spec) string {
-	s := make([]string, len(specs))
+	const shown = 8
+	var s []string
 	for i, sp := range specs {
-		s[i] = fmt.Sprintf("%q %s", sp.Name, sp)
+		if i == shown {
+			s = append(s, fmt.Sprintf("... %d more", len(specs)-shown))
+			break
+		}
+		s = append(s, fmt.Sprintf("%q %s", sp.Name, sp))
 	}
 	return strings.Join(s, ", ")
 }
@@ -290,10 +301,7 @@ func printOutput(w io.Writer, i int, s tensorio.Spec, data []byte, top int) erro
 
 // writeOutputs writes each output tensor atomically to dir/output<i>.raw or .npy.
 func writeOutputs(dir, format string, specs []tensorio.Spec, outs [][]byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission) {
-			return BadInput(err)
-		}
+	if err := makeOutputDir("-o", dir); err != nil {
 		return err
 	}
 	for i, out := range outs {

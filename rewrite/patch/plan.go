@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/quantmcu/quantmcu/rewrite/analysis"
 	"github.com/quantmcu/quantmcu/tflite"
@@ -168,7 +169,7 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 			return nil, &refusal{msg: fmt.Sprintf("split %d is out of range (1..%d): the tileable prefix has %d layers", opts.Split, len(s.Layers), len(s.Layers))}
 		}
 		if !slices.Contains(s.Splits, opts.Split) {
-			return nil, fmt.Errorf("%w: split %d is not a closed prefix of the stage (candidates: %v)", ErrUnsupported, opts.Split, s.Splits)
+			return nil, fmt.Errorf("%w: split %d is not a closed prefix of the stage (candidates: %s)", ErrUnsupported, opts.Split, shortList(s.Splits))
 		}
 		splits = []int{opts.Split}
 	}
@@ -219,6 +220,15 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	sp.Report.Candidates = cands
 	sp.applyBitOPs(sp.Report)
 	return sp, nil
+}
+
+// shortList renders up to 16 values, counting the rest: "[1 2 3 ... 40 more]".
+func shortList(v []int) string {
+	const shown = 16
+	if len(v) <= shown {
+		return fmt.Sprint(v)
+	}
+	return fmt.Sprintf("%v ... %d more]", strings.TrimSuffix(fmt.Sprint(v[:shown]), "]"), len(v)-shown)
 }
 
 // choose applies the selection rule to the candidates.

@@ -1,10 +1,12 @@
 package tensorio
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/quantmcu/quantmcu/tflite/boundedread"
 )
 
 // Kind is the kind of an input file, chosen by its extension.
@@ -28,32 +30,54 @@ func KindOf(path string) Kind {
 	return KindRaw
 }
 
-// maxInputFile bounds the size of input files read (no microcontroller tensor is near it).
-const maxInputFile = 1 << 30
+// maxImageFile bounds the size of image files read (decoded sizes are bounded separately).
+const maxImageFile = 256 << 20
+
+// npyHeaderRoom is what an .npy file may hold beyond its tensor's bytes (magic, version,
+// header dictionary and padding).
+const npyHeaderRoom = 1 << 20
 
 // Load reads the input file at path and returns the bytes of tensor s. Raw files must have
 // exactly the tensor's size; .npy arrays must have its dtype and element count; images are
-// preprocessed with o. Errors name the file.
+// preprocessed with o. Errors name the file. Reads are bounded by what the tensor can use,
+// counted in bytes read (devices and pipes report no size).
 func Load(path string, s Spec, o ImageOptions) ([]byte, error) {
-	fi, err := os.Stat(path)
+	want, err := s.Bytes()
 	if err != nil {
 		return nil, err
 	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory", path)
+	kind := KindOf(path)
+	var data []byte
+	switch kind {
+	case KindRaw:
+		data, err = boundedread.File(path, int64(want), "a raw input", nil)
+		if errors.Is(err, boundedread.ErrTooLarge) {
+			return nil, fmt.Errorf("%s: raw file has more than %d bytes, tensor %s %s needs %d", path, want, s.Name, s, want)
+		}
+	case KindNPY:
+		data, err = boundedread.File(path, int64(want)+npyHeaderRoom, "an .npy input", nil)
+	default:
+		data, err = boundedread.File(path, maxImageFile, "an image", checkImageHead)
 	}
-	if fi.Size() > maxInputFile {
-		return nil, fmt.Errorf("%s: %d bytes is too large for an input tensor", path, fi.Size())
-	}
-	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	b, err := Decode(data, KindOf(path), s, o)
+	b, err := Decode(data, kind, s, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return b, nil
+}
+
+// checkImageHead refuses a file that starts like none of the image formats read (PNG, JPEG,
+// BMP), before the rest of it is read.
+func checkImageHead(head []byte) error {
+	for _, magic := range []string{"\x89PNG\r\n\x1a\n", "\xff\xd8", "BM"} {
+		if len(head) < len(magic) || string(head[:len(magic)]) == magic {
+			return nil
+		}
+	}
+	return fmt.Errorf("not a PNG, JPEG or BMP image (the file starts with %q)", head[:min(len(head), 8)])
 }
 
 // Decode turns file contents of the given kind into the bytes of tensor s (see Load).

@@ -177,6 +177,9 @@ func (o ImageOptions) Validate() error {
 	if o.ResizeTo < 0 {
 		return fmt.Errorf("resize size %d is negative", o.ResizeTo)
 	}
+	if o.ResizeTo > maxResizeSide {
+		return fmt.Errorf("resize size %d is larger than %d, the longest side this tool resizes to", o.ResizeTo, maxResizeSide)
+	}
 	switch o.Layout {
 	case LayoutAuto, LayoutNHWC, LayoutNCHW:
 	default:
@@ -301,16 +304,38 @@ func (o ImageOptions) fit(p *Pixels, h, w int) (*Pixels, error) {
 		}
 		return p, nil
 	case ResizeDirect:
+		if err := checkResize(p, w, h); err != nil {
+			return nil, err
+		}
 		return resizeBilinear(p, w, h), nil
 	}
 	nw, nh := coverSize(p.W, p.H, w, h, o.ResizeTo)
 	if nw < w || nh < h {
 		return nil, fmt.Errorf("image resized to %dx%d is smaller than the %dx%d crop", nw, nh, w, h)
 	}
+	if err := checkResize(p, nw, nh); err != nil {
+		return nil, err
+	}
 	r := resizeBilinear(p, nw, nh)
 	top := int(math.RoundToEven(float64(nh-h) / 2))
 	left := int(math.RoundToEven(float64(nw-w) / 2))
 	return crop(r, left, top, w, h), nil
+}
+
+// maxResizedPixels bounds the image a resize produces, and its intermediate (the new
+// width at the old height): far more than any microcontroller tensor crops from it.
+const maxResizedPixels = 1 << 25
+
+// maxResizeSide bounds ImageOptions.ResizeTo.
+const maxResizeSide = 1 << 16
+
+// checkResize refuses resizing p to w×h when the result or the horizontal pass's
+// intermediate would exceed maxResizedPixels.
+func checkResize(p *Pixels, w, h int) error {
+	if int64(w)*int64(h) > maxResizedPixels || int64(w)*int64(p.H) > maxResizedPixels {
+		return fmt.Errorf("resizing the %dx%d image to %dx%d exceeds the limit of %d pixels (choose a smaller resize size)", p.W, p.H, w, h, maxResizedPixels)
+	}
+	return nil
 }
 
 // coverSize returns the size an iw×ih image is resized to before a centre crop of w×h: its
