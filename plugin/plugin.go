@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/hashicorp/go-hclog"
@@ -184,9 +185,23 @@ func NewLogger(name string) hclog.Logger {
 	})
 }
 
+// LifelineEnv is set by the host to "stdin" when the plugin's standard input is a pipe the
+// host holds open for the plugin's whole life: end of input means the host is gone (it
+// exited or was killed, whatever the signal), and Serve then ends the plugin process.
+const LifelineEnv = "QUANTMCU_PLUGIN_LIFELINE"
+
+// watchLifeline reads r until it ends, then exits the process: the host that started this
+// plugin is gone and nobody is left to serve.
+func watchLifeline(r io.Reader, log hclog.Logger) {
+	io.Copy(io.Discard, r)
+	log.Error("the host is gone (its lifeline pipe closed); exiting")
+	os.Exit(1)
+}
+
 // Serve runs opt as a plugin process: it performs the go-plugin handshake on stdout and serves
 // the Optimizer service until the host disconnects. It never returns normally when started by
-// a host; run by hand (without the handshake cookie) it prints a hint and exits with status 1.
+// a host, and ends the process when the host dies (see LifelineEnv); run by hand (without
+// the handshake cookie) it prints a hint and exits with status 1.
 func Serve(opt Optimizer) {
 	ServeVersion(opt, ProtocolVersion)
 }
@@ -195,6 +210,9 @@ func Serve(opt Optimizer) {
 // that the host rejects a plugin speaking another version.
 func ServeVersion(opt Optimizer, version int) {
 	name := opt.Describe().Name
+	if os.Getenv(LifelineEnv) == "stdin" {
+		go watchLifeline(os.Stdin, NewLogger(name))
+	}
 	hs := Handshake()
 	hs.ProtocolVersion = uint(version)
 	goplugin.Serve(&goplugin.ServeConfig{

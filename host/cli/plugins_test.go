@@ -54,6 +54,7 @@ func TestPluginCommands(t *testing.T) {
 	t.Run("broken", func(t *testing.T) { testOptimizeBrokenPlugins(t, pe) })
 	t.Run("usage", func(t *testing.T) { testOptimizeUsageErrors(t, pe) })
 	t.Run("signals", func(t *testing.T) { testOptimizeInterrupted(t, pe) })
+	t.Run("sigkill", func(t *testing.T) { testNoOrphansAfterSIGKILL(t, pe) })
 }
 
 // run runs the CLI in-process with the built quantmcu as the built-in plugin server.

@@ -6,19 +6,29 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"sync"
 
 	"github.com/hashicorp/go-plugin/runner"
+
+	"github.com/quantmcu/quantmcu/plugin"
 )
 
 // procRunner is the go-plugin runner for a plugin child process. Unlike go-plugin's own
 // runner it remembers how the process ended, so errors can say "exit status 3" or
 // "signal: killed".
+//
+// The child never outlives the host: on Linux the kernel kills it when the host dies
+// (parent-death signal), and everywhere its stdin is a pipe whose write end only the host
+// holds, so plugins built with the SDK see end of input and exit (plugin.LifelineEnv).
 type procRunner struct {
 	cmd    *exec.Cmd
 	stdout io.ReadCloser
 	stderr io.ReadCloser
+	// lifeline is the host's end of the child's stdin; childEnd the child's, closed in the
+	// host once the child has it.
+	lifeline, childEnd *os.File
 
 	mu      sync.Mutex
 	pid     int
@@ -31,21 +41,33 @@ var _ runner.Runner = (*procRunner)(nil)
 // newProcRunner prepares path with args and env; go-plugin starts it.
 func newProcRunner(path string, args, env []string) (*procRunner, error) {
 	cmd := exec.Command(path, args...)
-	cmd.Env = env
-	cmd.Stdin = nil
+	cmd.Env = append(slices.Clip(env), plugin.LifelineEnv+"=stdin")
+	cmd.SysProcAttr = dieWithParent()
+	childEnd, lifeline, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdin = childEnd
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
+		childEnd.Close()
+		lifeline.Close()
 		return nil, err
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		childEnd.Close()
+		lifeline.Close()
 		return nil, err
 	}
-	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, exited: make(chan struct{})}, nil
+	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, lifeline: lifeline, childEnd: childEnd, exited: make(chan struct{})}, nil
 }
 
 func (r *procRunner) Start(context.Context) error {
-	if err := r.cmd.Start(); err != nil {
+	err := r.cmd.Start()
+	r.childEnd.Close()
+	if err != nil {
+		r.lifeline.Close()
 		close(r.exited)
 		return err
 	}
@@ -57,6 +79,7 @@ func (r *procRunner) Start(context.Context) error {
 
 func (r *procRunner) Wait(context.Context) error {
 	err := r.cmd.Wait()
+	r.lifeline.Close()
 	r.mu.Lock()
 	r.waitErr = err
 	r.mu.Unlock()
