@@ -28,7 +28,8 @@ var updateOpModels = flag.Bool("update-op-models", false, "rewrite testdata/ops/
 const opDir = "testdata/ops"
 
 // opCase builds one test model; inputs are drawn per input tensor from its type unless
-// gen overrides input i (return nil to keep the default).
+// gen overrides input i (return nil to keep the default). A name ending in _x<N> is invoked
+// N times on the same inputs (state tensors carry over) before the outputs are compared.
 type opCase struct {
 	name  string
 	build func(b *builder.Builder)
@@ -71,9 +72,11 @@ func TestOpGoldens(t *testing.T) {
 				}
 				ins = append(ins, d)
 			}
-			outs, err := it.Invoke(ins...)
-			if err != nil {
-				t.Fatal(err)
+			var outs [][]byte
+			for range invocations(name) {
+				if outs, err = it.Invoke(ins...); err != nil {
+					t.Fatal(err)
+				}
 			}
 			for i, got := range outs {
 				want, err := os.ReadFile(filepath.Join(opDir, name+".out"+itoa(i)+".raw"))
@@ -104,6 +107,16 @@ func TestOpCasesMatchCommittedModels(t *testing.T) {
 			t.Errorf("%s: the case table builds a different model than the committed one", oc.name)
 		}
 	}
+}
+
+// invocations is N for a case named ..._x<N>, else 1.
+func invocations(name string) int {
+	if i := strings.LastIndex(name, "_x"); i >= 0 {
+		if n, err := strconv.Atoi(name[i+2:]); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
 }
 
 func buildOpCase(oc opCase) ([]byte, error) {
@@ -243,6 +256,7 @@ func opCases() []opCase {
 	var cs []opCase
 	cs = append(cs, moveCases()...)
 	cs = append(cs, binaryCases()...)
+	cs = append(cs, quantCases()...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	return cs
 }
@@ -565,6 +579,89 @@ func binaryCases() []opCase {
 				builder.Options(schema.BuiltinOptionsSelectV2Options, &schema.SelectV2OptionsT{}))
 			b.Output(z)
 		}})
+	}
+	return cs
+}
+
+func quantCases() []opCase {
+	var cs []opCase
+	i8, i16, i32t, u8, f32t := schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeINT32, schema.TensorTypeUINT8, schema.TensorTypeFLOAT32
+	qin := map[schema.TensorType]*tq{i8: {0.05, 3}, i16: {0.0004, 0}, i32t: {0.0001, 2}, u8: {0.05, 130}, f32t: nil}
+	qout := map[schema.TensorType]*tq{i8: {0.07, -5}, i16: {0.00003, 0}, i32t: {0.00002, 0}, u8: {0.07, 120}}
+	for _, p := range [][2]schema.TensorType{{f32t, i8}, {f32t, i16}, {i16, i8}, {i8, i8}, {i8, u8}, {u8, i8}, {i8, i16}, {i8, i32t}, {i16, i16}, {i16, i32t}, {i32t, i8}, {i32t, i16}} {
+		cs = append(cs, opCase{name: "quantize_" + typeName(p[0]) + "_to_" + typeName(p[1]), build: func(b *builder.Builder) {
+			x := in(b, p[0], []int32{3, 17}, qin[p[0]])
+			y := act(b, "output", p[1], []int32{3, 17}, qout[p[1]])
+			b.AddOperator(schema.BuiltinOperatorQUANTIZE, []builder.Tensor{x}, []builder.Tensor{y}, nil)
+			b.Output(y)
+		}})
+	}
+	for _, ty := range []schema.TensorType{i8, i16, u8} {
+		cs = append(cs, opCase{name: "dequantize_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{3, 17}, qin[ty])
+			y := act(b, "output", f32t, []int32{3, 17}, nil)
+			b.AddOperator(schema.BuiltinOperatorDEQUANTIZE, []builder.Tensor{x}, []builder.Tensor{y}, nil)
+			b.Output(y)
+		}})
+	}
+	// SOFTMAX int8 -> int16 (the keyword model's head), two betas.
+	for _, beta := range []float32{1, 0.5} {
+		cs = append(cs, opCase{name: "softmax_int8_to_int16_beta" + strconv.FormatFloat(float64(beta), 'g', -1, 32), build: func(b *builder.Builder) {
+			x := in(b, i8, []int32{3, 10}, &tq{0.1, -4})
+			y := act(b, "output", i16, []int32{3, 10}, &tq{1.0 / 65536, -32768})
+			b.AddOperator(schema.BuiltinOperatorSOFTMAX, []builder.Tensor{x}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsSoftmaxOptions, &schema.SoftmaxOptionsT{Beta: beta}))
+			b.Output(y)
+		}})
+	}
+	// SVDF: int16 and int8 state, rank 1 and 2, batch 2, one and four invocations.
+	for _, st := range []schema.TensorType{i16, i8} {
+		for _, rank := range []int32{1, 2} {
+			for _, n := range []int{1, 4} {
+				name := "svdf_state_" + typeName(st) + "_rank" + fmtInt(int(rank)) + "_x" + fmtInt(n)
+				cs = append(cs, opCase{name: name, build: func(b *builder.Builder) {
+					const batch, inputSize, units, memory = 2, 7, 3, 5
+					filters := units * rank
+					rng := rand.New(rand.NewPCG(uint64(rank), uint64(st)))
+					x := in(b, i8, []int32{batch, inputSize}, &tq{0.03, -2})
+					wf := make([]byte, int(filters)*inputSize)
+					for i := range wf {
+						wf[i] = byte(rng.IntN(256))
+					}
+					wfT := b.AddTensor(builder.TensorSpec{Name: "weights_feature", Type: i8, Shape: []int32{filters, inputSize}, Scale: []float32{0.004}, ZeroPoint: []int64{0}, Data: wf})
+					stScale, wtScale := float32(0.002), float32(0.0005)
+					stZp := int64(0)
+					var wt []byte
+					if st == i16 {
+						wt = make([]byte, 2*int(filters)*memory)
+						for i := 0; i < len(wt); i += 2 {
+							binary.LittleEndian.PutUint16(wt[i:], uint16(int16(rng.IntN(4001)-2000)))
+						}
+					} else {
+						stScale, wtScale, stZp = 0.05, 0.01, 4
+						wt = make([]byte, int(filters)*memory)
+						for i := range wt {
+							wt[i] = byte(rng.IntN(256))
+						}
+					}
+					wtT := b.AddTensor(builder.TensorSpec{Name: "weights_time", Type: st, Shape: []int32{filters, memory}, Scale: []float32{wtScale}, ZeroPoint: []int64{0}, Data: wt})
+					bias := make([]byte, 4*units)
+					for i := 0; i < len(bias); i += 4 {
+						binary.LittleEndian.PutUint32(bias[i:], uint32(int32(rng.IntN(20001)-10000)))
+					}
+					biasT := b.AddTensor(builder.TensorSpec{Name: "bias", Type: i32t, Shape: []int32{units}, Scale: []float32{stScale * wtScale}, ZeroPoint: []int64{0}, Data: bias})
+					state := b.AddTensor(builder.TensorSpec{Name: "state", Type: st, Shape: []int32{batch, memory * filters}, Scale: []float32{stScale}, ZeroPoint: []int64{stZp}, Variable: true})
+					outQ := &tq{0.02, 1}
+					if st == i16 {
+						outQ = &tq{0.1, 1}
+					}
+					y := act(b, "output", i8, []int32{batch, units}, outQ)
+					b.AddOperator(schema.BuiltinOperatorSVDF, []builder.Tensor{x, wfT, wtT, biasT, state}, []builder.Tensor{y},
+						builder.Options(schema.BuiltinOptionsSVDFOptions, &schema.SVDFOptionsT{Rank: rank}))
+					b.Output(y)
+				}})
+			}
+		}
 	}
 	return cs
 }

@@ -1,8 +1,11 @@
 package interp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -414,9 +417,9 @@ func TestErrors(t *testing.T) {
 	b := newModelBuilder()
 	in := b.tensor(int8T, []int32{1, 4}, 1, 0, nil)
 	out := b.tensor(int8T, []int32{1, 4}, 1, 0, nil)
-	b.op(schema.BuiltinOperatorSVDF, nil, 0, []int32{in}, []int32{out})
+	b.op(schema.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_LSTM, nil, 0, []int32{in}, []int32{out})
 	_, err := New(b.build([]int32{in}, []int32{out}))
-	if err == nil || !strings.Contains(err.Error(), "operator 0 (SVDF): not supported by the interpreter") {
+	if err == nil || !strings.Contains(err.Error(), "operator 0 (UNIDIRECTIONAL_SEQUENCE_LSTM): not supported by the interpreter") {
 		t.Errorf("unsupported op: got %v", err)
 	}
 
@@ -444,8 +447,50 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestKeywordScrambled runs keyword_scrambled_8bit (int16 input, QUANTIZE, SVDF with int16
+// state, FULLY_CONNECTED, SOFTMAX to int16, QUANTIZE to int32) and requires TFLM's outputs:
+// [0, 32767] on a zero input, and those recorded from TFLM 90b983c2b for a random input
+// after one and after three invocations (the SVDF state carries over).
+func TestKeywordScrambled(t *testing.T) {
+	m := loadModel(t, "models/negative/keyword_scrambled_8bit.tflite")
+	it, err := New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := it.Invoke(make([]byte, 192))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []byte{0, 0, 0, 0, 0xff, 0x7f, 0, 0}; !bytes.Equal(out[0], want) {
+		t.Errorf("zero input: got % x, want % x", out[0], want)
+	}
+	dir := "testdata/keyword_scrambled"
+	in, err := os.ReadFile(filepath.Join(dir, "random_int16.in0.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		invokes int
+		golden  string
+	}{{1, "random_int16.out0.raw"}, {3, "random_int16_x3_invokes.out0.raw"}} {
+		it.ResetState()
+		for range c.invokes {
+			if out, err = it.Invoke(in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(filepath.Join(dir, c.golden))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out[0], want) {
+			t.Errorf("%d invocation(s) of the random input: got % x, TFLM % x", c.invokes, out[0], want)
+		}
+	}
+}
+
 func TestNegativeModels(t *testing.T) {
-	for _, name := range []string{"keyword_scrambled_8bit.tflite", "person_detect_vela.tflite"} {
+	for _, name := range []string{"person_detect_vela.tflite"} {
 		m := loadModel(t, "models/negative/"+name)
 		_, err := New(m)
 		if err == nil || !strings.Contains(err.Error(), "not supported") {

@@ -214,6 +214,8 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.custom()
 	case schema.BuiltinOperatorEXPAND_DIMS:
 		return c.reshape()
+	case schema.BuiltinOperatorSVDF:
+		return c.svdf()
 	case schema.BuiltinOperatorSHAPE:
 		return c.shape()
 	case schema.BuiltinOperatorPACK:

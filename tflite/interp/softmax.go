@@ -19,6 +19,7 @@ type softmaxKernel struct {
 	mult      int32
 	leftShift int
 	diffMin   int32
+	out16     bool // int16 output: scale 1/65536, zero point -32768
 }
 
 func (c *prep) softmax() (kernel, error) {
@@ -31,11 +32,13 @@ func (c *prep) softmax() (kernel, error) {
 	}
 	input, _ := c.in(0)
 	output, _ := c.out(0)
-	for _, t := range []int{input, output} {
-		if err := c.wantType(t, schema.TensorTypeINT8); err != nil {
-			return nil, err
-		}
+	if err := c.wantType(input, schema.TensorTypeINT8); err != nil {
+		return nil, err
 	}
+	if err := c.wantType(output, schema.TensorTypeINT8, schema.TensorTypeINT16); err != nil {
+		return nil, err
+	}
+	out16 := c.info(output).Type == schema.TensorTypeINT16
 	if !sameShape(c.info(input).Shape, c.info(output).Shape) || len(c.info(input).Shape) == 0 {
 		return nil, c.errorf("input %s and output %s shapes differ", c.desc(input), c.desc(output))
 	}
@@ -43,11 +46,16 @@ func (c *prep) softmax() (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	oq, err := c.quant8(output)
+	oq, err := c.quant(output)
 	if err != nil {
 		return nil, err
 	}
-	if oq.zp != -128 || oq.scale != 1.0/256 {
+	if out16 {
+		// softmax_common.cc: zero point -32768, scale within 0.1% of 1/65536.
+		if oq.zp != -32768 || math.Abs(float64(oq.scale)-1.0/65536) > 0.001/65536 {
+			return nil, c.errorf("int16 output must have scale 1/65536 and zero point -32768 (has %g, %d)", oq.scale, oq.zp)
+		}
+	} else if oq.zp != -128 || oq.scale != 1.0/256 {
 		return nil, c.errorf("int8 output must have scale 1/256 and zero point -128 (has %g, %d)", oq.scale, oq.zp)
 	}
 	const scaledDiffIntegerBits = 5
@@ -60,17 +68,33 @@ func (c *prep) softmax() (kernel, error) {
 	// CalculateInputRadius(5, shift, 31) = floor((2^5-1) * 2^26 / 2^shift).
 	radius := math.Floor(float64((int64(1)<<scaledDiffIntegerBits)-1) * float64(int64(1)<<(31-scaledDiffIntegerBits)) / float64(int64(1)<<shift))
 	shape := shapeInts(c.info(input).Shape)
-	k := &softmaxKernel{in: input, out: output, depth: shape[len(shape)-1], mult: mult, leftShift: shift, diffMin: -int32(radius)}
+	k := &softmaxKernel{in: input, out: output, depth: shape[len(shape)-1], mult: mult, leftShift: shift, diffMin: -int32(radius), out16: out16}
 	k.outer = c.elements(input) / max(k.depth, 1)
 	return k, nil
 }
 
 func (k *softmaxKernel) run(x *execCtx) {
-	in, out := i8(x.data[k.in]), i8(x.data[k.out])
+	in := i8(x.data[k.in])
+	if k.out16 {
+		out := i16(x.data[k.out])
+		k.rows(in, 16, func(j int, v int32) { out[j] = int16(v) })
+		return
+	}
+	out := i8(x.data[k.out])
+	k.rows(in, 8, func(j int, v int32) { out[j] = int8(v) })
+}
+
+// rows runs reference_ops::Softmax<int8, OutputT> with outBits = 8*sizeof(OutputT): the
+// quotient is shifted to outBits, offset by the type's minimum and clamped to it.
+func (k *softmaxKernel) rows(in []int8, outBits int, store func(j int, v int32)) {
+	lo, hi := int32(math.MinInt8), int32(math.MaxInt8)
+	if outBits == 16 {
+		lo, hi = math.MinInt16, math.MaxInt16
+	}
 	const accumIntegerBits = 12
 	for i := range k.outer {
 		row := in[i*k.depth : (i+1)*k.depth]
-		o := out[i*k.depth : (i+1)*k.depth]
+		base := i * k.depth
 		maxV := int32(math.MinInt8)
 		for _, v := range row {
 			maxV = max(maxV, int32(v))
@@ -84,17 +108,17 @@ func (k *softmaxKernel) run(x *execCtx) {
 			}
 		}
 		scale, bitsOverUnit := getReciprocal(sum, accumIntegerBits)
-		exponent := bitsOverUnit + 31 - 8
+		exponent := bitsOverUnit + 31 - outBits
 		for j, v := range row {
 			diff := int32(v) - maxV
 			if diff < k.diffMin {
-				o[j] = math.MinInt8
+				store(base+j, lo)
 				continue
 			}
 			scaled := mulQuant(diff, k.mult, k.leftShift)
 			e := expOnNegativeValues(scaled, 5)
-			r := roundingDivideByPOT(srdhm(scale, e), exponent) - 128
-			o[j] = int8(clampI32(r, -128, 127))
+			r := roundingDivideByPOT(srdhm(scale, e), exponent) + lo
+			store(base+j, clampI32(r, lo, hi))
 		}
 	}
 }
