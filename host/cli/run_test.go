@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"image"
 	_ "image/jpeg" // image.DecodeConfig of the photos
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/tests/tflmgolden"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 	"github.com/quantmcu/quantmcu/tflite/tensorio"
 )
@@ -34,35 +34,24 @@ func quantmcu(args ...string) (code int, stdout, stderr string) {
 // TestRunGoldenIndex runs every case of golden/tflm/INDEX.tsv through `quantmcu run -o` and
 // demands output files byte-identical to TFLM's.
 func TestRunGoldenIndex(t *testing.T) {
-	d := sharedData(t)
-	golden := filepath.Join(d, "golden", "tflm")
-	f, err := os.Open(filepath.Join(golden, "INDEX.tsv"))
+	index, err := tflmgolden.Load(sharedData(t))
 	if err != nil {
-		t.Skipf("golden index absent: %v", err)
+		t.Skipf("golden index: %v", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Scan() // header
 	cases := 0
-	for sc.Scan() {
-		col := strings.Split(sc.Text(), "\t")
-		if len(col) < 4 {
-			continue
-		}
-		name, model, input := col[0], col[1], col[2]
-		outs := strings.Fields(col[3]) // "file dtype[shape]" pairs
-		if testing.Short() && strings.HasPrefix(name, "mobilenet") && cases > 0 && !strings.Contains(name, "tench") {
+	for _, c := range index {
+		if testing.Short() && strings.HasPrefix(c.Name, "mobilenet") && cases > 0 && !strings.Contains(c.Name, "tench") {
 			continue
 		}
 		cases++
-		t.Run(name, func(t *testing.T) {
+		t.Run(c.Name, func(t *testing.T) {
 			dir := t.TempDir()
-			code, _, stderr := quantmcu("run", filepath.Join(d, model), "--input", filepath.Join(d, input), "-o", dir)
+			code, _, stderr := quantmcu("run", c.Model, "--input", c.Input, "-o", dir)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
-			for i := 0; 2*i < len(outs); i++ {
-				want, err := os.ReadFile(filepath.Join(golden, outs[2*i]))
+			for i, o := range c.Outputs {
+				want, err := os.ReadFile(o.Path)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -81,9 +70,6 @@ func TestRunGoldenIndex(t *testing.T) {
 				}
 			}
 		})
-	}
-	if cases == 0 {
-		t.Fatal("no cases in INDEX.tsv")
 	}
 }
 

@@ -3,9 +3,11 @@ package analysis
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/tests/tflmgolden"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
@@ -35,27 +37,23 @@ func analyze(t *testing.T, rel string) *Report {
 	return r
 }
 
-// TestArenaMatchesTFLM compares the planned arena head with the tflm_arena_head_nonpersistent_bytes
-// that a real TFLM build reported for these models (golden/tflm/INDEX.tsv, reference kernels).
+// TestArenaMatchesTFLM compares the planned arena head with the non-persistent arena head
+// a real TFLM build reported for every model of golden/tflm/INDEX.tsv (reference kernels).
 func TestArenaMatchesTFLM(t *testing.T) {
-	golden := readGoldenHeads(t)
-	for _, c := range []struct {
-		model string
-		want  int64
-	}{
-		{"person_detect", 55296},
-		{"vww_96_int8", 73728},
-		{"pretrainedResnet_quant", 49152},
-		{"kws_ref_model", 16000},
-		{"mobilenet_v2_quantized_1x3x224x224", 2451840},
-	} {
-		t.Run(c.model, func(t *testing.T) {
-			if g, ok := golden["models/"+c.model+".tflite"]; ok && g != c.want {
-				t.Fatalf("INDEX.tsv says %d, test table says %d", g, c.want)
-			}
-			r := analyze(t, "models/"+c.model+".tflite")
-			if r.ArenaBytes != c.want {
-				t.Errorf("arena %d B, TFLM plans %d B", r.ArenaBytes, c.want)
+	cases, err := tflmgolden.Load(dataDir)
+	if err != nil {
+		t.Skipf("golden index: %v", err)
+	}
+	heads := tflmgolden.ArenaHeads(cases)
+	if len(heads) < 5 {
+		t.Fatalf("INDEX.tsv lists %d models, want at least 5", len(heads))
+	}
+	for _, model := range sortedKeys(heads) {
+		want := heads[model]
+		t.Run(filepath.Base(model), func(t *testing.T) {
+			r := analyze(t, model)
+			if r.ArenaBytes != want {
+				t.Errorf("arena %d B, TFLM plans %d B", r.ArenaBytes, want)
 			}
 			if r.ArenaOp < 0 || r.Ops[r.ArenaOp].ArenaTop != r.ArenaBytes {
 				t.Errorf("arena op %d does not reach the arena top", r.ArenaOp)
@@ -70,33 +68,13 @@ func TestArenaMatchesTFLM(t *testing.T) {
 	}
 }
 
-// readGoldenHeads maps model path to TFLM's arena head bytes from INDEX.tsv.
-func readGoldenHeads(t *testing.T) map[string]int64 {
-	data, err := os.ReadFile(filepath.Join(dataDir, "golden/tflm/INDEX.tsv"))
-	if err != nil {
-		return nil
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	out := map[string]int64{}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	head := strings.Split(lines[0], "\t")
-	col := -1
-	for i, h := range head {
-		if h == "tflm_arena_head_nonpersistent_bytes" {
-			col = i
-		}
-	}
-	if col < 0 {
-		t.Fatal("INDEX.tsv has no tflm_arena_head_nonpersistent_bytes column")
-	}
-	for _, l := range lines[1:] {
-		f := strings.Split(l, "\t")
-		var n int64
-		for _, c := range f[col] {
-			n = n*10 + int64(c-'0')
-		}
-		out[f[1]] = n
-	}
-	return out
+	slices.Sort(keys)
+	return keys
 }
 
 // TestPeakLive pins the co-live activation sums: VWW's peak pair is 48x48x8 + 48x48x16 int8.

@@ -3,12 +3,12 @@ package patch
 import (
 	"cmp"
 	"slices"
+
+	"github.com/quantmcu/quantmcu/rewrite/analysis"
 )
 
 // scratchAlign is the alignment of every window buffer inside the op's scratch area.
 const scratchAlign = 16
-
-func alignUp(n, a int64) int64 { return (n + a - 1) / a * a }
 
 // windowBytes returns, per feature map 0..n, the largest window over all tiles in bytes.
 func windowBytes(fms []FeatureMap, tiles [][]Window) []int64 {
@@ -54,7 +54,7 @@ func assignScratch(layers []Layer, sizes []int64) ([]int64, int64) {
 	var done []placed
 	var total int64
 	for _, f := range order {
-		size := alignUp(sizes[f], scratchAlign)
+		size := analysis.AlignUp(sizes[f], scratchAlign)
 		var busy []placed
 		for _, p := range done {
 			if f-1 <= last[p.f] && p.f-1 <= last[f] {
