@@ -395,6 +395,7 @@ func printEvalSummary(w io.Writer, st *evalSetup, dir, labelsArg string, results
 		fmt.Fprintf(w, "  top-1 agreement  %s\n", pct(agree, n))
 		fmt.Fprintf(w, "  output |Δ|       mean %.4f, max %g (quantized units)\n", meanDelta/float64(n), maxDelta)
 	}
+	printPatchStats(w, "patch stage  ", st.model.it)
 	fmt.Fprintf(w, "time         %.1f s (%.1f ms/input, %d workers)\n", elapsed.Seconds(),
 		float64(elapsed.Milliseconds())/float64(n), min(workers, n))
 }

@@ -89,6 +89,7 @@ func runInspect(env *Env, fs *pflag.FlagSet, args []string) (err error) {
 		return BadInput(fmt.Errorf("%s: %w", args[0], err))
 	}
 	doc := newInspectDoc(args[0], rep)
+	doc.PatchStages = patchStages(m)
 	doc.Warnings = append(loadWarnings, doc.Warnings...)
 	switch format {
 	case "json":
@@ -118,6 +119,8 @@ type inspectDoc struct {
 	Outputs             []inspectTen `json:"outputs"`
 	Tensors             []inspectTen `json:"tensors"`
 	Warnings            []string     `json:"warnings"`
+	// PatchStages describes the QMCU_PATCH_STAGE operators (absent when there are none).
+	PatchStages []inspectStage `json:"patch_stages,omitempty"`
 }
 
 type inspectOp struct {
@@ -276,6 +279,7 @@ func writeInspectTable(w io.Writer, d *inspectDoc) error {
 		}
 		tt.writeTo(ew)
 	}
+	writeStages(ew, d.PatchStages)
 	if len(d.Warnings) > 0 {
 		fmt.Fprintln(ew, "\nwarnings:")
 		for _, s := range d.Warnings {

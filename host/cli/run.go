@@ -224,6 +224,7 @@ func runRun(env *Env, fs *pflag.FlagSet, args []string) error {
 			return err
 		}
 	}
+	printPatchStats(env.Stdout, "", lm.it)
 	if outDir != "" {
 		return writeOutputs(outDir, format, lm.outputs, outs)
 	}

@@ -222,6 +222,16 @@ func (sp *StagePlan) customOptions(plan []byte) ([]byte, error) {
 		if sp.Report != nil {
 			m.Int("macs", sp.Report.PatchMACs)
 		}
+		// Informative (read by quantmcu inspect): the stage's tensor names by feature map, and
+		// the checked map of the low branch.
+		m.Vector("fm_names", func(b *flexbuffers.Builder) {
+			for _, fm := range sp.FMs {
+				b.String(fm.Name)
+			}
+		})
+		if sp.Low != nil {
+			m.String("checked", sp.FMs[sp.Low.Checked].Name)
+		}
 	})
 	out, err := b.Finish()
 	if err != nil {
