@@ -63,8 +63,9 @@ QMCU_PATCH_STAGE operator that computes it patch by patch (MCUNetV2), bit-exact 
   --bits N          uniform low-bit branch: every map after the first convolution's output at
                     N bits with its int8 range, no tile classified as outlier
 When no patch stage lowers the arena (the peak lies after every tileable prefix, or the
-model already fits --sram), the model passes through unchanged with a warning, unless
---patches or --split forces a rewrite.
+model already fits --sram) or the model has nothing to patch (no tileable first stage, e.g.
+a fully connected or SVDF network), the model passes through unchanged (byte for byte)
+with the reason as a warning, unless --patches or --split forces a rewrite.
 Reports: <name>_summary.csv (one row: split, grid, macs_before, macs_after,
 arena_bytes_before, arena_bytes_after, ..., bitops_patch_int8, bitops_patch_mixed,
 low_branch_bytes), <name>_per-layer.csv, <name>_memory.svg, and <name>_precision.json (the

@@ -52,6 +52,12 @@ func TestNoTileablePrefixIsNothingToPatch(t *testing.T) {
 	if _, err := Plan(m, Options{}); !errors.Is(err, ErrNothingToPatch) || !errors.Is(err, ErrUnsupported) {
 		t.Errorf("hello_world: %v, want nothing to patch", err)
 	}
+	// An SVDF keyword spotter: int8, no spatial stage at all.
+	m = loadModel(t, "negative/keyword_scrambled_8bit.tflite")
+	if _, err := Plan(m, Options{}); !errors.Is(err, ErrNothingToPatch) {
+		t.Errorf("keyword_scrambled_8bit: %v, want nothing to patch", err)
+	}
+	// Vela's output is not the model the rewriter is for: a refusal.
 	m = loadModel(t, "negative/person_detect_vela.tflite")
 	if _, err := Plan(m, Options{}); !errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNothingToPatch) {
 		t.Errorf("Vela model: %v, want a refusal that is not 'nothing to patch'", err)
