@@ -91,8 +91,8 @@ func runEval(env *Env, fs *pflag.FlagSet, args []string) error {
 	if dir == "" {
 		return BadInputf("--data DIR is required")
 	}
-	if limit < 0 || workers < 1 || offset < -1 {
-		return BadInputf("--limit must be >= 0, --workers >= 1, --label-offset >= -1")
+	if limit < 0 || workers < 1 || workers > maxThreads || offset < -1 {
+		return BadInputf("--limit must be >= 0, --workers between 1 and %d, --label-offset >= -1", maxThreads)
 	}
 	if fi, err := os.Stat(csvPath); csvPath != "" && err == nil && fi.IsDir() {
 		return BadInputf("--csv %s: is a directory", csvPath)

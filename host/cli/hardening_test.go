@@ -107,8 +107,10 @@ func TestConsistentChecks(t *testing.T) {
 	}
 	badInput(t, "-o "+file+": exists and is not a directory", "run", person, "--input", raw, "-o", file)
 	badInput(t, "-o "+file+": exists and is not a directory", "optimize", person, "-o", file)
-	badInput(t, "--threads must be at least 1, got 0", "run", person, "--input", raw, "--threads", "0")
-	badInput(t, "--threads must be at least 1, got -3", "run", person, "--input", raw, "--threads", "-3")
+	badInput(t, "--threads must be between 1 and 1024, got 0", "run", person, "--input", raw, "--threads", "0")
+	badInput(t, "--threads must be between 1 and 1024, got -3", "run", person, "--input", raw, "--threads", "-3")
+	badInput(t, "--threads must be between 1 and 1024, got 2000000000", "run", person, "--input", raw, "--threads", "2000000000")
+	badInput(t, "--workers between 1 and 1024", "eval", person, "--data", filepath.Join(d, "inputs"), "--workers", "2000000000")
 	badInput(t, "--sram 0: the budget must be positive", "optimize", person, "--sram", "0", "-o", filepath.Join(tmp, "o"))
 	badInput(t, "--csv "+tmp+": is a directory", "eval", person, "--data", filepath.Join(d, "inputs"), "--csv", tmp)
 	if data, _ := os.ReadFile(file); string(data) != "x" {

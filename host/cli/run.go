@@ -173,6 +173,9 @@ dtype), or .npy files with --format npy.
 	}
 }
 
+// maxThreads bounds --threads and eval's --workers: each one holds its own buffers.
+const maxThreads = 1024
+
 func runRun(env *Env, fs *pflag.FlagSet, args []string) error {
 	if len(args) != 1 {
 		return BadInputf("expected one MODEL argument, got %d", len(args))
@@ -188,8 +191,8 @@ func runRun(env *Env, fs *pflag.FlagSet, args []string) error {
 	if top < 1 {
 		return BadInputf("--top must be at least 1")
 	}
-	if threads < 1 {
-		return BadInputf("--threads must be at least 1, got %d", threads)
+	if threads < 1 || threads > maxThreads {
+		return BadInputf("--threads must be between 1 and %d, got %d", maxThreads, threads)
 	}
 	if outDir != "" {
 		if err := checkOutputDir("-o", outDir); err != nil {
