@@ -67,7 +67,14 @@ func TestQEMUCortexM4(t *testing.T) {
 	}
 	nhwc, opIn := s.randomInput()
 	want := s.reference(nhwc)
+	runPlanOnQEMU(t, gcc, qemu, plan, p, opIn, consts, want)
+}
 
+// runPlanOnQEMU compiles the kernels with the plan, its input, constants and expected output
+// as C arrays for Cortex-M4 (warnings are errors), runs it on QEMU's mps2-an386 board and
+// fails unless the emulated output equals want.
+func runPlanOnQEMU(t *testing.T, gcc, qemu string, plan []byte, p *Plan, opIn []byte, consts [][]byte, want []byte) {
+	t.Helper()
 	var src strings.Builder
 	src.WriteString("#include <stdint.h>\n")
 	array := func(decl string, vals []int64) {
