@@ -257,6 +257,7 @@ func opCases() []opCase {
 	cs = append(cs, moveCases()...)
 	cs = append(cs, binaryCases()...)
 	cs = append(cs, quantCases()...)
+	cs = append(cs, unaryCases()...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	return cs
 }
@@ -662,6 +663,79 @@ func quantCases() []opCase {
 				}})
 			}
 		}
+	}
+	return cs
+}
+
+func unaryCases() []opCase {
+	var cs []opCase
+	i8, i16, i32t, f32t := schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeINT32, schema.TensorTypeFLOAT32
+	u := func(name string, code schema.BuiltinOperator, ty schema.TensorType, qi, qo *tq, opts *schema.BuiltinOptionsT) opCase {
+		return opCase{name: name, build: func(b *builder.Builder) {
+			// 2 x 256 elements: every int8 value appears (random draws) with saturation.
+			x := in(b, ty, []int32{2, 256}, qi)
+			y := act(b, "output", ty, []int32{2, 256}, qo)
+			b.AddOperator(code, []builder.Tensor{x}, []builder.Tensor{y}, opts)
+			b.Output(y)
+		}}
+	}
+	for _, q := range []*tq{{0.05, 3}, {0.2, -30}, {0.01, 0}} {
+		sfx := "_s" + strconv.FormatFloat(float64(q.scale), 'g', -1, 32)
+		cs = append(cs,
+			u("tanh_int8"+sfx, schema.BuiltinOperatorTANH, i8, q, &tq{1.0 / 128, 0}, nil),
+			u("logistic_int8"+sfx, schema.BuiltinOperatorLOGISTIC, i8, q, &tq{1.0 / 256, -128}, nil),
+			u("elu_int8"+sfx, schema.BuiltinOperatorELU, i8, q, &tq{0.04, -100}, nil),
+			u("abs_int8"+sfx, schema.BuiltinOperatorABS, i8, q, &tq{0.03, -128}, nil),
+			u("rsqrt_int8"+sfx, schema.BuiltinOperatorRSQRT, i8, &tq{q.scale, -128}, &tq{0.1, -128}, nil),
+		)
+	}
+	cs = append(cs, u("abs_int8_samescale", schema.BuiltinOperatorABS, i8, &tq{0.05, 3}, &tq{0.05, -3}, nil))
+	for _, s := range []float32{1.0 / 4096, 1.0 / 8192, 0.0003, 0.001} {
+		sfx := "_s" + strconv.FormatFloat(float64(s), 'g', -1, 32)
+		cs = append(cs,
+			u("tanh_int16"+sfx, schema.BuiltinOperatorTANH, i16, &tq{s, 0}, &tq{1.0 / 32768, 0}, nil),
+			u("logistic_int16"+sfx, schema.BuiltinOperatorLOGISTIC, i16, &tq{s, 0}, &tq{1.0 / 32768, 0}, nil),
+		)
+	}
+	cs = append(cs, u("abs_int16", schema.BuiltinOperatorABS, i16, &tq{0.001, 0}, &tq{0.0007, 0}, nil))
+	for _, code := range []schema.BuiltinOperator{schema.BuiltinOperatorTANH, schema.BuiltinOperatorLOGISTIC, schema.BuiltinOperatorELU,
+		schema.BuiltinOperatorEXP, schema.BuiltinOperatorNEG, schema.BuiltinOperatorABS} {
+		cs = append(cs, u(strings.ToLower(schema.EnumNamesBuiltinOperator[code])+"_float32", code, f32t, nil, nil, nil))
+	}
+	// RSQRT float32 on positive inputs.
+	rs := u("rsqrt_float32", schema.BuiltinOperatorRSQRT, f32t, nil, nil, nil)
+	rs.gen = func(i int, info TensorInfo, rng *rand.Rand) []byte {
+		d := make([]byte, info.Bytes)
+		for j := 0; j < len(d); j += 4 {
+			binary.LittleEndian.PutUint32(d[j:], math.Float32bits(float32(rng.Float64()*100+1e-3)))
+		}
+		return d
+	}
+	cs = append(cs, rs)
+	// CAST between the supported types.
+	for _, p := range [][2]schema.TensorType{{i8, f32t}, {i16, i32t}, {i32t, i8}, {f32t, i32t}, {f32t, i8}, {i32t, f32t}, {schema.TensorTypeBOOL, f32t}, {i8, i16}} {
+		c := opCase{name: "cast_" + typeName(p[0]) + "_to_" + typeName(p[1]), build: func(b *builder.Builder) {
+			x := in(b, p[0], []int32{3, 7}, nil)
+			y := act(b, "output", p[1], []int32{3, 7}, nil)
+			b.AddOperator(schema.BuiltinOperatorCAST, []builder.Tensor{x}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsCastOptions, &schema.CastOptionsT{InDataType: p[0], OutDataType: p[1]}))
+			b.Output(y)
+		}}
+		switch p[0] {
+		case schema.TensorTypeBOOL:
+			c.gen = boolGen(0)
+		case i32t:
+			c.gen = smallInt32Gen
+		case f32t:
+			c.gen = func(i int, info TensorInfo, rng *rand.Rand) []byte {
+				d := make([]byte, info.Bytes)
+				for j := 0; j < len(d); j += 4 {
+					binary.LittleEndian.PutUint32(d[j:], math.Float32bits(float32(rng.Float64()*200-100)))
+				}
+				return d
+			}
+		}
+		cs = append(cs, c)
 	}
 	return cs
 }

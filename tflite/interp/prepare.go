@@ -187,7 +187,21 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 	case schema.BuiltinOperatorSOFTMAX:
 		return c.softmax()
 	case schema.BuiltinOperatorLOGISTIC:
-		return c.logistic()
+		return c.logisticAny()
+	case schema.BuiltinOperatorTANH:
+		return c.tanh()
+	case schema.BuiltinOperatorELU:
+		return c.elu()
+	case schema.BuiltinOperatorEXP:
+		return c.exp()
+	case schema.BuiltinOperatorNEG:
+		return c.neg()
+	case schema.BuiltinOperatorABS:
+		return c.abs()
+	case schema.BuiltinOperatorRSQRT:
+		return c.rsqrt()
+	case schema.BuiltinOperatorCAST:
+		return c.cast()
 	case schema.BuiltinOperatorRELU:
 		return c.relu()
 	case schema.BuiltinOperatorRELU6:
