@@ -77,6 +77,7 @@ func Commands() []*Command {
 	return []*Command{
 		inspectCommand(),
 		optimizeCommand(),
+		exportCCommand(),
 		runCommand(),
 		evalCommand(),
 		pluginsCommand(),
