@@ -26,8 +26,15 @@ Link the library with `@quantmcu//tfmicro_ops:quantmcu_ops` and register the op
 
 load("@rules_cc//cc:defs.bzl", "cc_library")
 
-def c_identifier(name):
-    """Letters, digits and '_' kept, anything else '_': the rule `quantmcu export-c` applies."""
+def _c_identifier(name):
+    """The identifier `quantmcu export-c --name` derives: anything but [A-Za-z0-9_] becomes '_'.
+
+    Args:
+      name: a target name.
+
+    Returns:
+      The C identifier part of the generated file and symbol names.
+    """
     keep = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
     out = ""
     for i in range(len(name)):
@@ -76,10 +83,11 @@ def _quantmcu_model_files_impl(ctx):
     )
 
     optimized = "%s/%s_quantmcu.tflite" % (reports.path, _stem(src))
-    ctx.actions.run(
-        executable = ctx.executable.quantmcu,
-        arguments = ["export-c", optimized, "-o", ctx.outputs.source.dirname, "--name", ctx.attr.array_name],
+    ctx.actions.run_shell(
+        command = 'tool=$1; shift; "$tool" "$@" >/dev/null',
+        arguments = [ctx.executable.quantmcu.path, "export-c", optimized, "-o", ctx.outputs.source.dirname, "--name", ctx.attr.array_name],
         inputs = [reports],
+        tools = [ctx.executable.quantmcu],
         outputs = [ctx.outputs.source, ctx.outputs.header],
         mnemonic = "QuantmcuExportC",
         progress_message = "quantmcu export-c %s" % ctx.label,
@@ -153,7 +161,7 @@ def quantmcu_model(
       tags: for every target.
       **kwargs: passed to the cc_library (e.g. target_compatible_with, linkstatic).
     """
-    ident = c_identifier(name)
+    ident = _c_identifier(name)
     base = ident + "_quantmcu_model"
     extra = {}
     if quantmcu:
