@@ -3,6 +3,10 @@
 `quantmcu_model` runs it at build time. Bazel has no Go toolchain here (no rules_go), so the
 repository rule runs the host's `go build` once (Go's own build cache makes reruns fast).
 A user who prefers a prebuilt binary passes it to `quantmcu_model(quantmcu = ...)` instead.
+
+Bazel >= 7.1 rebuilds the CLI when quantmcu's Go sources change (repository_ctx.watch_tree).
+Older Bazel (e.g. Debian's 4.2.3) only notices go.mod/go.sum: after editing the Go sources run
+`bazel sync --only=quantmcu_cli`.
 """
 
 def _find_go(rctx):

@@ -94,21 +94,15 @@ func locateStage(t *testing.T, model []byte) stageLocation {
 	return stageLocation{}
 }
 
-// tensorsByName runs m on input and returns every tensor it computed (and its input) by name.
-func tensorsByName(t *testing.T, m *schema.ModelT, input []byte) map[string][]byte {
+// stageTensors runs m on input and returns its tensors by name (tensorsByName).
+func stageTensors(t *testing.T, m *schema.ModelT, input []byte) map[string][]byte {
 	t.Helper()
 	it, err := interp.New(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sg := m.Subgraphs[0]
-	got := map[string][]byte{sg.Tensors[sg.Inputs[0]].Name: input}
-	it.SetHook(func(_ int, outs []interp.Tensor) {
-		for _, o := range outs {
-			got[sg.Tensors[o.Index].Name] = bytes.Clone(o.Data)
-		}
-	})
-	if _, err := it.Invoke(input); err != nil {
+	got, err := tensorsByName(it, input)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -181,12 +175,12 @@ func TestCArrayOnCortexM4(t *testing.T) {
 	}
 	sg := rewritten.Subgraphs[0]
 	inName, outName := sg.Tensors[loc.inputTensor].Name, sg.Tensors[loc.outputTensor].Name
-	host := tensorsByName(t, rewritten, input)
+	host := stageTensors(t, rewritten, input)
 	stageIn, stageOut := host[inName], host[outName]
 	if stageIn == nil || stageOut == nil {
 		t.Fatalf("host run did not produce %q / %q", inName, outName)
 	}
-	if perLayer := tensorsByName(t, original, input)[outName]; !bytes.Equal(perLayer, stageOut) {
+	if perLayer := stageTensors(t, original, input)[outName]; !bytes.Equal(perLayer, stageOut) {
 		t.Fatalf("host patch stage output %q differs from the original model's per-layer result", outName)
 	}
 
@@ -230,8 +224,8 @@ int main(void) {
   if (qmcu_plan_parse(&plan, plan_words, PLAN_LEN / 4, msg, sizeof msg) != QMCU_OK ||
       (size_t)plan.scratch_bytes > sizeof scratch ||
       qmcu_patch_stage_eval(&plan, stage_input, sizeof stage_input, consts, sizes, N_INPUTS,
-                            output, sizeof output, scratch, (size_t)plan.scratch_bytes, msg,
-                            sizeof msg) != QMCU_OK) {
+                            output, sizeof output, scratch, (size_t)plan.scratch_bytes, NULL,
+                            msg, sizeof msg) != QMCU_OK) {
     mcu_puts(msg);
     mcu_puts("\n");
     return 1;

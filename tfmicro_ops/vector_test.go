@@ -234,7 +234,7 @@ func TestKernelVectors(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		out := make([]byte, len(v.output))
-		if err := p.Eval(v.input, v.consts, out, make([]byte, p.ScratchBytes())); err != nil {
+		if _, err := p.Eval(v.input, v.consts, out, make([]byte, p.ScratchBytes())); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		if !bytes.Equal(out, v.output) {

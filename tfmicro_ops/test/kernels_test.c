@@ -70,6 +70,7 @@ static void run_vector(const char *path) {
   int32_t *words = NULL;
   int8_t *out = NULL, *scratch = NULL;
   qmcu_plan plan;
+  qmcu_stats stats;
   char msg[160];
   int rc;
 
@@ -127,21 +128,23 @@ static void run_vector(const char *path) {
   if (out == NULL || scratch == NULL) goto done;
   memset(out, 0x55, out_n);
   rc = qmcu_patch_stage_eval(&plan, in, in_n, consts, const_bytes, (int32_t)n_inputs, out, out_n,
-                             scratch, (size_t)plan.scratch_bytes, msg, sizeof msg);
+                             scratch, (size_t)plan.scratch_bytes, &stats, msg, sizeof msg);
   if (rc != QMCU_OK) {
     fail(path, "eval failed", msg);
   } else if (memcmp(out, expected, out_n) != 0) {
     fail(path, "stage output differs from the host's", NULL);
+  } else if ((uint32_t)stats.tiles != tiles) {
+    fail(path, "eval did not report every tile as run", NULL);
   }
 
   /* Refusals: a short output, too little scratch, a truncated plan, a wrong magic. */
   if (qmcu_patch_stage_eval(&plan, in, in_n, consts, const_bytes, (int32_t)n_inputs, out,
-                            out_n - 1, scratch, (size_t)plan.scratch_bytes, msg,
+                            out_n - 1, scratch, (size_t)plan.scratch_bytes, NULL, msg,
                             sizeof msg) == QMCU_OK)
     fail(path, "a short output buffer was accepted", NULL);
   if (plan.scratch_bytes > 0 &&
       qmcu_patch_stage_eval(&plan, in, in_n, consts, const_bytes, (int32_t)n_inputs, out, out_n,
-                            scratch, (size_t)plan.scratch_bytes - 1, msg,
+                            scratch, (size_t)plan.scratch_bytes - 1, NULL, msg,
                             sizeof msg) == QMCU_OK)
     fail(path, "too little scratch was accepted", NULL);
   if (qmcu_plan_parse(&plan, words, plan_n / 4 - 1, msg, sizeof msg) != QMCU_E_FORMAT)
