@@ -252,3 +252,116 @@ func TestPlanReferenceV1(t *testing.T) {
 	})
 	t.Logf("%d (stack, grid) plans: reference = C = per-layer", pairs)
 }
+
+// tileCodeExtremes returns, per tile, the smallest and largest int8 code of the checked map
+// inside the tile's window of it, cropped from the map computed per layer by the original
+// model (in int8, a tile's windows are crops of the per-layer maps); ok is false for an empty
+// window.
+func tileCodeExtremes(p *planref.Plan, full []byte) (mins, maxs []int32, ok []bool) {
+	fm := p.Maps[p.Checked]
+	for _, ws := range p.Tiles {
+		w := ws[p.Checked]
+		lo, hi, seen := int32(127), int32(-128), false
+		for y := w.R0; y < w.R1; y++ {
+			for x := w.C0; x < w.C1; x++ {
+				for c := range fm.C {
+					v := int32(int8(full[(y*fm.W+x)*fm.C+c]))
+					lo, hi, seen = min(lo, v), max(hi, v), true
+				}
+			}
+		}
+		mins, maxs, ok = append(mins, lo), append(maxs, hi), append(ok, seen)
+	}
+	return mins, maxs, ok
+}
+
+// chooseThresholds picks [lo, hi] for the checked map so that, on the measured codes, some
+// tiles are outlier tiles and some are not whenever the tiles' extremes allow it; now and
+// then it picks the all-outlier (lo > hi) or no-outlier range instead.
+func chooseThresholds(rng *rand.Rand, mins, maxs []int32, ok []bool) (lo, hi int32) {
+	var mn, mx []int32
+	for t := range ok {
+		if ok[t] {
+			mn, mx = append(mn, mins[t]), append(mx, maxs[t])
+		}
+	}
+	// split returns a threshold v with some values > v and some <= v, if there is one.
+	split := func(vals []int32) (int32, bool) {
+		a, b := int32(127), int32(-128)
+		for _, v := range vals {
+			a, b = min(a, v), max(b, v)
+		}
+		if a >= b {
+			return 0, false
+		}
+		return a + rng.Int32N(b-a), true
+	}
+	lo, hi = -128, 127
+	switch r := rng.IntN(10); {
+	case r == 0:
+		return 1 + rng.Int32N(127), -rng.Int32N(128) // lo > hi: every tile is an outlier
+	case r == 1:
+		return -128, 127 // no tile is an outlier
+	case r < 6:
+		if v, ok := split(mx); ok {
+			hi = v // tiles with a code above hi are outliers
+			return lo, hi
+		}
+	case r < 8:
+		neg := make([]int32, len(mn))
+		for i, v := range mn {
+			neg[i] = -v
+		}
+		if v, ok := split(neg); ok {
+			lo = -v // tiles with a code below lo are outliers
+			return lo, hi
+		}
+	}
+	if v, ok := split(mx); ok {
+		hi = v
+	}
+	if len(mn) > 0 && rng.IntN(2) == 0 {
+		lo = mn[rng.IntN(len(mn))]
+	}
+	return lo, hi
+}
+
+// blobInput is an int8 input for the model's first input: its zero point with a little
+// noise (what the border padding also reads, so the borders stay quiet), and full-range noise
+// inside a random rectangle of up to a third of each side.
+func blobInput(rng *rand.Rand, info interp.TensorInfo) []byte {
+	h, w, c := int(info.Shape[1]), int(info.Shape[2]), int(info.Shape[3])
+	level := int(info.ZeroPoint[0])
+	bh, bw := 1+rng.IntN(max(1, h/3)), 1+rng.IntN(max(1, w/3))
+	by, bx := rng.IntN(h-bh+1), rng.IntN(w-bw+1)
+	in := make([]byte, h*w*c)
+	for y := range h {
+		for x := range w {
+			for k := range c {
+				v := max(-128, min(127, level+rng.IntN(5)-2))
+				if y >= by && y < by+bh && x >= bx && x < bx+bw {
+					v = rng.IntN(256) - 128
+				}
+				in[(y*w+x)*c+k] = byte(int8(v))
+			}
+		}
+	}
+	return in
+}
+
+// randomRange shrinks and shifts an int8 range [a, b] at random; a quarter of the ranges
+// exclude 0 (the engine must widen them or cope).
+func randomRange(rng *rand.Rand, a, b float64) (float64, float64) {
+	width := (b - a) * (0.15 + 0.85*rng.Float64())
+	center := (a+b)/2 + (b-a)*(rng.Float64()-0.5)*0.6
+	lo, hi := center-width/2, center+width/2
+	switch rng.IntN(8) {
+	case 0:
+		lo = width * (0.05 + 0.5*rng.Float64()) // strictly positive
+		hi = lo + width
+	case 1:
+		hi = -width * (0.05 + 0.5*rng.Float64()) // strictly negative
+		lo = hi - width
+	}
+	return lo, hi
+}

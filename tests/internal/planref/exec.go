@@ -12,6 +12,19 @@ type Result struct {
 	// Outlier[t] tells whether tile t was classified as an outlier tile (always false when
 	// the plan has no low branch: no tile is checked).
 	Outlier []bool
+	// LowRuns counts the low-branch layer windows computed, by layer kind and input
+	// bitwidth (coverage, for the tests' logs).
+	LowRuns map[KindBits]int
+}
+
+// KindBits is a layer kind (PLAN.md layer word 0) with the bitwidth of its (first) input.
+type KindBits struct{ Kind, Bits int32 }
+
+// String names the pair, e.g. "ADD/4".
+func (k KindBits) String() string {
+	names := map[int32]string{kindConv: "CONV_2D", kindDW: "DEPTHWISE_CONV_2D", kindAdd: "ADD", kindPad: "PAD",
+		kindMaxPool: "MAX_POOL_2D", kindAvgPool: "AVERAGE_POOL_2D"}
+	return fmt.Sprintf("%s/%d", names[k.Kind], k.Bits)
 }
 
 // OutlierTiles is the number of outlier tiles.
@@ -86,10 +99,11 @@ func (p *Plan) Run(input []byte, consts [][]byte) (*Result, error) {
 	if len(input) != in0.H*in0.W*in0.C {
 		return nil, fmt.Errorf("stage input has %d bytes, feature map 0 is %dx%dx%d", len(input), in0.H, in0.W, in0.C)
 	}
-	res := &Result{Output: make([]byte, out.H*out.W*out.C), Outlier: make([]bool, len(p.Tiles))}
+	res := &Result{Output: make([]byte, out.H*out.W*out.C), Outlier: make([]bool, len(p.Tiles)),
+		LowRuns: map[KindBits]int{}}
 	written := make([]int, out.H*out.W)
 	for t, wins := range p.Tiles {
-		outlier, last, err := p.runTile(t, wins, input, consts)
+		outlier, last, err := p.runTile(wins, input, consts, res.LowRuns)
 		if err != nil {
 			return nil, fmt.Errorf("tile %d: %w", t, err)
 		}
@@ -112,7 +126,7 @@ func (p *Plan) Run(input []byte, consts [][]byte) (*Result, error) {
 
 // runTile runs one tile and returns whether it is an outlier tile and its window of the last
 // feature map.
-func (p *Plan) runTile(t int, wins []Window, input []byte, consts [][]byte) (bool, *mapBuf, error) {
+func (p *Plan) runTile(wins []Window, input []byte, consts [][]byte, lowRuns map[KindBits]int) (bool, *mapBuf, error) {
 	bufs := make([]*mapBuf, len(p.Maps))
 	// fm 0: the tile's window, read from the input tensor.
 	m0 := p.Maps[0]
@@ -141,6 +155,8 @@ func (p *Plan) runTile(t int, wins []Window, input []byte, consts [][]byte) (boo
 		}
 		if low {
 			rec = &p.LowLayers[l-p.Checked]
+			inBits, _ := p.format(rec.In, true)
+			lowRuns[KindBits{rec.Kind, inBits}]++
 		}
 		bits, _ := p.format(rec.Out, low)
 		dst := newMapBuf(wins[rec.Out], p.Maps[rec.Out], bits)
