@@ -258,6 +258,7 @@ func opCases() []opCase {
 	cs = append(cs, binaryCases()...)
 	cs = append(cs, quantCases()...)
 	cs = append(cs, unaryCases()...)
+	cs = append(cs, reduceCases()...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	return cs
 }
@@ -736,6 +737,143 @@ func unaryCases() []opCase {
 			}
 		}
 		cs = append(cs, c)
+	}
+	return cs
+}
+
+func reduceCases() []opCase {
+	var cs []opCase
+	i8, i16, f32t := schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeFLOAT32
+	axesSets := []struct {
+		name string
+		axes []int32
+	}{{"hw", []int32{1, 2}}, {"last", []int32{-1}}, {"all", []int32{0, 1, 2, 3}}, {"c0", []int32{0, 3}}}
+	ops := []struct {
+		name  string
+		code  schema.BuiltinOperator
+		types []schema.TensorType
+		same  bool
+	}{
+		{"mean", schema.BuiltinOperatorMEAN, []schema.TensorType{i8, i16}, false},
+		{"sum", schema.BuiltinOperatorSUM, []schema.TensorType{i8, i16, f32t}, false},
+		{"reduce_max", schema.BuiltinOperatorREDUCE_MAX, []schema.TensorType{i8, f32t}, true},
+		{"reduce_min", schema.BuiltinOperatorREDUCE_MIN, []schema.TensorType{i8, f32t}, true},
+	}
+	for _, op := range ops {
+		for _, ty := range op.types {
+			for _, ax := range axesSets {
+				for _, keep := range []bool{true, false} {
+					name := op.name + "_" + ax.name + "_" + typeName(ty)
+					if !keep {
+						name += "_nokeep"
+					}
+					cs = append(cs, opCase{name: name, build: func(b *builder.Builder) {
+						shape := []int32{2, 5, 4, 3}
+						qi, qo := qFor(ty), qFor(ty)
+						if !op.same && ty == i8 {
+							qo = &tq{0.3, -7}
+						} else if !op.same && ty == i16 {
+							qo = &tq{0.004, 0}
+						}
+						x := in(b, ty, shape, qi)
+						axes := constI32(b, "axes", []int32{int32(len(ax.axes))}, ax.axes...)
+						var os []int32
+						for d, v := range shape {
+							red := false
+							for _, a := range ax.axes {
+								if (int(a)+4)%4 == d {
+									red = true
+								}
+							}
+							if !red {
+								os = append(os, v)
+							} else if keep {
+								os = append(os, 1)
+							}
+						}
+						y := act(b, "output", ty, os, qo)
+						b.AddOperator(op.code, []builder.Tensor{x, axes}, []builder.Tensor{y},
+							builder.Options(schema.BuiltinOptionsReducerOptions, &schema.ReducerOptionsT{KeepDims: keep}))
+						b.Output(y)
+					}})
+				}
+			}
+		}
+	}
+	// ARG_MAX / ARG_MIN, with ties (int8 values in a narrow range).
+	for _, isMax := range []bool{true, false} {
+		code, name := schema.BuiltinOperatorARG_MAX, "arg_max"
+		if !isMax {
+			code, name = schema.BuiltinOperatorARG_MIN, "arg_min"
+		}
+		for _, ty := range []schema.TensorType{i8, f32t} {
+			for _, axis := range []int32{1, -1} {
+				cs = append(cs, opCase{name: name + "_axis" + fmtInt(int(axis)) + "_" + typeName(ty), gen: func(i int, info TensorInfo, rng *rand.Rand) []byte {
+					if info.Type != i8 {
+						return nil
+					}
+					d := make([]byte, info.Bytes)
+					for j := range d {
+						d[j] = byte(int8(rng.IntN(7) - 3))
+					}
+					return d
+				}, build: func(b *builder.Builder) {
+					x := in(b, ty, []int32{2, 6, 5}, qFor(ty))
+					axT := constI32(b, "axis", []int32{1}, axis)
+					os := []int32{2, 5}
+					if axis == -1 {
+						os = []int32{2, 6}
+					}
+					y := act(b, "output", schema.TensorTypeINT32, os, nil)
+					var opts *schema.BuiltinOptionsT
+					if isMax {
+						opts = builder.Options(schema.BuiltinOptionsArgMaxOptions, &schema.ArgMaxOptionsT{OutputType: schema.TensorTypeINT32})
+					} else {
+						opts = builder.Options(schema.BuiltinOptionsArgMinOptions, &schema.ArgMinOptionsT{OutputType: schema.TensorTypeINT32})
+					}
+					b.AddOperator(code, []builder.Tensor{x, axT}, []builder.Tensor{y}, opts)
+					b.Output(y)
+				}})
+			}
+		}
+	}
+	// L2_NORMALIZATION (int8 output scale 1/128, zero point 0).
+	for _, ty := range []schema.TensorType{i8, f32t} {
+		cs = append(cs, opCase{name: "l2_normalization_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{2, 3, 17}, qFor(ty))
+			var qo *tq
+			if ty == i8 {
+				qo = &tq{1.0 / 128, 0}
+			}
+			y := act(b, "output", ty, []int32{2, 3, 17}, qo)
+			b.AddOperator(schema.BuiltinOperatorL2_NORMALIZATION, []builder.Tensor{x}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsL2NormOptions, &schema.L2NormOptionsT{}))
+			b.Output(y)
+		}})
+	}
+	// RESIZE_BILINEAR: up, down, odd sizes, align_corners, half_pixel_centers.
+	for _, ty := range []schema.TensorType{i8, f32t} {
+		for _, g := range []struct {
+			name         string
+			in, out      [2]int32
+			align, halfP bool
+		}{
+			{"up2x", [2]int32{3, 4}, [2]int32{6, 8}, false, false},
+			{"odd", [2]int32{5, 3}, [2]int32{7, 8}, false, false},
+			{"down", [2]int32{9, 7}, [2]int32{4, 3}, false, false},
+			{"align", [2]int32{5, 3}, [2]int32{7, 8}, true, false},
+			{"half", [2]int32{5, 3}, [2]int32{7, 8}, false, true},
+			{"half_down", [2]int32{9, 7}, [2]int32{4, 3}, false, true},
+		} {
+			cs = append(cs, opCase{name: "resize_bilinear_" + g.name + "_" + typeName(ty), build: func(b *builder.Builder) {
+				x := in(b, ty, []int32{2, g.in[0], g.in[1], 3}, qFor(ty))
+				size := constI32(b, "size", []int32{2}, g.out[0], g.out[1])
+				y := act(b, "output", ty, []int32{2, g.out[0], g.out[1], 3}, qFor(ty))
+				b.AddOperator(schema.BuiltinOperatorRESIZE_BILINEAR, []builder.Tensor{x, size}, []builder.Tensor{y},
+					builder.Options(schema.BuiltinOptionsResizeBilinearOptions, &schema.ResizeBilinearOptionsT{AlignCorners: g.align, HalfPixelCenters: g.halfP}))
+				b.Output(y)
+			}})
+		}
 	}
 	return cs
 }

@@ -183,7 +183,13 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 	case schema.BuiltinOperatorMAX_POOL_2D:
 		return c.pool(false)
 	case schema.BuiltinOperatorMEAN:
-		return c.mean()
+		return c.reduce(reduceMean)
+	case schema.BuiltinOperatorSUM:
+		return c.reduce(reduceSum)
+	case schema.BuiltinOperatorREDUCE_MAX:
+		return c.reduce(reduceMax)
+	case schema.BuiltinOperatorREDUCE_MIN:
+		return c.reduce(reduceMin)
 	case schema.BuiltinOperatorSOFTMAX:
 		return c.softmax()
 	case schema.BuiltinOperatorLOGISTIC:
@@ -230,6 +236,14 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.reshape()
 	case schema.BuiltinOperatorSVDF:
 		return c.svdf()
+	case schema.BuiltinOperatorARG_MAX:
+		return c.argMinMax(true)
+	case schema.BuiltinOperatorARG_MIN:
+		return c.argMinMax(false)
+	case schema.BuiltinOperatorL2_NORMALIZATION:
+		return c.l2Normalization()
+	case schema.BuiltinOperatorRESIZE_BILINEAR:
+		return c.resizeBilinear()
 	case schema.BuiltinOperatorSHAPE:
 		return c.shape()
 	case schema.BuiltinOperatorPACK:
