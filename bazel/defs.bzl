@@ -59,6 +59,8 @@ def _quantmcu_model_files_impl(ctx):
         args.add("--patches", ctx.attr.patches)
     if ctx.attr.split:
         args.add("--split", ctx.attr.split)
+    if ctx.attr.bits:
+        args.add("--bits", ctx.attr.bits)
     inputs = [src]
     if ctx.file.precision:
         args.add("--precision", ctx.file.precision)
@@ -114,6 +116,7 @@ quantmcu_model_files = rule(
         "sram": attr.string(doc = "optimize --sram, e.g. \"256KiB\""),
         "patches": attr.string(doc = "optimize --patches: \"auto\" or \"RxC\""),
         "split": attr.string(doc = "optimize --split: layers in the patch stage"),
+        "bits": attr.string(doc = "optimize --bits: uniform low-bit branch (8, 4 or 2)"),
         "precision": attr.label(allow_single_file = True, doc = "optimize --precision: a precision spec (JSON)"),
         "calib": attr.label_list(allow_files = True, doc = "calibration images, all in one directory (optimize --calib DIR)"),
         "opts": attr.string_list(doc = "further optimize arguments, e.g. [\"--set\", \"quantmcu.split=4\"]"),
@@ -138,6 +141,7 @@ def quantmcu_model(
         patches = None,
         split = None,
         precision = None,
+        bits = None,
         calib = [],
         opts = [],
         quantmcu = None,
@@ -154,7 +158,9 @@ def quantmcu_model(
       patches: patch grid, "auto" or "RxC" (optimize --patches).
       split: number of layers in the patch stage (optimize --split).
       precision: precision spec JSON (optimize --precision).
-      calib: calibration images in one directory (optimize --calib).
+      bits: uniform low-bit branch, 8, 4 or 2 (optimize --bits).
+      calib: calibration images in one directory, passed as optimize --calib DIR (the CLI
+        does not have --calib yet: until it does, setting this fails the build).
       opts: further arguments for quantmcu optimize.
       quantmcu: a prebuilt quantmcu executable (default: built from source, @quantmcu_cli).
       visibility: of the cc_library and the generated files.
@@ -173,6 +179,7 @@ def quantmcu_model(
         sram = sram,
         patches = patches,
         split = str(split) if split != None else None,
+        bits = str(bits) if bits != None else None,
         precision = precision,
         calib = calib,
         opts = opts,

@@ -179,17 +179,21 @@ func stageVector(t *testing.T, m *schema.ModelT, opts rewrite.Options, input []b
 	return v
 }
 
-// vectorCases are the committed vectors and how they were made.
+// vectorCases are how the committed vectors were made. -update-vectors writes
+// <name>_v<plan version>.qmv, so vectors of older plan versions stay as they are.
 var vectorCases = []struct {
-	file  string
-	model func() (*schema.ModelT, error)
-	opts  rewrite.Options
+	name string
+	opts rewrite.Options
 }{
 	// A MobileNetV2-0.35 at 32x32 (first stage: conv 3x3/2, depthwise, projection, expansion),
-	// patched on an uneven 3x3 grid; plan format 1.
-	{"mbv2_32_3x3_v1.qmv", func() (*schema.ModelT, error) {
-		return builder.MobileNetV2(builder.MobileNetV2Config{Resolution: 32, Width: 0.35, Classes: 4, LastConv: 32, Seed: 7})
-	}, rewrite.Options{Patches: "3x3"}},
+	// patched on an uneven 3x3 grid, int8 only.
+	{"mbv2_32_3x3", rewrite.Options{Patches: "3x3"}},
+	// The same with a uniform 4-bit low branch (plan version 2 and later).
+	{"mbv2_32_3x3_bits4", rewrite.Options{Patches: "3x3", Bits: 4}},
+}
+
+func vectorModel() (*schema.ModelT, error) {
+	return builder.MobileNetV2(builder.MobileNetV2Config{Resolution: 32, Width: 0.35, Classes: 4, LastConv: 32, Seed: 7})
 }
 
 // TestKernelVectors checks every committed vector with the host build of the kernels (the
@@ -198,7 +202,7 @@ var vectorCases = []struct {
 func TestKernelVectors(t *testing.T) {
 	if *updateVectors {
 		for _, c := range vectorCases {
-			m, err := c.model()
+			m, err := vectorModel()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +212,8 @@ func TestKernelVectors(t *testing.T) {
 				in[i] = byte(rng.Uint32())
 			}
 			v := stageVector(t, m, c.opts, in)
-			if err := os.WriteFile(filepath.Join("testdata", "vectors", c.file), v.encode(), 0o644); err != nil {
+			file := fmt.Sprintf("%s_v%d.qmv", c.name, binary.LittleEndian.Uint32(v.plan[4:]))
+			if err := os.WriteFile(filepath.Join("testdata", "vectors", file), v.encode(), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -152,7 +152,9 @@ static void run_vector(const char *path) {
   words[0] ^= 1;
   if (qmcu_plan_parse(&plan, words, plan_n / 4, msg, sizeof msg) != QMCU_E_FORMAT)
     fail(path, "a wrong magic was not refused as a format error", NULL);
-  if (failures == 0) printf("%s: ok (%u tiles, %u output bytes)\n", path, (unsigned)tiles, (unsigned)out_n);
+  if (failures == 0)
+    printf("%s: ok (%u tiles, %u of them outlier tiles, %u output bytes)\n", path, (unsigned)tiles,
+           (unsigned)stats.outlier_tiles, (unsigned)out_n);
 
 done:
   free(scratch);
