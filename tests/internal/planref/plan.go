@@ -348,9 +348,12 @@ func (p *Plan) readLayer(r *words, l int, low bool) (Layer, error) {
 	if rec.ActMin < lo || rec.ActMax > hi || rec.ActMin > rec.ActMax {
 		return rec, fmt.Errorf("activation range %d..%d outside the output codes %d..%d", rec.ActMin, rec.ActMax, lo, hi)
 	}
+	if rec.InputOffset != -zin { // word 13, every kind (PLAN.md, layer table)
+		return rec, fmt.Errorf("input offset %d; the input map's zero point is %d", rec.InputOffset, zin)
+	}
 	switch rec.Kind {
 	case kindConv, kindDW:
-		if rec.InputOffset != -zin || rec.OutputOffset != zout {
+		if rec.OutputOffset != zout {
 			return rec, fmt.Errorf("offsets %d, %d; the maps' zero points are %d, %d", rec.InputOffset, rec.OutputOffset, zin, zout)
 		}
 	case kindAdd:
