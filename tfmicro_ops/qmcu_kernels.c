@@ -276,12 +276,257 @@ static QMCU_HOT void conv_im2col(const qmcu_params *p, const qmcu_src *in, const
   }
 }
 
+/* x86-64 host path (cgo builds define QMCU_HOST_SIMD; MCU builds never see this): AVX2 loops
+ * chosen at run time when the CPU has AVX2. They compute the same integers as the portable
+ * loops, lane by lane: the int16 products and int32 sums wrap the same way, and the
+ * requantization below is MultiplyByQuantizedMultiplier step for step. */
+#if defined(QMCU_HOST_SIMD) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define QMCU_X86 1
+#include <immintrin.h>
+
+#define QMCU_AVX2 __attribute__((target("avx2")))
+
+static int use_avx2(const qmcu_params *p) { return !p->portable && __builtin_cpu_supports("avx2"); }
+
+/* Requantization of eight accumulators of channels [oc, oc + 8), as requantize() lane by lane.
+ * srdhm: with m >= 0 (the parser checks multipliers) the saturating case cannot occur, and
+ * (a*b + nudge) / 2^31 truncated toward zero equals floor((a*b + 2^30) / 2^31) for either sign
+ * of a*b, whose low 32 bits are bits 31..62 of a*b + 2^30 (a logical 64-bit shift is enough).
+ * rounding_divide_by_pot as in the scalar code, with per-lane shifts. */
+QMCU_AVX2 static inline __m256i rq8(__m256i acc, const int32_t *mult, const int32_t *shift, __m256i out_off,
+                                    __m256i lo, __m256i hi) {
+  const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+  const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
+  const __m256i m = _mm256_loadu_si256((const __m256i *)(const void *)mult);
+  const __m256i sh = _mm256_loadu_si256((const __m256i *)(const void *)shift);
+  const __m256i left = _mm256_max_epi32(sh, zero), right = _mm256_sub_epi32(left, sh);
+  const __m256i x = _mm256_sllv_epi32(acc, left);
+  __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, m), half);
+  __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
+  __m256i v, mask, rem, thr;
+  even = _mm256_srli_epi64(even, 31);
+  odd = _mm256_slli_epi64(odd, 1);
+  v = _mm256_blend_epi32(even, odd, 0xaa);
+  mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
+  rem = _mm256_and_si256(v, mask);
+  thr = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), _mm256_cmpgt_epi32(zero, v));
+  v = _mm256_sub_epi32(_mm256_srav_epi32(v, right), _mm256_cmpgt_epi32(rem, thr));
+  v = _mm256_add_epi32(v, out_off);
+  return _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+}
+
+/* Stores eight codes (int32 lanes inside the output's code range) as channels [k, k + 8) of
+ * the pixel at px; k is a multiple of 8, so 4/2-bit codes fill whole bytes (4 or 2). */
+QMCU_AVX2 static inline void store8(const qmcu_dst *d, int8_t *px, int32_t k, __m256i v) {
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const __m128i b = _mm_packs_epi16(w, w);
+  if (d->bits == 8 && d->ch == 1) {
+    _mm_storel_epi64((__m128i *)(void *)(px + k), b);
+  } else if (d->bits == 4) {
+    /* byte j = code 2j | code 2j+1 << 4 */
+    const __m128i pairs = _mm_maddubs_epi16(b, _mm_set1_epi16(0x1001));
+    const int32_t u = _mm_cvtsi128_si32(_mm_packus_epi16(pairs, pairs));
+    memcpy(px + k / 2, &u, 4);
+  } else if (d->bits == 2) {
+    /* byte j = codes 4j .. 4j+3 at bits 0, 2, 4, 6 */
+    const __m128i pairs = _mm_maddubs_epi16(b, _mm_set1_epi16(0x0401));
+    const __m128i quads = _mm_madd_epi16(pairs, _mm_set1_epi32(0x00100001));
+    const uint8_t two[2] = {(uint8_t)_mm_cvtsi128_si32(quads), (uint8_t)_mm_extract_epi32(quads, 1)};
+    memcpy(px + k / 4, two, 2);
+  } else {
+    int32_t lanes[8], j;
+    _mm256_storeu_si256((__m256i *)(void *)lanes, v);
+    for (j = 0; j < 8; j++) put(d, px, k + j, lanes[j]);
+  }
+}
+
+/* Codes of channels [k, k + 16) of the pixel at px as int16 lanes (k + 16 <= s->c; k a multiple
+ * of 16 for 4/2-bit maps, so the codes start on a byte). A 4/2-bit byte is repeated 2/4 times,
+ * each copy multiplied so that its code lands in bits 8-bits..7, shifted down and masked. */
+QMCU_AVX2 static inline __m256i codes16(const qmcu_src *s, const int8_t *px, int32_t k) {
+  if (s->bits == 8) {
+    if (s->ch == 1) return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(px + k)));
+    {
+      int8_t buf[16];
+      int32_t j;
+      for (j = 0; j < 16; j++) buf[j] = px[(k + j) * s->ch];
+      return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)buf));
+    }
+  }
+  if (s->bits == 4) {
+    const __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(px + k / 2));
+    const __m128i rep = _mm_shuffle_epi8(b, _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+    const __m256i w = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(rep), _mm256_set1_epi32(0x00010010));
+    return _mm256_and_si256(_mm256_srli_epi16(w, 4), _mm256_set1_epi16(15));
+  } else {
+    int32_t u;
+    __m128i rep;
+    __m256i w;
+    memcpy(&u, px + k / 4, 4);
+    rep = _mm_shuffle_epi8(_mm_cvtsi32_si128(u), _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+    w = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(rep), _mm256_setr_epi16(64, 16, 4, 1, 64, 16, 4, 1, 64, 16, 4, 1, 64, 16, 4, 1));
+    return _mm256_and_si256(_mm256_srli_epi16(w, 6), _mm256_set1_epi16(3));
+  }
+}
+
+/* Horizontal sums of eight int32 vectors: lane j of the result is the sum of a[j]'s lanes. */
+QMCU_AVX2 static inline __m256i hsum8(__m256i a0, __m256i a1, __m256i a2, __m256i a3, __m256i a4, __m256i a5,
+                                      __m256i a6, __m256i a7) {
+  const __m256i s0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+  const __m256i s1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a4, a5), _mm256_hadd_epi32(a6, a7));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(s0, s1, 0x20), _mm256_permute2x128_si256(s0, s1, 0x31));
+}
+
+QMCU_AVX2 static inline __m256i bias8(const void *bias, int32_t oc) {
+  if (bias == NULL) return _mm256_setzero_si256();
+  return _mm256_loadu_si256((const __m256i *)(const void *)((const unsigned char *)bias + 4 * (size_t)oc));
+}
+
+/* The im2col row of the window whose tap (0, 0) reads (by, bx), as conv_im2col builds it. */
+QMCU_AVX2 static void gather_avx2(const qmcu_params *p, const qmcu_src *in, int32_t by, int32_t bx, int16_t *col) {
+  const int32_t in_c = in->c, off = p->input_offset;
+  const __m256i off16 = _mm256_set1_epi16((int16_t)off);
+  int32_t fy, fx, k;
+  for (fy = 0; fy < p->kh; fy++) {
+    const int32_t iy = by + fy * p->dh;
+    for (fx = 0; fx < p->kw; fx++) {
+      const int32_t ix = bx + fx * p->dw;
+      int16_t *c = col + (fy * p->kw + fx) * in_c;
+      if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
+        memset(c, 0, sizeof *c * (size_t)in_c);
+        continue;
+      }
+      {
+        const int8_t *px = src_at(in, iy, ix);
+        for (k = 0; k + 16 <= in_c; k += 16)
+          _mm256_storeu_si256((__m256i *)(void *)(c + k), _mm256_add_epi16(codes16(in, px, k), off16));
+        for (; k < in_c; k++) c[k] = (int16_t)(get(in, px, k) + off);
+      }
+    }
+  }
+}
+
+/* acc += col . filter over one 16-element chunk. */
+#define QMCU_MADD(acc, c, f) (acc) = _mm256_add_epi32((acc), _mm256_madd_epi16((c), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(f)))))
+
+/* conv_im2col with eight filters per pass: eight int32 vectors of pairwise products summed
+ * horizontally into one vector of eight accumulators, requantized and stored together. */
+QMCU_AVX2 static void conv_avx2(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                                const int8_t *weights, const void *bias) {
+  const int32_t out_c = out->c, K = p->kh * p->kw * in->c, Kpad = (K + 15) & ~15, kfull = K & ~15;
+  const __m256i oo = _mm256_set1_epi32(p->output_offset);
+  const __m256i lo = _mm256_set1_epi32(p->act_min), hi = _mm256_set1_epi32(p->act_max);
+  int16_t col[QMCU_COL_MAX + 16];
+  int32_t y, x, k, oc, j;
+  for (k = K; k < Kpad; k++) col[k] = 0;
+  for (y = r.r0; y < r.r1; y++) {
+    const int32_t by = y * p->sh - p->pad_top;
+    for (x = r.c0; x < r.c1; x++) {
+      int8_t *o = dst_at(out, y, x);
+      gather_avx2(p, in, by, x * p->sw - p->pad_left, col);
+      for (oc = 0; oc + 8 <= out_c; oc += 8) {
+        const int8_t *f = weights + (ptrdiff_t)oc * K;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (k = 0; k < kfull; k += 16) {
+          const __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(col + k));
+          QMCU_MADD(a0, c, f + k);
+          QMCU_MADD(a1, c, f + K + k);
+          QMCU_MADD(a2, c, f + 2 * K + k);
+          QMCU_MADD(a3, c, f + 3 * K + k);
+          QMCU_MADD(a4, c, f + 4 * K + k);
+          QMCU_MADD(a5, c, f + 5 * K + k);
+          QMCU_MADD(a6, c, f + 6 * K + k);
+          QMCU_MADD(a7, c, f + 7 * K + k);
+        }
+        if (kfull < K) {
+          /* The last chunk reads 16 - K % 16 bytes past each filter (multiplied by the row's
+           * zeros); the last filters of the weights take them from a zero-padded copy. */
+          const __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(col + kfull));
+          int8_t t[8][16];
+          const int8_t *fj[8];
+          for (j = 0; j < 8; j++) {
+            fj[j] = f + (ptrdiff_t)j * K + kfull;
+            if ((int64_t)(oc + j) * K + Kpad > (int64_t)out_c * K) {
+              memset(t[j], 0, 16);
+              memcpy(t[j], fj[j], (size_t)(K - kfull));
+              fj[j] = t[j];
+            }
+          }
+          QMCU_MADD(a0, c, fj[0]);
+          QMCU_MADD(a1, c, fj[1]);
+          QMCU_MADD(a2, c, fj[2]);
+          QMCU_MADD(a3, c, fj[3]);
+          QMCU_MADD(a4, c, fj[4]);
+          QMCU_MADD(a5, c, fj[5]);
+          QMCU_MADD(a6, c, fj[6]);
+          QMCU_MADD(a7, c, fj[7]);
+        }
+        store8(out, o, oc, rq8(_mm256_add_epi32(hsum8(a0, a1, a2, a3, a4, a5, a6, a7), bias8(bias, oc)),
+                               p->multiplier + oc, p->shift + oc, oo, lo, hi));
+      }
+      for (; oc < out_c; oc++) {
+        const uint32_t acc = (bias != NULL ? (uint32_t)load_bias(bias, oc) : 0) + (uint32_t)dot1(col, weights + (ptrdiff_t)oc * K, K);
+        put(out, o, oc, requantize(p, acc, oc));
+      }
+    }
+  }
+}
+
+/* depthwise_blocked sixteen channels at a time: int16 products (they fit, see there) widened
+ * into two vectors of eight accumulators; the last channels one by one. */
+QMCU_AVX2 static void depthwise_avx2(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                                     const int8_t *weights, const void *bias) {
+  const int32_t c = out->c, off = p->input_offset;
+  const __m256i off16 = _mm256_set1_epi16((int16_t)off), oo = _mm256_set1_epi32(p->output_offset);
+  const __m256i lo = _mm256_set1_epi32(p->act_min), hi = _mm256_set1_epi32(p->act_max);
+  int32_t y, x, c0, fy, fx, fy0, fy1, fx0, fx1;
+  for (y = r.r0; y < r.r1; y++) {
+    const int32_t by = y * p->sh - p->pad_top;
+    taps(by, p->kh, p->dh, in->h, &fy0, &fy1);
+    for (x = r.c0; x < r.c1; x++) {
+      const int32_t bx = x * p->sw - p->pad_left;
+      int8_t *o = dst_at(out, y, x);
+      taps(bx, p->kw, p->dw, in->w, &fx0, &fx1);
+      for (c0 = 0; c0 + 16 <= c; c0 += 16) {
+        __m256i a0 = bias8(bias, c0), a1 = bias8(bias, c0 + 8);
+        for (fy = fy0; fy < fy1; fy++) {
+          for (fx = fx0; fx < fx1; fx++) {
+            const __m256i s = _mm256_add_epi16(codes16(in, src_at(in, by + fy * p->dh, bx + fx * p->dw), c0), off16);
+            const int8_t *f = weights + ((ptrdiff_t)fy * p->kw + fx) * c + c0;
+            const __m256i prod = _mm256_mullo_epi16(s, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)f)));
+            a0 = _mm256_add_epi32(a0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(prod)));
+            a1 = _mm256_add_epi32(a1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(prod, 1)));
+          }
+        }
+        store8(out, o, c0, rq8(a0, p->multiplier + c0, p->shift + c0, oo, lo, hi));
+        store8(out, o, c0 + 8, rq8(a1, p->multiplier + c0 + 8, p->shift + c0 + 8, oo, lo, hi));
+      }
+      for (; c0 < c; c0++) {
+        uint32_t acc = bias != NULL ? (uint32_t)load_bias(bias, c0) : 0;
+        for (fy = fy0; fy < fy1; fy++)
+          for (fx = fx0; fx < fx1; fx++)
+            acc += (uint32_t)(int32_t)(int16_t)((int16_t)(get(in, src_at(in, by + fy * p->dh, bx + fx * p->dw), c0) + off) *
+                                                (int16_t)weights[((ptrdiff_t)fy * p->kw + fx) * c + c0]);
+        put(out, o, c0, requantize(p, acc, c0));
+      }
+    }
+  }
+}
+#endif /* QMCU_HOST_SIMD on x86-64 */
+
 void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                   const int8_t *weights, const void *bias) {
-  if ((int64_t)p->kh * p->kw * in->c <= QMCU_COL_MAX)
+  if ((int64_t)p->kh * p->kw * in->c <= QMCU_COL_MAX) {
+#ifdef QMCU_X86
+    if (use_avx2(p)) {
+      conv_avx2(p, in, out, r, weights, bias);
+      return;
+    }
+#endif
     conv_im2col(p, in, out, r, weights, bias);
-  else
+  } else {
     conv_taps(p, in, out, r, weights, bias);
+  }
 }
 
 /* Depthwise convolution with depth multiplier 1: channels in blocks with one accumulator each, so
@@ -322,6 +567,12 @@ void qmcu_depthwise_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu
   const int32_t in_c = in->c, out_c = out->c, dm = p->depth_multiplier, off = p->input_offset;
   int32_t y, x, ic, m, fy, fx, fy0, fy1, fx0, fx1;
   if (dm == 1) {
+#ifdef QMCU_X86
+    if (use_avx2(p)) {
+      depthwise_avx2(p, in, out, r, weights, bias);
+      return;
+    }
+#endif
     depthwise_blocked(p, in, out, r, weights, bias);
     return;
   }

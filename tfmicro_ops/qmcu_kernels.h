@@ -52,6 +52,9 @@ typedef struct {
   /* ADD */
   int32_t in1_offset, in2_offset, left_shift;
   int32_t in1_multiplier, in1_shift, in2_multiplier, in2_shift, out_multiplier, out_shift;
+  /* Nonzero: run the portable loops even where a host SIMD path exists (tests compare the two;
+   * MCU builds have only the portable loops). */
+  int32_t portable;
 } qmcu_params;
 
 /* TFLite's MultiplyByQuantizedMultiplier (double rounding): x * m * 2^(shift - 31), rounded.

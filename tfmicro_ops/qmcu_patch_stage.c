@@ -9,7 +9,7 @@
 #include "qmcu_msg.h"
 
 /* Decodes a layer record into kernel parameters. */
-static void layer_params(const int32_t *w, qmcu_params *k) {
+static void layer_params(const int32_t *w, int32_t flags, qmcu_params *k) {
   k->kh = w[QMCU_L_KH];
   k->kw = w[QMCU_L_KW];
   k->sh = w[QMCU_L_SH];
@@ -34,6 +34,7 @@ static void layer_params(const int32_t *w, qmcu_params *k) {
   k->in2_shift = w[QMCU_L_ADD_IN2_SHIFT];
   k->out_multiplier = w[QMCU_L_ADD_OUT_MULT];
   k->out_shift = w[QMCU_L_ADD_OUT_SHIFT];
+  k->portable = (flags & QMCU_RUN_PORTABLE) != 0;
 }
 
 /* Where feature map f lives during tile t: the input tensor, a scratch window buffer, or the
@@ -166,7 +167,7 @@ int qmcu_patch_stage_check(const qmcu_plan *p, const void *input, size_t input_b
 }
 
 /* Runs layer record w of layer l for tile t. */
-static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w, int low,
+static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w, int low, int32_t flags,
                      const int8_t *input, const void *const *consts, int8_t *output, int8_t *scratch) {
   const int32_t *ow = qmcu_plan_window(p, t, l + 1);
   const qmcu_rect r = {ow[0], ow[1], ow[2], ow[3]};
@@ -175,7 +176,7 @@ static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w,
   const void *bias = w[QMCU_L_BIAS] > 0 ? consts[w[QMCU_L_BIAS]] : (const void *)qmcu_record_biases(w);
   qmcu_params k;
   if (r.r0 == r.r1 || r.c0 == r.c1) return QMCU_OK;
-  layer_params(w, &k);
+  layer_params(w, flags, &k);
   switch (w[QMCU_L_KIND]) {
     case QMCU_CONV_2D:
       qmcu_conv_2d(&k, &in, &out, r, (const int8_t *)consts[w[QMCU_L_WEIGHTS]], bias);
@@ -210,7 +211,7 @@ static int outlier_tile(const qmcu_plan *p, int32_t t, const int8_t *scratch) {
 
 int qmcu_patch_stage_run(const qmcu_plan *p, const void *input, const void *const *consts,
                          void *output, void *scratch, int32_t first, int32_t end, int32_t step,
-                         qmcu_stats *stats) {
+                         int32_t flags, qmcu_stats *stats) {
   const int8_t *in = (const int8_t *)input;
   int8_t *out = (int8_t *)output, *sc = (int8_t *)scratch;
   int32_t t, l;
@@ -224,7 +225,7 @@ int qmcu_patch_stage_run(const qmcu_plan *p, const void *input, const void *cons
         low = !outlier_tile(p, t, sc);
         stats->outlier_tiles += !low;
       }
-      if (run_layer(p, t, l, low ? p->low_layers[l] : p->layers[l], low, in, consts, out, sc) != QMCU_OK)
+      if (run_layer(p, t, l, low ? p->low_layers[l] : p->layers[l], low, flags, in, consts, out, sc) != QMCU_OK)
         return QMCU_E_PLAN;
     }
     stats->tiles++;
@@ -240,7 +241,7 @@ int qmcu_patch_stage_eval(const qmcu_plan *p, const void *input, size_t input_by
   int rc = qmcu_patch_stage_check(p, input, input_bytes, consts, const_bytes, n_consts, output,
                                   output_bytes, scratch, scratch_bytes, msg, msg_len);
   if (rc != QMCU_OK) return rc;
-  rc = qmcu_patch_stage_run(p, input, consts, output, scratch, 0, p->n_tiles, 1, &local);
+  rc = qmcu_patch_stage_run(p, input, consts, output, scratch, 0, p->n_tiles, 1, 0, &local);
   if (rc != QMCU_OK) qmcu_msgf(msg, msg_len, "patch stage: empty average pool window");
   if (stats != NULL) *stats = local;
   return rc;

@@ -327,6 +327,14 @@ func (s *Stage) Close() {
 // Run computes the output from the input, spreading the tiles over len(scratch) workers
 // (each scratch region at least ScratchBytes() bytes; one region runs single-threaded).
 func (s *Stage) Run(input, output []byte, scratch [][]byte) (Stats, error) {
+	return s.run(input, output, scratch, 0)
+}
+
+// runPortable is the qmcu_patch_stage_run flag that keeps to the portable C loops.
+const runPortable = C.QMCU_RUN_PORTABLE
+
+// run is Run with qmcu_patch_stage_run flags.
+func (s *Stage) run(input, output []byte, scratch [][]byte, flags int32) (Stats, error) {
 	p := s.plan
 	if s.mem == nil {
 		return Stats{}, fmt.Errorf("tfmicroops: stage used after Close")
@@ -354,7 +362,7 @@ func (s *Stage) Run(input, output []byte, scratch [][]byte) (Stats, error) {
 	codes := make([]C.int, workers)
 	run := func(w int) {
 		codes[w] = C.qmcu_patch_stage_run(p.c.view, unsafe.Pointer(&input[0]), s.ptrs, unsafe.Pointer(&output[0]),
-			scratchPtr(scratch[w]), C.int32_t(w), C.int32_t(p.NumTiles()), C.int32_t(workers), &stats[w])
+			scratchPtr(scratch[w]), C.int32_t(w), C.int32_t(p.NumTiles()), C.int32_t(workers), C.int32_t(flags), &stats[w])
 	}
 	if workers == 1 {
 		run(0)
