@@ -114,6 +114,9 @@ func (c *prep) conv2D() (kernel, error) {
 	if opts == nil {
 		return nil, c.errorf("missing Conv2DOptions")
 	}
+	if c.firstInputType() == schema.TensorTypeINT16 {
+		return c.conv16(opts)
+	}
 	return c.convLike(opts.Padding, int(opts.StrideH), int(opts.StrideW), int(opts.DilationHFactor), int(opts.DilationWFactor), opts.FusedActivationFunction)
 }
 

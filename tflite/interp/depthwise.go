@@ -28,6 +28,9 @@ func (c *prep) depthwiseConv2D() (kernel, error) {
 	if opts == nil {
 		return nil, c.errorf("missing DepthwiseConv2DOptions")
 	}
+	if c.firstInputType() == schema.TensorTypeINT16 {
+		return c.depthwise16(opts)
+	}
 	input, filter, output, bias, err := c.weightedOperands()
 	if err != nil {
 		return nil, err

@@ -29,6 +29,9 @@ func (c *prep) fullyConnected() (kernel, error) {
 	if opts.WeightsFormat != schema.FullyConnectedOptionsWeightsFormatDEFAULT {
 		return nil, c.errorf("shuffled weights format is not supported")
 	}
+	if c.firstInputType() == schema.TensorTypeINT16 {
+		return c.fc16(opts)
+	}
 	input, filter, output, bias, err := c.weightedOperands()
 	if err != nil {
 		return nil, err

@@ -259,6 +259,7 @@ func opCases() []opCase {
 	cs = append(cs, quantCases()...)
 	cs = append(cs, unaryCases()...)
 	cs = append(cs, reduceCases()...)
+	cs = append(cs, conv16Cases()...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	return cs
 }
@@ -871,6 +872,148 @@ func reduceCases() []opCase {
 				y := act(b, "output", ty, []int32{2, g.out[0], g.out[1], 3}, qFor(ty))
 				b.AddOperator(schema.BuiltinOperatorRESIZE_BILINEAR, []builder.Tensor{x, size}, []builder.Tensor{y},
 					builder.Options(schema.BuiltinOptionsResizeBilinearOptions, &schema.ResizeBilinearOptionsT{AlignCorners: g.align, HalfPixelCenters: g.halfP}))
+				b.Output(y)
+			}})
+		}
+	}
+	return cs
+}
+
+// randBytes draws n random bytes from rng.
+func randBytes(rng *rand.Rand, n int) []byte {
+	d := make([]byte, n)
+	for i := range d {
+		d[i] = byte(rng.Uint32())
+	}
+	return d
+}
+
+func biasTensor(b *builder.Builder, rng *rand.Rand, ty schema.TensorType, n int, scales []float32, spread int) builder.Tensor {
+	var d []byte
+	if ty == schema.TensorTypeINT64 {
+		d = make([]byte, 8*n)
+		for i := 0; i < len(d); i += 8 {
+			binary.LittleEndian.PutUint64(d[i:], uint64(int64(rng.IntN(2*spread+1)-spread)))
+		}
+	} else {
+		d = make([]byte, 4*n)
+		for i := 0; i < len(d); i += 4 {
+			binary.LittleEndian.PutUint32(d[i:], uint32(int32(rng.IntN(2*spread+1)-spread)))
+		}
+	}
+	return b.AddTensor(builder.TensorSpec{Name: "bias", Type: ty, Shape: []int32{int32(n)}, Scale: scales, ZeroPoint: make([]int64, len(scales)), Data: d})
+}
+
+// noBias marks a case without a bias tensor.
+const noBias = schema.TensorType(-1)
+
+func conv16Cases() []opCase {
+	var cs []opCase
+	i8, i16, i32t, i64t := schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeINT32, schema.TensorTypeINT64
+	inQ, outQ := &tq{0.0005, 0}, &tq{0.002, 0}
+	for _, bt := range []schema.TensorType{i64t, i32t, noBias} {
+		for _, g := range []struct {
+			name           string
+			k, stride, dil int
+			pad            schema.Padding
+			act            schema.ActivationFunctionType
+			groups         int
+		}{
+			{"3x3_same", 3, 1, 1, schema.PaddingSAME, schema.ActivationFunctionTypeNONE, 1},
+			{"3x3_s2_valid_relu6", 3, 2, 1, schema.PaddingVALID, schema.ActivationFunctionTypeRELU6, 1},
+			{"3x3_dil2_same_relu", 3, 1, 2, schema.PaddingSAME, schema.ActivationFunctionTypeRELU, 1},
+			{"1x1_grouped", 1, 1, 1, schema.PaddingVALID, schema.ActivationFunctionTypeNONE, 2},
+		} {
+			bname := "nobias"
+			if bt != noBias {
+				bname = typeName(bt) + "bias"
+			}
+			cs = append(cs, opCase{name: "conv_16x8_" + g.name + "_" + bname, build: func(b *builder.Builder) {
+				rng := rand.New(rand.NewPCG(uint64(g.k*10+g.stride), hashName(g.name+bname)))
+				const h, w, ic, oc = 7, 6, 4, 6
+				x := in(b, i16, []int32{1, h, w, ic}, inQ)
+				cg := ic / g.groups
+				scales := make([]float32, oc)
+				for i := range scales {
+					scales[i] = 0.002 + 0.001*float32(i)
+				}
+				wT := b.AddTensor(builder.TensorSpec{Name: "weights", Type: i8, Shape: []int32{oc, int32(g.k), int32(g.k), int32(cg)}, Scale: scales, ZeroPoint: make([]int64, oc),
+					Data: randBytes(rng, oc*g.k*g.k*cg)})
+				bias := builder.NoTensor
+				if bt != noBias {
+					bs := make([]float32, oc)
+					for i := range bs {
+						bs[i] = inQ.scale * scales[i]
+					}
+					bias = biasTensor(b, rng, bt, oc, bs, 400000)
+				}
+				oh := builder.OutputSize(h, g.k, g.stride, g.dil, g.pad)
+				ow := builder.OutputSize(w, g.k, g.stride, g.dil, g.pad)
+				y := act(b, "output", i16, []int32{1, int32(oh), int32(ow), oc}, outQ)
+				b.AddOperator(schema.BuiltinOperatorCONV_2D, []builder.Tensor{x, wT, bias}, []builder.Tensor{y},
+					builder.Options(schema.BuiltinOptionsConv2DOptions, &schema.Conv2DOptionsT{Padding: g.pad, StrideH: int32(g.stride), StrideW: int32(g.stride),
+						DilationHFactor: int32(g.dil), DilationWFactor: int32(g.dil), FusedActivationFunction: g.act}))
+				b.Output(y)
+			}})
+		}
+	}
+	for _, g := range []struct {
+		name            string
+		k, stride, mult int
+		pad             schema.Padding
+		act             schema.ActivationFunctionType
+	}{
+		{"3x3_same", 3, 1, 1, schema.PaddingSAME, schema.ActivationFunctionTypeNONE},
+		{"3x3_s2_valid_mult2_relu6", 3, 2, 2, schema.PaddingVALID, schema.ActivationFunctionTypeRELU6},
+	} {
+		cs = append(cs, opCase{name: "depthwise_16x8_" + g.name, build: func(b *builder.Builder) {
+			rng := rand.New(rand.NewPCG(uint64(g.k), hashName(g.name)))
+			const h, w, ic = 7, 6, 4
+			oc := ic * g.mult
+			x := in(b, i16, []int32{1, h, w, ic}, inQ)
+			scales := make([]float32, oc)
+			for i := range scales {
+				scales[i] = 0.003 + 0.001*float32(i)
+			}
+			wT := b.AddTensor(builder.TensorSpec{Name: "weights", Type: i8, Shape: []int32{1, int32(g.k), int32(g.k), int32(oc)}, Scale: scales, ZeroPoint: make([]int64, oc),
+				QuantizedDimension: 3, Data: randBytes(rng, g.k*g.k*oc)})
+			bs := make([]float32, oc)
+			for i := range bs {
+				bs[i] = inQ.scale * scales[i]
+			}
+			bias := biasTensor(b, rng, i64t, oc, bs, 100000)
+			oh := builder.OutputSize(h, g.k, g.stride, 1, g.pad)
+			ow := builder.OutputSize(w, g.k, g.stride, 1, g.pad)
+			y := act(b, "output", i16, []int32{1, int32(oh), int32(ow), int32(oc)}, outQ)
+			b.AddOperator(schema.BuiltinOperatorDEPTHWISE_CONV_2D, []builder.Tensor{x, wT, bias}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsDepthwiseConv2DOptions, &schema.DepthwiseConv2DOptionsT{Padding: g.pad, StrideH: int32(g.stride), StrideW: int32(g.stride),
+					DepthMultiplier: int32(g.mult), DilationHFactor: 1, DilationWFactor: 1, FusedActivationFunction: g.act}))
+			b.Output(y)
+		}})
+	}
+	for _, bt := range []schema.TensorType{i64t, i32t} {
+		for _, perCh := range []bool{false, true} {
+			name := "fully_connected_16x8_" + typeName(bt) + "bias"
+			if perCh {
+				name += "_perchannel"
+			}
+			cs = append(cs, opCase{name: name, build: func(b *builder.Builder) {
+				rng := rand.New(rand.NewPCG(uint64(bt), hashName(name)))
+				const batch, depth, units = 3, 37, 5
+				x := in(b, i16, []int32{batch, depth}, inQ)
+				scales := []float32{0.004}
+				if perCh {
+					scales = []float32{0.002, 0.003, 0.004, 0.005, 0.006}
+				}
+				wT := b.AddTensor(builder.TensorSpec{Name: "weights", Type: i8, Shape: []int32{units, depth}, Scale: scales, ZeroPoint: make([]int64, len(scales)), Data: randBytes(rng, units*depth)})
+				bs := make([]float32, len(scales))
+				for i := range bs {
+					bs[i] = inQ.scale * scales[i]
+				}
+				bias := biasTensor(b, rng, bt, units, bs, 300000)
+				y := act(b, "output", i16, []int32{batch, units}, outQ)
+				b.AddOperator(schema.BuiltinOperatorFULLY_CONNECTED, []builder.Tensor{x, wT, bias}, []builder.Tensor{y},
+					builder.Options(schema.BuiltinOptionsFullyConnectedOptions, &schema.FullyConnectedOptionsT{}))
 				b.Output(y)
 			}})
 		}
