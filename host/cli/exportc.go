@@ -30,7 +30,7 @@ NAME defaults to MODEL's file name without .tflite and without a trailing _quant
 'quantmcu export-c out/person_detect_quantmcu.tflite -o out/' writes
 out/person_detect_quantmcu_model.cc and .h. Characters other than letters, digits and '_'
 in NAME become '_'. The files depend only on the model bytes, NAME and the tool version;
-both are written atomically once the model has been checked.`,
+Nothing is written unless the model parses; each file is then replaced atomically.`,
 		Flags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&outDir, "output-dir", "o", ".", "directory for the .cc and .h files")
 			fs.StringVar(&name, "name", "", "base of file and symbol names (default: from MODEL)")

@@ -37,21 +37,20 @@ type Options struct {
 	Tool string
 }
 
-// Identifier turns name into the C identifier part used for files and symbols.
+// Identifier turns name into the C identifier part used for files and symbols: every byte
+// other than an ASCII letter, digit or '_' becomes '_' (byte-wise, as quantmcu_model's
+// Starlark does, so both derive the same file names).
 func Identifier(name string) (string, error) {
 	if name == "" {
 		return "", errors.New("empty name")
 	}
-	var b strings.Builder
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
 		}
 	}
-	return b.String(), nil
+	return string(b), nil
 }
 
 // Generate renders data as <name>_quantmcu_model.cc and .h.

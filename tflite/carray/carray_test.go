@@ -70,6 +70,14 @@ func TestGenerateRoundTripsAndNames(t *testing.T) {
 	}
 }
 
+func TestIdentifierIsBytewise(t *testing.T) {
+	for in, want := range map[string]string{"person_detect": "person_detect", "mbv2-0.35": "mbv2_0_35", "café": "caf__", "9x": "9x"} {
+		if got, err := Identifier(in); err != nil || got != want {
+			t.Errorf("Identifier(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
 func TestGenerateRefuses(t *testing.T) {
 	if _, err := Generate(nil, Options{Name: "m"}); err == nil || !strings.Contains(err.Error(), "empty model") {
 		t.Errorf("empty model: %v", err)
