@@ -29,7 +29,7 @@ NAME defaults to MODEL's file name without .tflite and without a trailing _quant
 'quantmcu optimize person_detect.tflite -o out/' followed by
 'quantmcu export-c out/person_detect_quantmcu.tflite -o out/' writes
 out/person_detect_quantmcu_model.cc and .h. Characters other than letters, digits and '_'
-in NAME become '_'. The files depend only on the model bytes, NAME and the tool version;
+in NAME become '_'. The files depend only on the model bytes, NAME and the tool version.
 Nothing is written unless the model parses; each file is then replaced atomically.`,
 		Flags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&outDir, "output-dir", "o", ".", "directory for the .cc and .h files")
