@@ -60,10 +60,12 @@ func testNoOrphansAfterSIGKILL(t *testing.T, pe *pluginEnv) {
 	model := pluginTestModel(t, "person_detect.tflite")
 	for _, c := range []struct {
 		pipeline string
-		plugins  int
+		plugins  int           // plugin processes to wait for before the kill
+		after    time.Duration // then wait this long
 	}{
-		{"strip,quantmcu,hang", 3}, // started together, then run in order until hang
-		{"hangstart", 1},
+		{"strip,quantmcu,hang", 3, time.Second}, // started together, then run in order until hang
+		{"strip,quantmcu,hang", 1, 0},           // killed while the first plugin starts up
+		{"hangstart", 1, time.Second},           // no SDK: only the kernel can end it
 	} {
 		out := filepath.Join(t.TempDir(), "out")
 		cmd := exec.Command(pe.bins.Quantmcu, "optimize", model, "--plugin-dir", pe.bins.Dir,
@@ -81,7 +83,7 @@ func testNoOrphansAfterSIGKILL(t *testing.T, pe *pluginEnv) {
 			cmd.Wait()
 			t.Fatalf("%s: the host started %d plugin processes, want %d", c.pipeline, len(kids), c.plugins)
 		}
-		time.Sleep(time.Second) // let the pipeline reach the hung plugin
+		time.Sleep(c.after)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		deadline := time.Now().Add(5 * time.Second)
