@@ -1,6 +1,8 @@
 package tensorio
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,5 +59,31 @@ func TestLoadFromEndlessDevice(t *testing.T) {
 	}
 	if _, err := Load("/dev/zero", s, ImageOptions{}); err == nil || !strings.Contains(err.Error(), "/dev/zero: raw file has more than") {
 		t.Errorf("/dev/zero: %v", err)
+	}
+}
+
+// pngHeader returns the signature and IHDR chunk of a w x h 8-bit RGB PNG: enough for
+// DecodeConfig, nothing for the decoder.
+func pngHeader(w, h uint32) []byte {
+	ihdr := binary.BigEndian.AppendUint32([]byte("IHDR"), w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	ihdr = append(ihdr, 8, 2, 0, 0, 0)
+	b := []byte("\x89PNG\r\n\x1a\n")
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ihdr)-4))
+	b = append(b, ihdr...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
+}
+
+// Issue 10: image sizes are bounded when decoded; a decompression bomb (a small PNG of
+// 11585x11585 pixels took 1.5 GB) is refused from its header.
+func TestDecodedSizeIsBounded(t *testing.T) {
+	_, err := DecodeImage(pngHeader(8193, 8192))
+	if err == nil || !strings.Contains(err.Error(), "png image of 8193x8192 pixels is empty or larger than the limit of 67108864 pixels") {
+		t.Errorf("8193x8192: %v", err)
+	}
+	// A 48-megapixel photo passes the size check (and fails later, on the missing data).
+	_, err = DecodeImage(pngHeader(8000, 6000))
+	if err == nil || strings.Contains(err.Error(), "larger than the limit") {
+		t.Errorf("8000x6000: %v", err)
 	}
 }

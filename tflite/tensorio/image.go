@@ -13,8 +13,9 @@ import (
 	"github.com/quantmcu/quantmcu/tflite/tensorio/libjpeg"
 )
 
-// maxPixels bounds the decoded size of an image (a guard against decompression bombs).
-const maxPixels = 1 << 27
+// maxPixels bounds the decoded size of an image (a guard against decompression bombs): a
+// 48-megapixel photo fits, and a 600 KB PNG can no longer make the decoder hold 1.5 GB.
+const maxPixels = 1 << 26
 
 // Pixels is an 8-bit image with C interleaved channels per pixel (1 = gray, 3 = RGB),
 // rows top to bottom.
@@ -56,7 +57,7 @@ func decodeGo(data []byte) (*Pixels, error) {
 		return nil, fmt.Errorf("not a readable PNG, JPEG or BMP image: %w", err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, fmt.Errorf("%s image of %dx%d pixels is empty or too large", format, cfg.Width, cfg.Height)
+		return nil, fmt.Errorf("%s image of %dx%d pixels is empty or larger than the limit of %d pixels", format, cfg.Width, cfg.Height, int64(maxPixels))
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
