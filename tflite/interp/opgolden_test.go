@@ -260,6 +260,7 @@ func opCases() []opCase {
 	cs = append(cs, unaryCases()...)
 	cs = append(cs, reduceCases()...)
 	cs = append(cs, conv16Cases()...)
+	cs = append(cs, transposeConvCases()...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	return cs
 }
@@ -1014,6 +1015,72 @@ func conv16Cases() []opCase {
 				y := act(b, "output", i16, []int32{batch, units}, outQ)
 				b.AddOperator(schema.BuiltinOperatorFULLY_CONNECTED, []builder.Tensor{x, wT, bias}, []builder.Tensor{y},
 					builder.Options(schema.BuiltinOptionsFullyConnectedOptions, &schema.FullyConnectedOptionsT{}))
+				b.Output(y)
+			}})
+		}
+	}
+	return cs
+}
+
+func transposeConvCases() []opCase {
+	var cs []opCase
+	for _, ty := range []schema.TensorType{schema.TensorTypeINT8, schema.TensorTypeFLOAT32} {
+		for _, g := range []struct {
+			name      string
+			k, stride int
+			pad       schema.Padding
+			act       schema.ActivationFunctionType
+			bias      bool
+		}{
+			{"k3_s2_same", 3, 2, schema.PaddingSAME, schema.ActivationFunctionTypeNONE, true},
+			{"k3_s2_valid_relu", 3, 2, schema.PaddingVALID, schema.ActivationFunctionTypeRELU, true},
+			{"k4_s2_same_nobias", 4, 2, schema.PaddingSAME, schema.ActivationFunctionTypeNONE, false},
+			{"k2_s1_valid_relu6", 2, 1, schema.PaddingVALID, schema.ActivationFunctionTypeRELU6, true},
+		} {
+			cs = append(cs, opCase{name: "transpose_conv_" + g.name + "_" + typeName(ty), build: func(b *builder.Builder) {
+				rng := rand.New(rand.NewPCG(uint64(g.k), hashName(g.name)))
+				const h, w, ic, oc = 4, 5, 3, 4
+				var oh, ow int
+				if g.pad == schema.PaddingSAME {
+					oh, ow = h*g.stride, w*g.stride
+				} else {
+					oh, ow = (h-1)*g.stride+g.k, (w-1)*g.stride+g.k
+				}
+				var inQ, outQ *tq
+				var scales []float32
+				var wd []byte
+				if ty == schema.TensorTypeINT8 {
+					inQ, outQ = &tq{0.05, 3}, &tq{0.1, -6}
+					scales = []float32{0.01, 0.012, 0.008, 0.015}
+					wd = randBytes(rng, oc*g.k*g.k*ic)
+				} else {
+					wd = make([]byte, 4*oc*g.k*g.k*ic)
+					for i := 0; i < len(wd); i += 4 {
+						binary.LittleEndian.PutUint32(wd[i:], math.Float32bits(float32(rng.Float64()*2-1)))
+					}
+				}
+				shape := constI32(b, "output_shape", []int32{4}, 1, int32(oh), int32(ow), oc)
+				wT := b.AddTensor(builder.TensorSpec{Name: "weights", Type: ty, Shape: []int32{oc, int32(g.k), int32(g.k), ic}, Scale: scales, ZeroPoint: make([]int64, len(scales)), Data: wd})
+				x := in(b, ty, []int32{1, h, w, ic}, inQ)
+				bias := builder.NoTensor
+				if g.bias {
+					if ty == schema.TensorTypeINT8 {
+						bs := make([]float32, oc)
+						for i := range bs {
+							bs[i] = inQ.scale * scales[i]
+						}
+						bias = biasTensor(b, rng, schema.TensorTypeINT32, oc, bs, 3000)
+					} else {
+						bd := make([]byte, 4*oc)
+						for i := 0; i < len(bd); i += 4 {
+							binary.LittleEndian.PutUint32(bd[i:], math.Float32bits(float32(rng.Float64()-0.5)))
+						}
+						bias = b.AddTensor(builder.TensorSpec{Name: "bias", Type: ty, Shape: []int32{oc}, Data: bd})
+					}
+				}
+				y := act(b, "output", ty, []int32{1, int32(oh), int32(ow), oc}, outQ)
+				b.AddOperator(schema.BuiltinOperatorTRANSPOSE_CONV, []builder.Tensor{shape, wT, x, bias}, []builder.Tensor{y},
+					builder.Options(schema.BuiltinOptionsTransposeConvOptions, &schema.TransposeConvOptionsT{Padding: g.pad, StrideH: int32(g.stride), StrideW: int32(g.stride), FusedActivationFunction: g.act}))
 				b.Output(y)
 			}})
 		}

@@ -244,6 +244,8 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.l2Normalization()
 	case schema.BuiltinOperatorRESIZE_BILINEAR:
 		return c.resizeBilinear()
+	case schema.BuiltinOperatorTRANSPOSE_CONV:
+		return c.transposeConv()
 	case schema.BuiltinOperatorSHAPE:
 		return c.shape()
 	case schema.BuiltinOperatorPACK:
