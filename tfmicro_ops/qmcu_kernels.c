@@ -276,6 +276,18 @@ static QMCU_HOT void conv_im2col(const qmcu_params *p, const qmcu_src *in, const
   }
 }
 
+/* One element of ADD from the two input codes. */
+static inline int32_t add1(const qmcu_params *p, int32_t a, int32_t b) {
+  /* |input + offset| <= 255 and left_shift <= 22 (checked by the plan parser): no overflow,
+   * and each scaled input is at most its shifted magnitude, so their sum fits too. */
+  const int32_t va = (a + p->in1_offset) * ((int32_t)1 << p->left_shift);
+  const int32_t vb = (b + p->in2_offset) * ((int32_t)1 << p->left_shift);
+  const int32_t sa = mbqm(va, p->in1_multiplier, p->in1_shift);
+  const int32_t sb = mbqm(vb, p->in2_multiplier, p->in2_shift);
+  const int32_t v = wrap32((uint32_t)mbqm(sa + sb, p->out_multiplier, p->out_shift) + (uint32_t)p->output_offset);
+  return clamp(v, p->act_min, p->act_max);
+}
+
 /* x86-64 host path (cgo builds define QMCU_HOST_SIMD; MCU builds never see this): AVX2 loops
  * chosen at run time when the CPU has AVX2. They compute the same integers as the portable
  * loops, lane by lane: the int16 products and int32 sums wrap the same way, and the
@@ -288,31 +300,32 @@ static QMCU_HOT void conv_im2col(const qmcu_params *p, const qmcu_src *in, const
 
 static int use_avx2(const qmcu_params *p) { return !p->portable && __builtin_cpu_supports("avx2"); }
 
-/* Requantization of eight accumulators of channels [oc, oc + 8), as requantize() lane by lane.
- * srdhm: with m >= 0 (the parser checks multipliers) the saturating case cannot occur, and
- * (a*b + nudge) / 2^31 truncated toward zero equals floor((a*b + 2^30) / 2^31) for either sign
- * of a*b, whose low 32 bits are bits 31..62 of a*b + 2^30 (a logical 64-bit shift is enough).
- * rounding_divide_by_pot as in the scalar code, with per-lane shifts. */
-QMCU_AVX2 static inline __m256i rq8(__m256i acc, const int32_t *mult, const int32_t *shift, __m256i out_off,
-                                    __m256i lo, __m256i hi) {
+/* MultiplyByQuantizedMultiplier (mbqm) of eight lanes with per-lane multipliers m >= 0 and
+ * shifts sh. srdhm: with m >= 0 (the parser checks multipliers) the saturating case cannot
+ * occur, and (a*b + nudge) / 2^31 truncated toward zero equals floor((a*b + 2^30) / 2^31) for
+ * either sign of a*b, whose low 32 bits are bits 31..62 of a*b + 2^30 (so a logical 64-bit shift
+ * is enough). rounding_divide_by_pot as in the scalar code, with per-lane shifts. */
+QMCU_AVX2 static inline __m256i mbqm8(__m256i x, __m256i m, __m256i sh) {
   const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
   const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
-  const __m256i m = _mm256_loadu_si256((const __m256i *)(const void *)mult);
-  const __m256i sh = _mm256_loadu_si256((const __m256i *)(const void *)shift);
   const __m256i left = _mm256_max_epi32(sh, zero), right = _mm256_sub_epi32(left, sh);
-  const __m256i x = _mm256_sllv_epi32(acc, left);
-  __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, m), half);
-  __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
-  __m256i v, mask, rem, thr;
-  even = _mm256_srli_epi64(even, 31);
-  odd = _mm256_slli_epi64(odd, 1);
-  v = _mm256_blend_epi32(even, odd, 0xaa);
+  __m256i even, odd, v, mask, rem, thr;
+  x = _mm256_sllv_epi32(x, left);
+  even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), half), 31);
+  odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
+  v = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 1), 0xaa);
   mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
   rem = _mm256_and_si256(v, mask);
   thr = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), _mm256_cmpgt_epi32(zero, v));
-  v = _mm256_sub_epi32(_mm256_srav_epi32(v, right), _mm256_cmpgt_epi32(rem, thr));
-  v = _mm256_add_epi32(v, out_off);
-  return _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+  return _mm256_sub_epi32(_mm256_srav_epi32(v, right), _mm256_cmpgt_epi32(rem, thr));
+}
+
+/* requantize() of eight accumulators of channels [oc, oc + 8). */
+QMCU_AVX2 static inline __m256i rq8(__m256i acc, const int32_t *mult, const int32_t *shift, __m256i out_off,
+                                    __m256i lo, __m256i hi) {
+  const __m256i v = mbqm8(acc, _mm256_loadu_si256((const __m256i *)(const void *)mult),
+                          _mm256_loadu_si256((const __m256i *)(const void *)shift));
+  return _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, out_off), lo), hi);
 }
 
 /* Stores eight codes (int32 lanes inside the output's code range) as channels [k, k + 8) of
@@ -512,6 +525,39 @@ QMCU_AVX2 static void depthwise_avx2(const qmcu_params *p, const qmcu_src *in, c
     }
   }
 }
+
+/* qmcu_add sixteen channels at a time (the same steps on int32 lanes); the last ones one by
+ * one. */
+QMCU_AVX2 static void add_avx2(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, const qmcu_dst *out,
+                               qmcu_rect r) {
+  const int32_t c = out->c;
+  const __m256i off1 = _mm256_set1_epi32(p->in1_offset), off2 = _mm256_set1_epi32(p->in2_offset);
+  const __m128i ls = _mm_cvtsi32_si128(p->left_shift);
+  const __m256i m1 = _mm256_set1_epi32(p->in1_multiplier), s1 = _mm256_set1_epi32(p->in1_shift);
+  const __m256i m2 = _mm256_set1_epi32(p->in2_multiplier), s2 = _mm256_set1_epi32(p->in2_shift);
+  const __m256i mo = _mm256_set1_epi32(p->out_multiplier), so = _mm256_set1_epi32(p->out_shift);
+  const __m256i oo = _mm256_set1_epi32(p->output_offset);
+  const __m256i lo = _mm256_set1_epi32(p->act_min), hi = _mm256_set1_epi32(p->act_max);
+  int32_t y, x, k, h;
+  for (y = r.r0; y < r.r1; y++) {
+    for (x = r.c0; x < r.c1; x++) {
+      const int8_t *a = src_at(in1, y, x), *b = src_at(in2, y, x);
+      int8_t *o = dst_at(out, y, x);
+      for (k = 0; k + 16 <= c; k += 16) {
+        const __m256i ca = codes16(in1, a, k), cb = codes16(in2, b, k);
+        for (h = 0; h < 2; h++) {
+          const __m256i va = _mm256_cvtepi16_epi32(h ? _mm256_extracti128_si256(ca, 1) : _mm256_castsi256_si128(ca));
+          const __m256i vb = _mm256_cvtepi16_epi32(h ? _mm256_extracti128_si256(cb, 1) : _mm256_castsi256_si128(cb));
+          const __m256i sa = mbqm8(_mm256_sll_epi32(_mm256_add_epi32(va, off1), ls), m1, s1);
+          const __m256i sb = mbqm8(_mm256_sll_epi32(_mm256_add_epi32(vb, off2), ls), m2, s2);
+          const __m256i v = _mm256_add_epi32(mbqm8(_mm256_add_epi32(sa, sb), mo, so), oo);
+          store8(out, o, k + 8 * h, _mm256_min_epi32(_mm256_max_epi32(v, lo), hi));
+        }
+      }
+      for (; k < c; k++) put(out, o, k, add1(p, get(in1, a, k), get(in2, b, k)));
+    }
+  }
+}
 #endif /* QMCU_HOST_SIMD on x86-64 */
 
 void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
@@ -605,28 +651,53 @@ void qmcu_add(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, co
               qmcu_rect r) {
   const int32_t c = out->c;
   int32_t y, x, k;
+#ifdef QMCU_X86
+  if (use_avx2(p)) {
+    add_avx2(p, in1, in2, out, r);
+    return;
+  }
+#endif
   for (y = r.r0; y < r.r1; y++) {
     for (x = r.c0; x < r.c1; x++) {
       const int8_t *a = src_at(in1, y, x), *b = src_at(in2, y, x);
       int8_t *o = dst_at(out, y, x);
-      for (k = 0; k < c; k++) {
-        /* |input + offset| <= 255 and left_shift <= 22 (checked by the plan parser): no overflow,
-         * and each scaled input is at most its shifted magnitude, so their sum fits too. */
-        const int32_t va = (get(in1, a, k) + p->in1_offset) * ((int32_t)1 << p->left_shift);
-        const int32_t vb = (get(in2, b, k) + p->in2_offset) * ((int32_t)1 << p->left_shift);
-        const int32_t sa = mbqm(va, p->in1_multiplier, p->in1_shift);
-        const int32_t sb = mbqm(vb, p->in2_multiplier, p->in2_shift);
-        int32_t v = mbqm(sa + sb, p->out_multiplier, p->out_shift);
-        v = wrap32((uint32_t)v + (uint32_t)p->output_offset);
-        put(out, o, k, clamp(v, p->act_min, p->act_max));
-      }
+      for (k = 0; k < c; k++) put(out, o, k, add1(p, get(in1, a, k), get(in2, b, k)));
     }
   }
+}
+
+/* PAD's fill byte when every byte of a pixel holds codes v (8 bits: the int8 itself). */
+static unsigned char fill_byte(int32_t bits, int32_t v) {
+  if (bits == 4) return (unsigned char)((v & 15) * 0x11);
+  if (bits == 2) return (unsigned char)((v & 3) * 0x55);
+  return (unsigned char)(v & 0xff);
 }
 
 void qmcu_pad(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r) {
   const int32_t c = out->c;
   int32_t y, x, k;
+  if (in->bits == out->bits && in->col == out->col && (in->bits != 8 || (in->ch == 1 && out->ch == 1 && in->col == c))) {
+    /* Same pixel format on both sides (always for window buffers: PAD keeps the format):
+     * whole runs of pixels are copied or filled. A packed pixel's unused bits get the fill's
+     * or the input's bits; they are undefined (PLAN.md). */
+    const size_t px = (size_t)out->col;
+    const unsigned char fill = fill_byte(out->bits, p->output_offset);
+    /* Output columns [x0, x1) read the input map (ix = x - pad_left in [0, w)). */
+    const int32_t x0 = r.c0 > p->pad_left ? r.c0 : p->pad_left;
+    const int32_t x1 = r.c1 < p->pad_left + in->w ? r.c1 : p->pad_left + in->w;
+    for (y = r.r0; y < r.r1; y++) {
+      const int32_t iy = y - p->pad_top;
+      int8_t *o = dst_at(out, y, r.c0);
+      if (iy < 0 || iy >= in->h || x0 >= x1) {
+        memset(o, fill, px * (size_t)(r.c1 - r.c0));
+        continue;
+      }
+      memset(o, fill, px * (size_t)(x0 - r.c0));
+      memcpy(o + px * (size_t)(x0 - r.c0), src_at(in, iy, x0 - p->pad_left), px * (size_t)(x1 - x0));
+      memset(o + px * (size_t)(x1 - r.c0), fill, px * (size_t)(r.c1 - x1));
+    }
+    return;
+  }
   for (y = r.r0; y < r.r1; y++) {
     const int32_t iy = y - p->pad_top;
     for (x = r.c0; x < r.c1; x++) {
@@ -634,11 +705,7 @@ void qmcu_pad(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmc
       int8_t *o = dst_at(out, y, x);
       if (iy >= 0 && iy < in->h && ix >= 0 && ix < in->w) {
         const int8_t *s = src_at(in, iy, ix);
-        if (direct(in) && out->bits == 8 && out->ch == 1) {
-          memcpy(o, s, (size_t)c);
-        } else {
-          for (k = 0; k < c; k++) put(out, o, k, get(in, s, k));
-        }
+        for (k = 0; k < c; k++) put(out, o, k, get(in, s, k));
       } else {
         for (k = 0; k < c; k++) put(out, o, k, p->output_offset);
       }
