@@ -1,12 +1,11 @@
 package tests
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/tests/tflmgolden"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
@@ -29,27 +28,16 @@ type goldenCase struct {
 
 func goldenCases(t testing.TB) (dir string, cases []goldenCase) {
 	d := sharedData(t)
-	f, err := os.Open(filepath.Join(d, "golden", "tflm", "INDEX.tsv"))
+	index, err := tflmgolden.Load(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Scan() // header
-	for sc.Scan() {
-		col := strings.Split(sc.Text(), "\t")
-		if len(col) < 4 {
-			continue
+	for _, c := range index {
+		g := goldenCase{name: c.Name, model: c.Model, input: c.Input}
+		for _, o := range c.Outputs {
+			g.outputs = append(g.outputs, o.Path)
 		}
-		c := goldenCase{name: col[0], model: filepath.Join(d, col[1]), input: filepath.Join(d, col[2])}
-		fields := strings.Fields(col[3]) // "file dtype[shape]" pairs
-		for i := 0; i+1 < len(fields); i += 2 {
-			c.outputs = append(c.outputs, filepath.Join(d, "golden", "tflm", fields[i]))
-		}
-		cases = append(cases, c)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		cases = append(cases, g)
 	}
 	return d, cases
 }
