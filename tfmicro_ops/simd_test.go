@@ -1,7 +1,6 @@
 package tfmicroops_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -68,42 +67,62 @@ func findStage(m *schema.ModelT) (boundStage, error) {
 	return boundStage{}, fmt.Errorf("no QMCU_PATCH_STAGE operator in the rewritten model")
 }
 
-// sameAsPortable runs the stage on random inputs with the host's fast loops and with the
-// portable ones (what the MCU runs) and fails unless outputs and tile counts are equal.
+// sameAsPortable runs the stage on random inputs with the host's fast loops (one worker and
+// three) and with the portable ones (what the MCU runs), and fails unless outputs and tile
+// counts are equal.
 func sameAsPortable(t *testing.T, name string, b boundStage, rng *rand.Rand, inputs int) tfmicroops.Stats {
 	t.Helper()
 	fms := b.plan.FeatureMaps()
 	in := make([]byte, fms[0].Bytes())
-	fast, slow := make([]byte, fms[len(fms)-1].Bytes()), make([]byte, fms[len(fms)-1].Bytes())
-	scratch := [][]byte{make([]byte, b.plan.ScratchBytes())}
+	n := fms[len(fms)-1].Bytes()
+	fast, slow, par := make([]byte, n), make([]byte, n), make([]byte, n)
+	scratch := make([][]byte, 3)
+	for i := range scratch {
+		scratch[i] = make([]byte, b.plan.ScratchBytes())
+	}
 	var total tfmicroops.Stats
 	for i := range inputs {
 		for j := range in {
 			in[j] = byte(rng.Uint32())
 		}
-		sf, err := b.stage.Run(in, fast, scratch)
+		sf, err := b.stage.Run(in, fast, scratch[:1])
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		ss, err := b.stage.RunPortable(in, slow, scratch)
+		ss, err := b.stage.RunPortable(in, slow, scratch[:1])
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if sf != ss {
-			t.Fatalf("%s input %d: fast loops ran %+v tiles, portable %+v", name, i, sf, ss)
+		sp, err := b.stage.Run(in, par, scratch)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-		if !bytes.Equal(fast, slow) {
-			at := 0
-			for fast[at] == slow[at] {
-				at++
+		if sf != ss || sp != ss {
+			t.Fatalf("%s input %d: fast loops ran %+v tiles (three workers %+v), portable %+v", name, i, sf, sp, ss)
+		}
+		for _, got := range []struct {
+			what string
+			out  []byte
+		}{{"fast loops", fast}, {"three workers", par}} {
+			if at := firstDiff(got.out, slow); at >= 0 {
+				t.Fatalf("%s input %d: %s differ from the portable loops at output byte %d of %d (%d vs %d)",
+					name, i, got.what, at, n, int8(got.out[at]), int8(slow[at]))
 			}
-			t.Fatalf("%s input %d: fast loops differ from the portable ones at output byte %d of %d (%d vs %d)",
-				name, i, at, len(fast), int8(fast[at]), int8(slow[at]))
 		}
 		total.Tiles += sf.Tiles
 		total.OutlierTiles += sf.OutlierTiles
 	}
 	return total
+}
+
+// firstDiff is the first index where a and b (equally long) differ, or -1.
+func firstDiff(a, b []byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
 }
 
 // wideStack builds a random stack with the channel counts of real networks (multiples of 8

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -357,24 +358,39 @@ func (s *Stage) run(input, output []byte, scratch [][]byte, flags int32) (Stats,
 	if err := codeError(rc, &msg[0]); err != nil {
 		return Stats{}, err
 	}
-	workers := min(len(scratch), p.NumTiles())
+	n := p.NumTiles()
+	workers := min(len(scratch), n)
 	stats := make([]C.qmcu_stats, workers)
 	codes := make([]C.int, workers)
-	run := func(w int) {
-		codes[w] = C.qmcu_patch_stage_run(p.c.view, unsafe.Pointer(&input[0]), s.ptrs, unsafe.Pointer(&output[0]),
-			scratchPtr(scratch[w]), C.int32_t(w), C.int32_t(p.NumTiles()), C.int32_t(workers), C.int32_t(flags), &stats[w])
+	runTiles := func(w, first, end int) C.int {
+		return C.qmcu_patch_stage_run(p.c.view, unsafe.Pointer(&input[0]), s.ptrs, unsafe.Pointer(&output[0]),
+			scratchPtr(scratch[w]), C.int32_t(first), C.int32_t(end), 1, C.int32_t(flags), &stats[w])
 	}
 	if workers == 1 {
-		run(0)
+		codes[0] = runTiles(0, 0, n)
 	} else {
+		// Tiles differ in cost (halos, borders): each worker takes the next tile not yet taken.
+		var next atomic.Int32
+		work := func(w int) {
+			for {
+				t := int(next.Add(1)) - 1
+				if t >= n {
+					return
+				}
+				if codes[w] = runTiles(w, t, t+1); codes[w] != C.QMCU_OK {
+					return
+				}
+			}
+		}
 		var wg sync.WaitGroup
-		for w := range workers {
+		for w := 1; w < workers; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				run(w)
+				work(w)
 			}()
 		}
+		work(0)
 		wg.Wait()
 	}
 	runtime.KeepAlive(s)
