@@ -10,9 +10,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/rewrite/precision"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/builder"
 	"github.com/quantmcu/quantmcu/tflite/flexbuffers"
@@ -184,12 +186,34 @@ func stageVector(t *testing.T, m *schema.ModelT, opts rewrite.Options, input []b
 var vectorCases = []struct {
 	name string
 	opts rewrite.Options
+	// mixed narrows the checked range of the --bits spec to [lo, hi] and feeds a horizontal
+	// ramp, so that some tiles are outlier tiles (int8) and the others take the low branch.
+	mixed  bool
+	lo, hi int
 }{
 	// A MobileNetV2-0.35 at 32x32 (first stage: conv 3x3/2, depthwise, projection, expansion),
 	// patched on an uneven 3x3 grid, int8 only.
-	{"mbv2_32_3x3", rewrite.Options{Patches: "3x3"}},
+	{name: "mbv2_32_3x3", opts: rewrite.Options{Patches: "3x3"}},
 	// The same with a uniform 4-bit low branch (plan version 2 and later).
-	{"mbv2_32_3x3_bits4", rewrite.Options{Patches: "3x3", Bits: 4}},
+	{name: "mbv2_32_3x3_bits4", opts: rewrite.Options{Patches: "3x3", Bits: 4}},
+	// Both tile classes in one stage (hi = 20 makes 6 of the 9 tiles outlier tiles).
+	{name: "mbv2_32_3x3_mixed", opts: rewrite.Options{Patches: "3x3", Bits: 4}, mixed: true, lo: -128, hi: 20},
+}
+
+// mixedOptions turns c's --bits options into a precision spec with the checked range [lo, hi].
+func mixedOptions(t *testing.T, m *schema.ModelT, opts rewrite.Options, lo, hi int) rewrite.Options {
+	t.Helper()
+	res, err := rewrite.Optimize(context.Background(), m, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := precision.Parse(res.Artifacts["precision.json"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Checked.Lo, spec.Checked.Hi, spec.Checked.OutlierRate = lo, hi, nil
+	opts.Bits, opts.Precision = 0, spec
+	return opts
 }
 
 func vectorModel() (*schema.ModelT, error) {
@@ -208,10 +232,17 @@ func TestKernelVectors(t *testing.T) {
 			}
 			rng := rand.New(rand.NewPCG(3, 4))
 			in := make([]byte, tflite.TensorBytes(m.Subgraphs[0].Tensors[m.Subgraphs[0].Inputs[0]]))
+			opts := c.opts
 			for i := range in {
 				in[i] = byte(rng.Uint32())
+				if c.mixed { // NHWC 32x32x3: dark on the left, bright on the right
+					in[i] = byte(int8(-128 + (i/3%32)*255/31))
+				}
 			}
-			v := stageVector(t, m, c.opts, in)
+			if c.mixed {
+				opts = mixedOptions(t, m, opts, c.lo, c.hi)
+			}
+			v := stageVector(t, m, opts, in)
 			file := fmt.Sprintf("%s_v%d.qmv", c.name, binary.LittleEndian.Uint32(v.plan[4:]))
 			if err := os.WriteFile(filepath.Join("testdata", "vectors", file), v.encode(), 0o644); err != nil {
 				t.Fatal(err)
@@ -239,8 +270,12 @@ func TestKernelVectors(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		out := make([]byte, len(v.output))
-		if _, err := p.Eval(v.input, v.consts, out, make([]byte, p.ScratchBytes())); err != nil {
+		stats, err := p.Eval(v.input, v.consts, out, make([]byte, p.ScratchBytes()))
+		if err != nil {
 			t.Fatalf("%s: %v", f, err)
+		}
+		if strings.Contains(f, "_mixed_") && (stats.OutlierTiles == 0 || stats.OutlierTiles == stats.Tiles) {
+			t.Errorf("%s: %d of %d tiles are outlier tiles; the vector should take both branches", f, stats.OutlierTiles, stats.Tiles)
 		}
 		if !bytes.Equal(out, v.output) {
 			t.Errorf("%s: kernels no longer reproduce the vector's output", f)
