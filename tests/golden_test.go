@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/internal/shareddata"
 	"github.com/quantmcu/quantmcu/tests/tflmgolden"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
@@ -15,7 +16,7 @@ func sharedData(t testing.TB) string {
 	t.Helper()
 	d := filepath.Join("..", "..", "shared", "data")
 	if _, err := os.Stat(filepath.Join(d, "golden", "tflm", "INDEX.tsv")); err != nil {
-		t.Skipf("shared test data absent (%s): %v", d, err)
+		shareddata.Skip(t, "shared test data absent (%s): %v", d, err)
 	}
 	return d
 }

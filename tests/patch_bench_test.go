@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/internal/shareddata"
 	"github.com/quantmcu/quantmcu/rewrite"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/interp"
@@ -24,11 +25,11 @@ func BenchmarkPatchedMobileNetV2(b *testing.B) {
 	path := filepath.Join(d, "models", "mobilenet_v2_quantized_1x3x224x224.tflite")
 	m, err := tflite.Load(path)
 	if err != nil {
-		b.Skipf("%s: %v", path, err)
+		shareddata.Skip(b, "%s: %v", path, err)
 	}
 	input, err := os.ReadFile(filepath.Join(d, "inputs", "mbv2pt_n02123045_tabby_1x3x224x224_int8.raw"))
 	if err != nil {
-		b.Skip(err)
+		shareddata.Skip(b, "%v", err)
 	}
 	models := []struct {
 		name string

@@ -15,6 +15,7 @@ import (
 	"github.com/quantmcu/quantmcu/rewrite/analysis"
 	"github.com/quantmcu/quantmcu/rewrite/patch"
 	"github.com/quantmcu/quantmcu/tflite"
+	"github.com/quantmcu/quantmcu/tflite/interp"
 )
 
 const inspectHelp = `Reads MODEL (a .tflite file, or builtin:mobilenetv2-demo) and describes subgraph 0 as
@@ -47,7 +48,11 @@ Totals:
 Formats: table (aligned text, default), csv (the per-operator table with one header row),
 json (everything, indented; top-level keys ops, macs, weight_bytes, params,
 peak_activation_bytes, peak_op, peak_live_bytes, peak_live_op, arena_bytes, inputs,
-outputs, tensors, warnings, model).
+outputs, tensors, warnings, interpreter_unsupported, model).
+
+Before the warnings, the table lists the operators the host interpreter (run, eval,
+calibration) cannot execute yet, each with the reason it refuses them; JSON has them as
+interpreter_unsupported (index, op, reason; empty when it runs every operator).
 
 A file that is not a valid model exits with status 2 and one line naming the file and the
 problem.`
@@ -90,6 +95,9 @@ func runInspect(env *Env, fs *pflag.FlagSet, args []string) (err error) {
 	}
 	doc := newInspectDoc(args[0], rep)
 	doc.PatchStages = patchStages(m)
+	if doc.InterpreterUnsupported, err = interp.Unsupported(m); err != nil {
+		return BadInput(fmt.Errorf("%s: %w", args[0], err))
+	}
 	doc.Warnings = append(loadWarnings, doc.Warnings...)
 	switch format {
 	case "json":
@@ -121,6 +129,8 @@ type inspectDoc struct {
 	Warnings            []string     `json:"warnings"`
 	// PatchStages describes the QMCU_PATCH_STAGE operators (absent when there are none).
 	PatchStages []inspectStage `json:"patch_stages,omitempty"`
+	// InterpreterUnsupported lists the operators tflite/interp cannot run (empty if none).
+	InterpreterUnsupported []interp.OpProblem `json:"interpreter_unsupported"`
 }
 
 type inspectOp struct {
@@ -280,6 +290,7 @@ func writeInspectTable(w io.Writer, d *inspectDoc) error {
 		tt.writeTo(ew)
 	}
 	writeStages(ew, d.PatchStages)
+	writeUnsupported(ew, d.InterpreterUnsupported)
 	if len(d.Warnings) > 0 {
 		fmt.Fprintln(ew, "\nwarnings:")
 		for _, s := range d.Warnings {
@@ -287,6 +298,18 @@ func writeInspectTable(w io.Writer, d *inspectDoc) error {
 		}
 	}
 	return ew.err
+}
+
+// writeUnsupported says which operators the host interpreter cannot run.
+func writeUnsupported(w io.Writer, ps []interp.OpProblem) {
+	if len(ps) == 0 {
+		fmt.Fprintln(w, "\nhost interpreter (run, eval, calibration): runs every operator")
+		return
+	}
+	fmt.Fprintf(w, "\nhost interpreter (run, eval, calibration) cannot run %d operator(s):\n", len(ps))
+	for _, p := range ps {
+		fmt.Fprintf(w, "  op %d (%s): %s\n", p.Index, p.Op, p.Reason)
+	}
 }
 
 func quantDesc(q *inspectQuant) string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/internal/shareddata"
 	"github.com/quantmcu/quantmcu/tests/tflmgolden"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 	"github.com/quantmcu/quantmcu/tflite/tensorio"
@@ -19,7 +20,7 @@ import (
 func sharedData(t testing.TB) string {
 	d := filepath.Join("..", "..", "..", "shared", "data")
 	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data %s absent", d)
+		shareddata.Skip(t, "shared data %s absent", d)
 	}
 	return d
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/internal/shareddata"
 	"github.com/quantmcu/quantmcu/tests/tflmgolden"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
@@ -418,7 +419,7 @@ func BenchmarkAnalyzeMobileNetV2(b *testing.B) {
 	path := filepath.Join(dataDir, "models/mobilenet_v2_quantized_1x3x224x224.tflite")
 	m, err := tflite.Load(path)
 	if err != nil {
-		b.Skipf("%s: %v", path, err)
+		shareddata.Skip(b, "%s: %v", path, err)
 	}
 	for b.Loop() {
 		if _, err := Analyze(m); err != nil {

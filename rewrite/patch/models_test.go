@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/internal/shareddata"
 	"github.com/quantmcu/quantmcu/rewrite/analysis"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/flexbuffers"
@@ -23,7 +24,7 @@ func dataDir(t testing.TB) string {
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data")
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared data %s absent", dir)
+		shareddata.Skip(t, "shared data %s absent", dir)
 	}
 	return dir
 }
@@ -32,7 +33,7 @@ func loadModel(t testing.TB, rel string) *schema.ModelT {
 	t.Helper()
 	path := filepath.Join(dataDir(t), "models", rel)
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("%s absent", path)
+		shareddata.Skip(t, "%s absent", path)
 	}
 	m, err := tflite.Load(path)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/internal/shareddata"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
@@ -25,7 +26,7 @@ func loadIndex(t testing.TB) []goldenCase {
 	t.Helper()
 	f, err := os.Open(filepath.Join(sharedData, "golden/tflm/INDEX.tsv"))
 	if err != nil {
-		t.Skipf("shared data absent (%v)", err)
+		shareddata.Skip(t, "shared data absent (%v)", err)
 	}
 	defer f.Close()
 	var cases []goldenCase
@@ -57,7 +58,7 @@ func loadIndex(t testing.TB) []goldenCase {
 func loadModel(t testing.TB, rel string) *schema.ModelT {
 	t.Helper()
 	if _, err := os.Stat(sharedData); err != nil {
-		t.Skipf("shared data absent (%v)", err)
+		shareddata.Skip(t, "shared data absent (%v)", err)
 	}
 	m, err := tflite.Load(filepath.Join(sharedData, rel))
 	if err != nil {

@@ -500,3 +500,27 @@ func TestNegativeModels(t *testing.T) {
 		}
 	}
 }
+
+// Unsupported checks every operator and reports each refusal with its index.
+func TestUnsupportedListsEveryOperator(t *testing.T) {
+	b := newModelBuilder()
+	in := b.tensor(int8T, []int32{1, 4}, 1, 0, nil)
+	mid := b.tensor(int8T, []int32{1, 4}, 1, 0, nil)
+	mid2 := b.tensor(int8T, []int32{1, 4}, 1, 0, nil)
+	out := b.tensor(int8T, []int32{1, 4}, 1, 0, nil)
+	b.op(schema.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_LSTM, nil, 0, []int32{in}, []int32{mid})
+	b.op(schema.BuiltinOperatorRELU, nil, 0, []int32{mid}, []int32{mid2})
+	b.op(schema.BuiltinOperatorCUMSUM, nil, 0, []int32{mid2}, []int32{out})
+	m := b.build([]int32{in}, []int32{out})
+	ps, err := Unsupported(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || ps[0].Index != 0 || ps[0].Op != "UNIDIRECTIONAL_SEQUENCE_LSTM" || ps[1].Index != 2 || ps[1].Op != "CUMSUM" {
+		t.Errorf("got %+v", ps)
+	}
+	ok, err := Unsupported(convModel(schema.ActivationFunctionTypeNONE, 0))
+	if err != nil || len(ok) != 0 {
+		t.Errorf("supported model: %+v, %v", ok, err)
+	}
+}

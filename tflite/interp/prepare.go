@@ -2,6 +2,7 @@ package interp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"unsafe"
@@ -23,6 +24,42 @@ type prep struct {
 	opName  string
 }
 
+// OpProblem is one operator the interpreter cannot run, and why.
+type OpProblem struct {
+	Index  int    `json:"index"`
+	Op     string `json:"op"`
+	Reason string `json:"reason"`
+}
+
+// Unsupported lists the operators of subgraph 0 that New would refuse, each with TFLM's
+// kind of one-line reason, checking every operator (New stops at the first). A model
+// whose structure is invalid returns that error instead.
+func Unsupported(m *schema.ModelT) ([]OpProblem, error) {
+	if m == nil {
+		return nil, fmt.Errorf("interp: model is nil")
+	}
+	if err := tflite.Validate(m); err != nil {
+		return nil, fmt.Errorf("interp: %w", err)
+	}
+	problems := []OpProblem{}
+	if _, err := prepareCollect(m, &problems); err != nil {
+		var oe *opError
+		if !errors.As(err, &oe) {
+			return problems, nil // model-level limits (sizes, outputs never written) are not operator problems
+		}
+		problems = append(problems, OpProblem{Index: oe.index, Op: oe.name, Reason: oe.msg})
+	}
+	return problems, nil
+}
+
+func opReason(err error) string {
+	var oe *opError
+	if errors.As(err, &oe) {
+		return oe.msg
+	}
+	return err.Error()
+}
+
 // opError is a preparation failure of one operator.
 type opError struct {
 	index int
@@ -39,6 +76,13 @@ func (c *prep) errorf(format string, args ...any) error {
 }
 
 func prepare(m *schema.ModelT) (*program, error) {
+	return prepareCollect(m, nil)
+}
+
+// prepareCollect prepares the model; with problems != nil an operator that cannot be
+// prepared is recorded there instead of stopping preparation (its outputs count as
+// written, so the operators after it are still checked).
+func prepareCollect(m *schema.ModelT, problems *[]OpProblem) (*program, error) {
 	sg := m.Subgraphs[0]
 	p := &program{
 		infos:    make([]TensorInfo, len(sg.Tensors)),
@@ -99,7 +143,14 @@ func prepare(m *schema.ModelT) (*program, error) {
 		}
 		k, err := c.kernelFor(tflite.BuiltinCode(code))
 		if err != nil {
-			return nil, err
+			if problems == nil {
+				return nil, err
+			}
+			*problems = append(*problems, OpProblem{Index: i, Op: c.opName, Reason: opReason(err)})
+			for _, t := range op.Outputs {
+				written[t] = true
+			}
+			continue
 		}
 		for _, t := range op.Inputs {
 			if t >= 0 && !written[t] {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/quantmcu/quantmcu/internal/shareddata"
 )
 
 // sharedModel reads a model from ../shared/data/models (relative to the repository root),
@@ -18,7 +20,7 @@ func sharedModel(tb testing.TB, name string) []byte {
 	path := filepath.Join("..", "..", "..", "shared", "data", "models", name)
 	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
-		tb.Skipf("%s absent (shared test data not available)", path)
+		shareddata.Skip(tb, "%s absent (shared test data not available)", path)
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -32,7 +34,7 @@ func sharedModels(tb testing.TB, sub string) []string {
 	dir := filepath.Join("..", "..", "..", "shared", "data", "models", sub)
 	files, _ := filepath.Glob(filepath.Join(dir, "*.tflite"))
 	if len(files) == 0 {
-		tb.Skipf("no models in %s (shared test data absent)", dir)
+		shareddata.Skip(tb, "no models in %s (shared test data absent)", dir)
 	}
 	return files
 }
