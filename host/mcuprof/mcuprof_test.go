@@ -1,0 +1,93 @@
+package mcuprof
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/tflite"
+)
+
+// sharedData returns ../shared/data (relative to the repository root) or skips.
+func sharedData(t testing.TB) string {
+	t.Helper()
+	d := filepath.Join("..", "..", "..", "shared", "data")
+	if _, err := os.Stat(filepath.Join(d, "models")); err != nil {
+		t.Skipf("shared data %s absent", d)
+	}
+	return d
+}
+
+// tools returns the toolchain and a built plugin, or skips.
+func tools(t testing.TB) (Tools, string) {
+	t.Helper()
+	tl, err := FindTools()
+	if errors.Is(err, ErrNoToolchain) {
+		t.Skip(err)
+	}
+	plugin, err := tl.BuildPlugin(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tl, plugin
+}
+
+// realStage optimizes a shared model with default options and returns its patch stage on a
+// real input.
+func realStage(t testing.TB, model, input string, opts rewrite.Options) *Stage {
+	t.Helper()
+	d := sharedData(t)
+	m, err := tflite.Load(filepath.Join(d, "models", model))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.ReadFile(filepath.Join(d, "inputs", input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := rewrite.Optimize(context.Background(), m, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := StageFromModel(res.Model, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestCountsDeterministic runs person_detect's patch stage (real person image) on the emulated
+// Cortex-M4 and M7 twice each: the stage output must equal the host's and the instruction
+// counts must repeat exactly.
+func TestCountsDeterministic(t *testing.T) {
+	tl, plugin := tools(t)
+	s := realStage(t, "person_detect.tflite", "person_96x96x1_int8.raw", rewrite.Options{})
+	for _, target := range []Target{Targets["cortex-m4"], Targets["cortex-m7"]} {
+		var first *Measurement
+		for range 2 {
+			m, err := tl.Measure(context.Background(), plugin, t.TempDir(), s, target, Build{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first == nil {
+				first = m
+				continue
+			}
+			if m.Insns != first.Insns || m.CyclesM4 != first.CyclesM4 || len(m.Histogram.PCs) != len(first.Histogram.PCs) {
+				t.Fatalf("%s: counts differ run to run: %d vs %d instructions", target.Name, first.Insns, m.Insns)
+			}
+			for i, p := range m.Histogram.PCs {
+				if p != first.Histogram.PCs[i] {
+					t.Fatalf("%s: histogram differs at %#x: %+v vs %+v", target.Name, p.Addr, first.Histogram.PCs[i], p)
+				}
+			}
+		}
+		t.Logf("%s (%s): %d instructions, %.0f estimated M4 cycles", target.Name, target.Board, first.Insns, first.CyclesM4)
+		for _, f := range first.Functions[:min(6, len(first.Functions))] {
+			t.Logf("  %-28s %10d insns %12.0f cycles", f.Name, f.Insns, f.Cycles)
+		}
+	}
+}
