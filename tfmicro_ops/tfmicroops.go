@@ -1,6 +1,7 @@
 // Package tfmicroops executes QMCU_PATCH_STAGE plans (PLAN.md) on the host with the same
 // portable C99 kernels that run on the microcontroller inside TFLM, compiled in through cgo:
-// what the host simulates is what the MCU computes.
+// what the host simulates is what the MCU computes. On x86-64 CPUs with AVX2 the hot loops
+// run as vector code instead (qmcu_kernels.c, QMCU_HOST_SIMD), computing the same bytes.
 package tfmicroops
 
 /*
