@@ -195,8 +195,30 @@ func Parse(blob []byte) (*Plan, error) {
 		}
 		p.Tiles = append(p.Tiles, ws)
 	}
+	if need := p.touchedBytes(false); need > p.ScratchBytes {
+		return nil, fmt.Errorf("window buffers reach byte %d of scratch, the plan has %d", need, p.ScratchBytes)
+	}
 	return p, nil
 }
+
+// touchedBytes is the end of the furthest window buffer in scratch over all tiles, for the
+// int8 branch or the low branch (whose packed windows live at the int8 offsets).
+func (p *Plan) touchedBytes(low bool) int {
+	end := 0
+	for _, ws := range p.Tiles {
+		for f := 1; f < len(p.Maps)-1; f++ {
+			m := p.Maps[f]
+			bits, _ := p.format(f, low)
+			w := ws[f]
+			end = max(end, m.ScratchOffset+(w.R1-w.R0)*(w.C1-w.C0)*((m.C*int(bits)+7)/8))
+		}
+	}
+	return end
+}
+
+// LowTouchedBytes is the scratch the low branch touches at most: header word 11 may not be
+// smaller.
+func (p *Plan) LowTouchedBytes() int { return p.touchedBytes(true) }
 
 func isInt8(v int32) bool { return v >= -128 && v <= 127 }
 
@@ -207,6 +229,9 @@ func (p *Plan) checkMap(f, nf int, m FeatureMap) error {
 	}
 	if !isInt8(m.ZeroPoint) {
 		return fmt.Errorf("zero point %d", m.ZeroPoint)
+	}
+	if (f == 0 || f == nf-1) != (m.ScratchOffset == -1) || m.ScratchOffset < -1 {
+		return fmt.Errorf("scratch offset %d (-1 exactly for fm 0 and fm F-1)", m.ScratchOffset)
 	}
 	if p.Version == 1 {
 		if m.LowBits != 0 || m.LowZeroPoint != 0 || m.LowGranularity != 0 {

@@ -202,6 +202,10 @@ func TestHandPlan(t *testing.T) {
 	if want := []byte{12, 100}; !bytes.Equal(res.Output, want) || res.OutlierTiles() != 1 || !res.Outlier[1] {
 		t.Errorf("output %v, outliers %v; want %v, tile 1 only", res.Output, res.Outlier, want)
 	}
+	// fm 2's one-pixel 4-bit window at offset 8 ends at byte 9.
+	if got := p.LowTouchedBytes(); got != 9 {
+		t.Errorf("LowTouchedBytes = %d, want 9", got)
+	}
 	// lo > hi: every tile is an outlier tile and the stage is the int8 identity.
 	hp := handPlan()
 	hp.lo, hp.hi = 5, 4
@@ -248,6 +252,8 @@ func TestParseRefusesBrokenPlans(t *testing.T) {
 		{"missing plan bias", func(p *planWords) { p.low[0] = conv1x1(1, 2, 0, 3, 0, 15, 1, -1, 1<<30, -1, nil) }, "plan bias"},
 		{"geometry differs", func(p *planWords) { p.low[0][6] = 2 }, "geometry"},
 		{"reversed window", func(p *planWords) { p.tiles[0][1] = [4]int32{0, 1, 1, 0} }, "reversed"},
+		{"buffer beyond scratch", func(p *planWords) { p.fms[2][3] = 64 }, "reach byte 65"},
+		{"input map in scratch", func(p *planWords) { p.fms[0][3] = 0 }, "scratch offset 0"},
 	} {
 		pw := handPlan()
 		c.edit(pw)
