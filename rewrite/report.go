@@ -23,6 +23,7 @@ type report struct {
 	plan          *patch.Report
 	layers        map[int]patch.LayerReport // by original operator index
 	rows          []layerRow
+	search        *SearchReport // nil without a search
 }
 
 // layerRow is one original operator as the per-layer CSV and the memory profile show it.
@@ -105,7 +106,9 @@ func (r *report) summaryCSV() []byte {
 		"stage_macs_clipped", "patch_macs_clipped", "scratch_bytes", "peak_live_bytes_before", "peak_live_bytes_after",
 		"stage_first_op", "stage_last_op", "transpose_folded", "weight_bytes", "bitops_before", "bitops_after",
 		"bitops_patch_int8", "bitops_patch_mixed", "bitops_reduction_patch", "bitops_outlier_rate", "low_branch",
-		"checked_tensor", "outlier_lo", "outlier_hi", "low_branch_bytes", "tool_version"}
+		"checked_tensor", "outlier_lo", "outlier_hi", "low_branch_bytes",
+		"outlier_tile_rate", "lambda", "calib_samples", "held_out_samples", "search_steps", "search_steps_kept",
+		"search_seconds", "agreement_top1", "tool_version"}
 	grid := fmt.Sprintf("%dx%d", p.Rows, p.Cols)
 	if p.Split == 0 {
 		grid = "none" // no rewrite
@@ -119,27 +122,40 @@ func (r *report) summaryCSV() []byte {
 		i64(64 * p.MACsBefore), i64(64*p.MACsAfter - p.BitOPsPatchInt8 + p.BitOPsPatchMixed),
 		i64(p.BitOPsPatchInt8), i64(p.BitOPsPatchMixed), ratio(p.BitOPsPatchInt8, p.BitOPsPatchMixed),
 		strconv.FormatFloat(p.OutlierRate, 'f', 4, 64), strconv.FormatBool(p.LowBranch), p.CheckedName,
-		lowHi(p.LowBranch, p.Lo), lowHi(p.LowBranch, p.Hi), i64(p.LowScratchBytes), Version}
+		lowHi(p.LowBranch, p.Lo), lowHi(p.LowBranch, p.Hi), i64(p.LowScratchBytes)}
+	if s := r.search; s != nil {
+		row = append(row, strconv.FormatFloat(s.Thresholds.Rate, 'f', 4, 64), strconv.FormatFloat(s.Options.Lambda, 'f', -1, 64),
+			strconv.Itoa(s.Samples), strconv.Itoa(s.Held), strconv.Itoa(len(s.Steps)), strconv.Itoa(s.Chosen),
+			strconv.FormatFloat(s.Seconds, 'f', 2, 64), strconv.FormatFloat(s.Agreement, 'f', 4, 64))
+	} else {
+		row = append(row, "", "", "", "", "", "", "", "")
+	}
+	row = append(row, Version)
 	return writeCSV([][]string{header, row})
 }
 
 // perLayerCSV has one row per operator of the original model.
 func (r *report) perLayerCSV() []byte {
 	rows := [][]string{{"op_index", "op", "output_shape", "in_stage", "macs_before", "macs_after", "patch_overhead_pct",
-		"weight_bytes", "weight_bits", "activation_bits", "input_bits", "bitops_int8", "bitops_mixed",
+		"weight_bytes", "weight_bits", "activation_bits", "input_bits", "bitops_int8", "bitops_mixed", "entropy_bits",
 		"live_bytes_before", "live_bytes_after", "window_bytes"}}
 	for _, l := range r.rows {
 		over := ""
 		if l.inStage && l.op.MACs > 0 {
 			over = pct(l.patchOverhead)
 		}
-		bits, inBits, b8, bm := "8", "8", i64(64*l.macsAfter), i64(64*l.macsAfter)
+		bits, inBits, b8, bm, entropy := "8", "8", i64(64*l.macsAfter), i64(64*l.macsAfter), ""
 		if lr, ok := r.layers[l.op.Index]; ok && l.inStage {
 			bits, inBits = strconv.Itoa(lr.ActivationBits), strconv.FormatFloat(lr.InputBits, 'f', -1, 64)
 			b8, bm = i64(lr.BitOPsInt8), i64(lr.BitOPsMixed)
+			if r.search != nil {
+				if h, ok := r.search.EntropyByTensor[lr.Tensor]; ok {
+					entropy = strconv.FormatFloat(h, 'f', 3, 64)
+				}
+			}
 		}
 		rows = append(rows, []string{strconv.Itoa(l.op.Index), l.op.Name, l.shape, strconv.FormatBool(l.inStage),
-			i64(l.op.MACs), i64(l.macsAfter), over, i64(l.op.WeightBytes), "8", bits, inBits, b8, bm,
+			i64(l.op.MACs), i64(l.macsAfter), over, i64(l.op.WeightBytes), "8", bits, inBits, b8, bm, entropy,
 			i64(l.liveBefore), i64(l.liveAfter), i64(l.windowBytes)})
 	}
 	return writeCSV(rows)
@@ -165,6 +181,11 @@ func (r *report) summaryText() string {
 			p.CheckedName, p.Lo, p.Hi, bitsSummary(p))
 		fmt.Fprintf(&b, "Stage BitOPs     %d -> %d (%sx fewer at outlier-tile rate %.1f%%; low branch touches %s of scratch)\n",
 			p.BitOPsPatchInt8, p.BitOPsPatchMixed, ratio(p.BitOPsPatchInt8, p.BitOPsPatchMixed), 100*p.OutlierRate, human(p.LowScratchBytes))
+	}
+	if s := r.search; s != nil {
+		fmt.Fprintf(&b, "QuantMCU search  %d calibration inputs (+%d held out), outlier tiles %.1f%% (|code - zp| > %d), lambda %g: %d of %d steps kept, held-out top-1 agreement %.1f%% (min %.1f%%), %.1f s\n",
+			s.Samples, s.Held, 100*s.Thresholds.Rate, s.Thresholds.Distance, s.Options.Lambda, s.Chosen, len(s.Steps),
+			100*s.Agreement, 100*s.Options.MinAgreement, s.Seconds)
 	}
 	if p.Note != "" {
 		fmt.Fprintf(&b, "Note             %s\n", p.Note)
@@ -251,6 +272,27 @@ func (r *report) memorySVG() []byte {
 	lx := left
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="#9e9e9e"/><text x="%d" y="%d">before (per-layer)</text>`, lx, top+plotH+42, lx+14, top+plotH+51)
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="#1f77b4"/><text x="%d" y="%d">after (patch-based)</text>`+"\n", lx+140, top+plotH+42, lx+154, top+plotH+51)
+	b.WriteString("</svg>\n")
+	return b.Bytes()
+}
+
+// bitsSVG draws the low branch's bitwidth of every patch-stage feature map.
+func (r *report) bitsSVG() []byte {
+	const left, top, barH, gap, scale = 220, 40, 14, 4, 30
+	layers := r.plan.Layers
+	width, height := left+8*scale+120, top+len(layers)*(barH+gap)+40
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">Low-bit branch: bits per patch-stage feature map (outlier tiles run int8)</text>`+"\n")
+	colors := map[int]string{8: "#9e9e9e", 4: "#1f77b4", 2: "#d62728"}
+	for i, l := range layers {
+		y := top + i*(barH+gap)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">op %d %s</text>`, left-6, y+barH-3, l.Op, html.EscapeString(l.Tensor))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%s: %d bits</title></rect>`,
+			left, y, l.ActivationBits*scale, barH, colors[l.ActivationBits], html.EscapeString(l.Tensor), l.ActivationBits)
+		fmt.Fprintf(&b, `<text x="%d" y="%d">%d</text>`+"\n", left+l.ActivationBits*scale+4, y+barH-3, l.ActivationBits)
+	}
 	b.WriteString("</svg>\n")
 	return b.Bytes()
 }

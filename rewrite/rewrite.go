@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/quantmcu/quantmcu/rewrite/analysis"
+	"github.com/quantmcu/quantmcu/rewrite/calibrate"
 	"github.com/quantmcu/quantmcu/rewrite/patch"
 	"github.com/quantmcu/quantmcu/rewrite/precision"
 	"github.com/quantmcu/quantmcu/tflite/schema"
@@ -30,6 +31,10 @@ type Options struct {
 	// Without either the stage runs in int8 only.
 	Precision *precision.Spec
 	Bits      int
+	// Calib, when set, runs QuantMCU's search on these inputs (calibration, VDPC thresholds,
+	// VDQS bitwidths, accuracy guard) with Search (zero fields: DefaultSearch's).
+	Calib  *calibrate.FileSet
+	Search SearchOptions
 }
 
 // Severity grades a Diagnostic.
@@ -61,6 +66,8 @@ type Result struct {
 	// Summary is a few lines for the user (peak memory and MACs before and after).
 	Summary     string
 	Diagnostics []Diagnostic
+	// Search is what QuantMCU's search did (nil without Options.Calib).
+	Search *SearchReport
 }
 
 // ErrUnsupported marks models or options the rewriter refuses (the user's input is at
@@ -83,8 +90,8 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if opts.SRAM < 0 || opts.Split < 0 {
 		return nil, fmt.Errorf("%w: --sram and --split must not be negative", ErrUnsupported)
 	}
-	if opts.Precision != nil && opts.Bits != 0 {
-		return nil, fmt.Errorf("%w: --precision and --bits exclude each other", ErrUnsupported)
+	if n := btoi(opts.Precision != nil) + btoi(opts.Bits != 0) + btoi(opts.Calib != nil); n > 1 {
+		return nil, fmt.Errorf("%w: --precision, --bits and --calib exclude each other", ErrUnsupported)
 	}
 	if opts.Bits != 0 && !precision.ValidBits(opts.Bits) {
 		return nil, fmt.Errorf("%w: --bits %d: want 8, 4 or 2", ErrUnsupported, opts.Bits)
@@ -110,6 +117,12 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if sp.Report.ArenaAfter >= sp.Report.ArenaBefore && rows == 0 && opts.Split == 0 {
 		return keepOriginal(m, before, sp.Report), nil
 	}
+	var searched *SearchReport
+	if opts.Calib != nil {
+		if opts.Precision, searched, err = search(ctx, m, sp, opts.Calib, withDefaults(opts.Search), progress); err != nil {
+			return nil, err
+		}
+	}
 	spec, err := applyPrecision(sp, opts)
 	if err != nil {
 		return nil, err
@@ -128,6 +141,7 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	}
 	progress("writing reports", 0.9)
 	rep := newReport(before, after, sp.Report)
+	rep.search = searched
 	res := &Result{
 		Model: out,
 		Artifacts: map[string][]byte{
@@ -142,6 +156,10 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 			return nil, err
 		}
 	}
+	if sp.Low != nil {
+		res.Artifacts["bits.svg"] = rep.bitsSVG()
+	}
+	res.Search = searched
 	// Reasons about operators are shown one by one; split points that cut a residual block
 	// (every MobileNetV2 block has some) are summarised in one line.
 	openSplits := 0
@@ -214,6 +232,26 @@ func keepOriginal(m *schema.ModelT, before *analysis.Report, plan *patch.Report)
 	}
 	res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Warning, Operator: -1, Message: kept.Note})
 	return res
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// withDefaults fills the zero fields of o with DefaultSearch's (a zero OutlierRate stays
+// zero only through an explicit choice in the CLI, which passes every field).
+func withDefaults(o SearchOptions) SearchOptions {
+	d := DefaultSearch()
+	if o == (SearchOptions{}) {
+		return d
+	}
+	if o.Samples == 0 {
+		o.Samples = d.Samples
+	}
+	return o
 }
 
 // parseGrid reads "auto" (0, 0) or "RxC".

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -15,6 +17,8 @@ import (
 	"github.com/quantmcu/quantmcu/host/pluginhost"
 	"github.com/quantmcu/quantmcu/plugin"
 	"github.com/quantmcu/quantmcu/plugin/builtin"
+	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/rewrite/calibrate"
 	precisionspec "github.com/quantmcu/quantmcu/rewrite/precision"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/atomicfile"
@@ -40,6 +44,7 @@ func optimizeCommand() *Command {
 		split    string
 		precFile string
 		bits     string
+		calib    []string
 	)
 	return &Command{
 		Name:    "optimize",
@@ -62,6 +67,14 @@ QMCU_PATCH_STAGE operator that computes it patch by patch (MCUNetV2), bit-exact 
                     stage map (by tensor name) bits 8/4/2 and the real range [min, max]
   --bits N          uniform low-bit branch: every map after the first convolution's output at
                     N bits with its int8 range, no tile classified as outlier
+  --calib DIR|FILE  QuantMCU's search, training-free, on calibration inputs (images with the
+                    preprocessing flags below, as 'quantmcu eval'; .npy; .raw): thresholds of
+                    the first convolution's output so that --outlier-rate of the tiles run in
+                    int8 (VDPC), bitwidths 8/4/2 per later map by the greedy score
+                    S = -lambda*Omega + (1-lambda)*Phi (VDQS), then an accuracy guard on
+                    --holdout of the inputs: steps are taken back until the top-1 agreement
+                    with the int8 model is at least --min-agreement. Also --calib-samples,
+                    --lambda, --bitops-target.
 When no patch stage lowers the arena (the peak lies after every tileable prefix, or the
 model already fits --sram) or the model has nothing to patch (no tileable first stage, e.g.
 a fully connected or SVDF network), the model passes through unchanged (byte for byte)
@@ -85,16 +98,32 @@ written.`,
 			fs.StringVar(&split, "split", "", "number of layers in the patch stage (0 = automatic)")
 			fs.StringVar(&precFile, "precision", "", "precision spec (JSON) of the low-bit branch, e.g. a <name>_precision.json written before")
 			fs.StringVar(&bits, "bits", "", "uniform low-bit branch: 8, 4 or 2 bits for every map after the checked one")
+			fs.StringArrayVar(&calib, "calib", nil, "calibration inputs for QuantMCU's search: a folder or a file (repeatable)")
+			fs.String("calib-samples", "", fmt.Sprintf("use at most N calibration inputs (default %d)", rewrite.DefaultCalibSamples))
+			fs.String("outlier-rate", "", fmt.Sprintf("target fraction of outlier tiles on the calibration data (default %g)", rewrite.DefaultOutlierRate))
+			fs.String("lambda", "", fmt.Sprintf("VDQS weight of the entropy loss (default %g)", rewrite.DefaultLambda))
+			fs.String("bitops-target", "", "stop the search at this patch-stage BitOPs reduction, e.g. 2.2 (default none)")
+			fs.String("min-agreement", "", fmt.Sprintf("held-out top-1 agreement with the int8 model the guard keeps (default %g)", rewrite.DefaultMinAgreement))
+			fs.String("holdout", "", fmt.Sprintf("fraction of the calibration inputs held out for the guard (default %g)", rewrite.DefaultHoldOut))
+			preprocessFlags(fs)
 			fs.StringArrayVar(&sets, "set", nil, "plugin option NAME.OPTION=VALUE (repeatable)")
 			pf.register(fs, pluginhost.DefaultTimeout)
 		},
-		Run: func(env *Env, _ *pflag.FlagSet, args []string) error {
+		Run: func(env *Env, fs *pflag.FlagSet, args []string) error {
 			if len(args) != 1 {
 				return BadInputf("want exactly one MODEL argument, got %d", len(args))
 			}
+			searchSets, err := calibSets(fs, calib)
+			if err != nil {
+				return err
+			}
+			sets = append(sets, searchSets...)
 			names, err := parsePipeline(pipeline)
 			if err != nil {
 				return err
+			}
+			if len(calib) > 0 && !slices.Contains(names, builtin.QuantMCU) {
+				return BadInputf("--calib: the pipeline %q has no quantmcu step to search for", pipeline)
 			}
 			if sram != "" {
 				if n, err := plugin.ParseSize(sram); err == nil && n == 0 {
@@ -196,6 +225,55 @@ func parseSets(sets, pipeline []string) (map[string]map[string]string, error) {
 		out[name][option] = value
 	}
 	return out, nil
+}
+
+// calibSets turns --calib and the search flags into quantmcu plugin options: the listed
+// calibration files and the preprocessing travel as one JSON option.
+func calibSets(fs *pflag.FlagSet, calib []string) ([]string, error) {
+	var sets []string
+	for _, name := range []string{"calib-samples", "outlier-rate", "lambda", "bitops-target", "min-agreement", "holdout"} {
+		if v, _ := fs.GetString(name); fs.Changed(name) {
+			if len(calib) == 0 {
+				return nil, BadInputf("--%s needs --calib", name)
+			}
+			sets = append(sets, builtin.QuantMCU+"."+name+"="+v)
+		}
+	}
+	if len(calib) == 0 {
+		return sets, nil
+	}
+	var files []string
+	for _, c := range calib {
+		fi, err := os.Stat(c)
+		if err != nil {
+			return nil, BadInput(fmt.Errorf("--calib: %w", err))
+		}
+		if !fi.IsDir() {
+			files = append(files, c)
+			continue
+		}
+		list, err := listInputs(c)
+		if err != nil {
+			return nil, BadInput(fmt.Errorf("--calib: %w", err))
+		}
+		files = append(files, list...)
+	}
+	for i, f := range files {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return nil, BadInput(fmt.Errorf("--calib %s: %w", f, err))
+		}
+		files[i] = abs
+	}
+	img, err := preprocessOptions(fs)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := json.Marshal(calibrate.FileSet{Files: files, Image: img})
+	if err != nil {
+		return nil, err
+	}
+	return append(sets, builtin.QuantMCU+".calib="+string(doc)), nil
 }
 
 // readPrecision reads and checks a precision spec file (bounded; the plugin re-checks it

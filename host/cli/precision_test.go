@@ -75,7 +75,7 @@ func testOptimizePrecision(t *testing.T, pe *pluginEnv) {
 		{"threshold range", edit(func(d map[string]any) { d["checked"].(map[string]any)["hi"] = 200 }), nil, "want int8 codes"},
 		{"unknown key", edit(func(d map[string]any) { d["extra"] = 1 }), nil, `unknown field "extra"`},
 		{"bits flag", "", []string{"--bits", "3"}, "bits: 3, want 8, 4 or 2"},
-		{"both", string(spec), []string{"--bits", "4"}, "--precision and --bits exclude each other"},
+		{"both", string(spec), []string{"--bits", "4"}, "--precision, --bits and --calib exclude each other"},
 	}
 	for _, c := range cases {
 		out := filepath.Join(t.TempDir(), "out")

@@ -5,12 +5,16 @@ package builtin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/quantmcu/quantmcu/plugin"
 	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/rewrite/calibrate"
 	"github.com/quantmcu/quantmcu/rewrite/precision"
 	"github.com/quantmcu/quantmcu/tflite"
 )
@@ -37,7 +41,7 @@ func (q *quantMCU) Describe() plugin.Description {
 	return plugin.Description{
 		Name:    QuantMCU,
 		Version: q.version,
-		Summary: "patch-based rewrite of the memory-heavy first stage (MCUNetV2), bit-exact in int8",
+		Summary: "patch-based rewrite of the memory-heavy first stage (MCUNetV2, bit-exact in int8) with QuantMCU mixed precision (--calib search, --precision, --bits)",
 		Options: []plugin.Option{
 			{Name: "sram", Type: plugin.Size, Default: "0",
 				Help: "TFLM arena budget, e.g. 256KiB; 0 = no budget (lowest peak at small compute overhead)"},
@@ -49,6 +53,18 @@ func (q *quantMCU) Describe() plugin.Description {
 				Help: "precision spec of the low-bit branch (the JSON document itself; quantmcu optimize --precision FILE reads it from FILE)"},
 			{Name: "bits", Type: plugin.Int, Default: "0",
 				Help: "uniform low-bit branch: 8, 4 or 2 bits for every map after the checked one, no tile an outlier; 0 = none"},
+			{Name: "calib", Type: plugin.String, Default: "",
+				Help: `calibration inputs for QuantMCU's search: JSON {"files": [...], "image": preprocessing} (quantmcu optimize --calib DIR writes it)`},
+			{Name: "calib-samples", Type: plugin.Int, Default: strconv.Itoa(rewrite.DefaultCalibSamples), Help: "at most this many calibration inputs"},
+			{Name: "outlier-rate", Type: plugin.Float, Default: strconv.FormatFloat(rewrite.DefaultOutlierRate, 'g', -1, 64),
+				Help: "target fraction of calibration tiles that are outlier tiles (run in int8)"},
+			{Name: "lambda", Type: plugin.Float, Default: strconv.FormatFloat(rewrite.DefaultLambda, 'g', -1, 64),
+				Help: "VDQS score weight of the entropy loss: S = -lambda*Omega + (1-lambda)*Phi"},
+			{Name: "bitops-target", Type: plugin.Float, Default: "0", Help: "stop the search at this patch-stage BitOPs reduction (0 = none)"},
+			{Name: "min-agreement", Type: plugin.Float, Default: strconv.FormatFloat(rewrite.DefaultMinAgreement, 'g', -1, 64),
+				Help: "held-out top-1 agreement with the int8 model the accuracy guard keeps"},
+			{Name: "holdout", Type: plugin.Float, Default: strconv.FormatFloat(rewrite.DefaultHoldOut, 'g', -1, 64),
+				Help: "fraction of the calibration inputs held out for the accuracy guard"},
 		},
 	}
 }
@@ -93,6 +109,36 @@ func options(o plugin.Options) (rewrite.Options, error) {
 		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option bits: %d, want 8, 4 or 2", bits))
 	}
 	opts.Bits = int(bits)
+	calib, err := o.String("calib")
+	if err != nil {
+		return rewrite.Options{}, err
+	}
+	if calib != "" {
+		opts.Calib = &calibrate.FileSet{}
+		dec := json.NewDecoder(strings.NewReader(calib))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(opts.Calib); err != nil {
+			return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option calib: %w", err))
+		}
+		s := &opts.Search
+		samples, err := o.Int("calib-samples")
+		if err != nil {
+			return rewrite.Options{}, err
+		}
+		if samples < 1 || samples > 1<<20 {
+			return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option calib_samples: %d, want 1..%d", samples, 1<<20))
+		}
+		s.Samples = int(samples)
+		for _, f := range []struct {
+			name string
+			dst  *float64
+		}{{"outlier-rate", &s.OutlierRate}, {"lambda", &s.Lambda}, {"bitops-target", &s.BitOPsTarget},
+			{"min-agreement", &s.MinAgreement}, {"holdout", &s.HoldOut}} {
+			if *f.dst, err = o.Float(f.name); err != nil {
+				return rewrite.Options{}, err
+			}
+		}
+	}
 	return opts, nil
 }
 

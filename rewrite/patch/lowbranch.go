@@ -159,7 +159,7 @@ func (sp *StagePlan) ApplyPrecision(spec *precision.Spec) error {
 		case passThrough(sp.Layers[f-1].Kind):
 			return fail("tensor %q is written by %s, which keeps its input's precision: set the input map instead", name, sp.Layers[f-1].Kind)
 		}
-		format, err := formatFromRange(m, sp.FMs[f])
+		format, err := FormatFromRange(m, sp.FMs[f])
 		if err != nil {
 			return fail("tensor %q: %v", name, err)
 		}
@@ -195,10 +195,10 @@ func (sp *StagePlan) ApplyPrecision(spec *precision.Spec) error {
 	return nil
 }
 
-// formatFromRange quantizes the range [m.Min, m.Max] (widened to include 0, as TFLite's
+// FormatFromRange quantizes the range [m.Min, m.Max] (widened to include 0, as TFLite's
 // converter does, so that zero padding is exact) to m.Bits codes. An 8-bit range equal to
 // the map's int8 range gives the map's own quantization exactly.
-func formatFromRange(m precision.Map, orig FeatureMap) (LowFormat, error) {
+func FormatFromRange(m precision.Map, orig FeatureMap) (LowFormat, error) {
 	if m.Bits == 8 {
 		lo, hi := int8Range(orig)
 		if nearlyEqual(m.Min, lo) && nearlyEqual(m.Max, hi) {
@@ -252,4 +252,42 @@ func (sp *StagePlan) LowScratchBytes() int64 {
 	}
 	_, total := assignScratch(sp.Layers, sizes)
 	return total
+}
+
+// FreeMaps lists the maps after checked map k whose low-branch precision can be chosen: all
+// maps before the stage output except those PAD or pools write (they inherit their input's)
+// and those that reach the int8 stage output through PAD or pools only (they stay int8).
+func (sp *StagePlan) FreeMaps(k int) []int {
+	pinned := sp.pinnedMaps()
+	var out []int
+	for f := k + 1; f < len(sp.FMs)-1; f++ {
+		if !passThrough(sp.Layers[f-1].Kind) && !pinned[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Source is the map whose low-branch precision map f takes: f itself, or for maps written by
+// PAD or pools, the map they copy codes from.
+func (sp *StagePlan) Source(f int) int {
+	for f > 0 && passThrough(sp.Layers[f-1].Kind) {
+		f = sp.Layers[f-1].In
+	}
+	return f
+}
+
+// TileMACs returns per layer and per tile the MACs of the layer's output window (full kernel
+// windows, the convention of the reports).
+func (sp *StagePlan) TileMACs() [][]int64 {
+	out := make([][]int64, len(sp.Layers))
+	for li := range sp.Layers {
+		l := &sp.Layers[li]
+		x, y := sp.FMs[l.In], sp.FMs[l.Out]
+		out[li] = make([]int64, len(sp.Tiles))
+		for t, tile := range sp.Tiles {
+			out[li][t], _ = l.windowMACs(tile[l.Out], x, y)
+		}
+	}
+	return out
 }

@@ -22,7 +22,7 @@ func TestFormatFromRange(t *testing.T) {
 		{precision.Map{Bits: 2, Min: -3, Max: -1.5}, 1, 3},                     // widened to include 0
 		{precision.Map{Bits: 8, Min: -1, Max: 1.55}, float32(2.55 / 255), -28}, // another 8-bit range: int8 codes
 	} {
-		got, err := formatFromRange(c.m, orig)
+		got, err := FormatFromRange(c.m, orig)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -106,6 +106,7 @@ type Report struct {
 type LayerReport struct {
 	Op                          int
 	Name                        string
+	Tensor                      string // output feature map's tensor name
 	InShape, OutShape           [3]int // H, W, C
 	MACs, MACsClipped           int64  // per-layer execution
 	PatchMACs, PatchMACsClipped int64  // over all tiles
@@ -354,7 +355,7 @@ func (sp *StagePlan) report(base *analysis.Report, c Candidate) *Report {
 		r.Layers = append(r.Layers, LayerReport{
 			Op: l.Op, Name: l.Kind.String(), InShape: [3]int{x.H, x.W, x.C}, OutShape: [3]int{y.H, y.W, y.C},
 			MACs: orig[li], MACsClipped: origClip[li], PatchMACs: patch[li], PatchMACsClipped: patchClip[li],
-			FMBytes: y.Bytes(), WindowBytes: wb[l.Out], ScratchOffset: sp.ScratchOffsets[l.Out],
+			FMBytes: y.Bytes(), WindowBytes: wb[l.Out], ScratchOffset: sp.ScratchOffsets[l.Out], Tensor: y.Name,
 		})
 	}
 	return r
