@@ -618,6 +618,18 @@ func quantCases() []opCase {
 			b.Output(y)
 		}})
 	}
+	// SOFTMAX int16 -> int16 (table based), several input scales and betas.
+	for _, g := range []struct {
+		scale, beta float32
+	}{{0.0005, 1}, {0.002, 1}, {0.0001, 1}, {0.0005, 0.3}} {
+		cs = append(cs, opCase{name: "softmax_int16_s" + strconv.FormatFloat(float64(g.scale), 'g', -1, 32) + "_beta" + strconv.FormatFloat(float64(g.beta), 'g', -1, 32), build: func(b *builder.Builder) {
+			x := in(b, i16, []int32{4, 13}, &tq{g.scale, 0})
+			y := act(b, "output", i16, []int32{4, 13}, &tq{1.0 / 32768, 0})
+			b.AddOperator(schema.BuiltinOperatorSOFTMAX, []builder.Tensor{x}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsSoftmaxOptions, &schema.SoftmaxOptionsT{Beta: g.beta}))
+			b.Output(y)
+		}})
+	}
 	// SVDF: int16 and int8 state, rank 1 and 2, batch 2, one and four invocations.
 	for _, st := range []schema.TensorType{i16, i8} {
 		for _, rank := range []int32{1, 2} {

@@ -32,6 +32,9 @@ func (c *prep) softmax() (kernel, error) {
 	}
 	input, _ := c.in(0)
 	output, _ := c.out(0)
+	if c.info(input).Type == schema.TensorTypeINT16 {
+		return c.softmax16()
+	}
 	if err := c.wantType(input, schema.TensorTypeINT8); err != nil {
 		return nil, err
 	}
