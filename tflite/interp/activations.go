@@ -87,6 +87,9 @@ func (c *prep) logistic() (kernel, error) {
 // relu: TFLM activations_common.cc CalculateReluOpData / ReluQuantized: requantize with
 // QuantizeMultiplier(float(s_in / s_out)) and clamp to [max(-128, zp_out + round(0/s_out)), 127].
 func (c *prep) relu() (kernel, error) {
+	if t := c.firstInputType(); t == schema.TensorTypeFLOAT32 || t == schema.TensorTypeINT16 {
+		return c.reluOther(false)
+	}
 	in, out, qi, qo, err := c.unaryInt8()
 	if err != nil {
 		return nil, err
@@ -102,6 +105,9 @@ func (c *prep) relu() (kernel, error) {
 // relu6: TFLM Relu6Prepare / Relu6Quantized: clamp to [zp_in, quantized 6.0] in the input's
 // quantization (the output's parameters are not used).
 func (c *prep) relu6() (kernel, error) {
+	if t := c.firstInputType(); t == schema.TensorTypeFLOAT32 || t == schema.TensorTypeINT16 {
+		return c.reluOther(true)
+	}
 	in, out, qi, _, err := c.unaryInt8()
 	if err != nil {
 		return nil, err

@@ -114,8 +114,11 @@ func (c *prep) conv2D() (kernel, error) {
 	if opts == nil {
 		return nil, c.errorf("missing Conv2DOptions")
 	}
-	if c.firstInputType() == schema.TensorTypeINT16 {
+	switch c.firstInputType() {
+	case schema.TensorTypeINT16:
 		return c.conv16(opts)
+	case schema.TensorTypeFLOAT32:
+		return c.convFloat(opts)
 	}
 	return c.convLike(opts.Padding, int(opts.StrideH), int(opts.StrideW), int(opts.DilationHFactor), int(opts.DilationWFactor), opts.FusedActivationFunction)
 }

@@ -28,8 +28,11 @@ func (c *prep) depthwiseConv2D() (kernel, error) {
 	if opts == nil {
 		return nil, c.errorf("missing DepthwiseConv2DOptions")
 	}
-	if c.firstInputType() == schema.TensorTypeINT16 {
+	switch c.firstInputType() {
+	case schema.TensorTypeINT16:
 		return c.depthwise16(opts)
+	case schema.TensorTypeFLOAT32:
+		return c.depthwiseFloat(opts)
 	}
 	input, filter, output, bias, err := c.weightedOperands()
 	if err != nil {

@@ -29,8 +29,11 @@ func (c *prep) fullyConnected() (kernel, error) {
 	if opts.WeightsFormat != schema.FullyConnectedOptionsWeightsFormatDEFAULT {
 		return nil, c.errorf("shuffled weights format is not supported")
 	}
-	if c.firstInputType() == schema.TensorTypeINT16 {
+	switch c.firstInputType() {
+	case schema.TensorTypeINT16:
 		return c.fc16(opts)
+	case schema.TensorTypeFLOAT32:
+		return c.fcFloat(opts)
 	}
 	input, filter, output, bias, err := c.weightedOperands()
 	if err != nil {

@@ -261,6 +261,7 @@ func opCases() []opCase {
 	cs = append(cs, reduceCases()...)
 	cs = append(cs, conv16Cases()...)
 	cs = append(cs, transposeConvCases()...)
+	cs = append(cs, floatCases()...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	return cs
 }
@@ -1093,6 +1094,120 @@ func transposeConvCases() []opCase {
 				y := act(b, "output", ty, []int32{1, int32(oh), int32(ow), oc}, outQ)
 				b.AddOperator(schema.BuiltinOperatorTRANSPOSE_CONV, []builder.Tensor{shape, wT, x, bias}, []builder.Tensor{y},
 					builder.Options(schema.BuiltinOptionsTransposeConvOptions, &schema.TransposeConvOptionsT{Padding: g.pad, StrideH: int32(g.stride), StrideW: int32(g.stride), FusedActivationFunction: g.act}))
+				b.Output(y)
+			}})
+		}
+	}
+	return cs
+}
+
+func floatBytes(rng *rand.Rand, n int, lo, hi float64) []byte {
+	d := make([]byte, 4*n)
+	for i := 0; i < len(d); i += 4 {
+		binary.LittleEndian.PutUint32(d[i:], math.Float32bits(float32(lo+rng.Float64()*(hi-lo))))
+	}
+	return d
+}
+
+// floatCases covers the float32 convolutions, pooling and softmax, and int16 pooling and
+// RELU/RELU6.
+func floatCases() []opCase {
+	var cs []opCase
+	f32t, i16 := schema.TensorTypeFLOAT32, schema.TensorTypeINT16
+	for _, g := range []struct {
+		name           string
+		k, stride, dil int
+		pad            schema.Padding
+		act            schema.ActivationFunctionType
+		bias           bool
+	}{
+		{"3x3_same", 3, 1, 1, schema.PaddingSAME, schema.ActivationFunctionTypeNONE, true},
+		{"3x3_s2_valid_relu6", 3, 2, 1, schema.PaddingVALID, schema.ActivationFunctionTypeRELU6, true},
+		{"3x3_dil2_same_relu_nobias", 3, 1, 2, schema.PaddingSAME, schema.ActivationFunctionTypeRELU, false},
+	} {
+		cs = append(cs, opCase{name: "conv_float32_" + g.name, build: func(b *builder.Builder) {
+			rng := rand.New(rand.NewPCG(uint64(g.k), hashName("conv"+g.name)))
+			const h, w, ic, oc = 7, 6, 3, 5
+			x := in(b, f32t, []int32{1, h, w, ic}, nil)
+			wT := b.AddTensor(builder.TensorSpec{Name: "weights", Type: f32t, Shape: []int32{oc, int32(g.k), int32(g.k), ic}, Data: floatBytes(rng, oc*g.k*g.k*ic, -1, 1)})
+			bias := builder.NoTensor
+			if g.bias {
+				bias = b.AddTensor(builder.TensorSpec{Name: "bias", Type: f32t, Shape: []int32{oc}, Data: floatBytes(rng, oc, -1, 1)})
+			}
+			oh, ow := builder.OutputSize(h, g.k, g.stride, g.dil, g.pad), builder.OutputSize(w, g.k, g.stride, g.dil, g.pad)
+			y := act(b, "output", f32t, []int32{1, int32(oh), int32(ow), oc}, nil)
+			b.AddOperator(schema.BuiltinOperatorCONV_2D, []builder.Tensor{x, wT, bias}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsConv2DOptions, &schema.Conv2DOptionsT{Padding: g.pad, StrideH: int32(g.stride), StrideW: int32(g.stride),
+					DilationHFactor: int32(g.dil), DilationWFactor: int32(g.dil), FusedActivationFunction: g.act}))
+			b.Output(y)
+		}})
+		cs = append(cs, opCase{name: "depthwise_float32_" + strings.TrimSuffix(g.name, "_nobias"), build: func(b *builder.Builder) {
+			rng := rand.New(rand.NewPCG(uint64(g.k), hashName("dw"+g.name)))
+			const h, w, ic, mult = 7, 6, 3, 2
+			oc := ic * mult
+			x := in(b, f32t, []int32{1, h, w, ic}, nil)
+			wT := b.AddTensor(builder.TensorSpec{Name: "weights", Type: f32t, Shape: []int32{1, int32(g.k), int32(g.k), int32(oc)}, Data: floatBytes(rng, oc*g.k*g.k, -1, 1)})
+			// Always with bias: this TFLM build crashes on a float DEPTHWISE_CONV_2D without one.
+			bias := b.AddTensor(builder.TensorSpec{Name: "bias", Type: f32t, Shape: []int32{int32(oc)}, Data: floatBytes(rng, oc, -1, 1)})
+			oh, ow := builder.OutputSize(h, g.k, g.stride, g.dil, g.pad), builder.OutputSize(w, g.k, g.stride, g.dil, g.pad)
+			y := act(b, "output", f32t, []int32{1, int32(oh), int32(ow), int32(oc)}, nil)
+			b.AddOperator(schema.BuiltinOperatorDEPTHWISE_CONV_2D, []builder.Tensor{x, wT, bias}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsDepthwiseConv2DOptions, &schema.DepthwiseConv2DOptionsT{Padding: g.pad, StrideH: int32(g.stride), StrideW: int32(g.stride),
+					DepthMultiplier: mult, DilationHFactor: int32(g.dil), DilationWFactor: int32(g.dil), FusedActivationFunction: g.act}))
+			b.Output(y)
+		}})
+	}
+	for _, act6 := range []schema.ActivationFunctionType{schema.ActivationFunctionTypeNONE, schema.ActivationFunctionTypeRELU} {
+		cs = append(cs, opCase{name: "fully_connected_float32_" + strings.ToLower(schema.EnumNamesActivationFunctionType[act6]), build: func(b *builder.Builder) {
+			rng := rand.New(rand.NewPCG(uint64(act6), 7))
+			x := in(b, f32t, []int32{3, 41}, nil)
+			wT := b.AddTensor(builder.TensorSpec{Name: "weights", Type: f32t, Shape: []int32{6, 41}, Data: floatBytes(rng, 6*41, -1, 1)})
+			bias := b.AddTensor(builder.TensorSpec{Name: "bias", Type: f32t, Shape: []int32{6}, Data: floatBytes(rng, 6, -1, 1)})
+			y := act(b, "output", f32t, []int32{3, 6}, nil)
+			b.AddOperator(schema.BuiltinOperatorFULLY_CONNECTED, []builder.Tensor{x, wT, bias}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsFullyConnectedOptions, &schema.FullyConnectedOptionsT{FusedActivationFunction: act6}))
+			b.Output(y)
+		}})
+	}
+	for _, ty := range []schema.TensorType{f32t, i16} {
+		for _, avg := range []bool{true, false} {
+			for _, pad := range []schema.Padding{schema.PaddingSAME, schema.PaddingVALID} {
+				code, name := schema.BuiltinOperatorMAX_POOL_2D, "max_pool"
+				if avg {
+					code, name = schema.BuiltinOperatorAVERAGE_POOL_2D, "average_pool"
+				}
+				name += "_3x3_s2_" + strings.ToLower(schema.EnumNamesPadding[pad]) + "_" + typeName(ty)
+				cs = append(cs, opCase{name: name, build: func(b *builder.Builder) {
+					q := qFor(ty)
+					x := in(b, ty, []int32{2, 7, 6, 3}, q)
+					oh, ow := builder.OutputSize(7, 3, 2, 1, pad), builder.OutputSize(6, 3, 2, 1, pad)
+					y := act(b, "output", ty, []int32{2, int32(oh), int32(ow), 3}, q)
+					b.AddOperator(code, []builder.Tensor{x}, []builder.Tensor{y},
+						builder.Options(schema.BuiltinOptionsPool2DOptions, &schema.Pool2DOptionsT{Padding: pad, StrideH: 2, StrideW: 2, FilterHeight: 3, FilterWidth: 3}))
+					b.Output(y)
+				}})
+			}
+		}
+	}
+	for _, beta := range []float32{1, 0.4} {
+		cs = append(cs, opCase{name: "softmax_float32_beta" + strconv.FormatFloat(float64(beta), 'g', -1, 32), build: func(b *builder.Builder) {
+			x := in(b, f32t, []int32{3, 11}, nil)
+			y := act(b, "output", f32t, []int32{3, 11}, nil)
+			b.AddOperator(schema.BuiltinOperatorSOFTMAX, []builder.Tensor{x}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsSoftmaxOptions, &schema.SoftmaxOptionsT{Beta: beta}))
+			b.Output(y)
+		}})
+	}
+	for _, ty := range []schema.TensorType{f32t, i16} {
+		for _, code := range []schema.BuiltinOperator{schema.BuiltinOperatorRELU, schema.BuiltinOperatorRELU6} {
+			cs = append(cs, opCase{name: strings.ToLower(schema.EnumNamesBuiltinOperator[code]) + "_" + typeName(ty), build: func(b *builder.Builder) {
+				var qi, qo *tq
+				if ty == i16 {
+					qi, qo = &tq{0.0005, 0}, &tq{0.0003, 0}
+				}
+				x := in(b, ty, []int32{2, 300}, qi)
+				y := act(b, "output", ty, []int32{2, 300}, qo)
+				b.AddOperator(code, []builder.Tensor{x}, []builder.Tensor{y}, nil)
 				b.Output(y)
 			}})
 		}

@@ -423,10 +423,10 @@ func TestErrors(t *testing.T) {
 		t.Errorf("unsupported op: got %v", err)
 	}
 
-	// A float CONV_2D names the operator and the offending tensor.
+	// A hybrid CONV_2D (float input, int8 filter) names the operator and the offending tensor.
 	b = newModelBuilder()
 	fin := b.tensor(f32T, []int32{1, 2, 2, 1}, 0, 0, nil)
-	w := b.tensor(f32T, []int32{1, 1, 1, 1}, 0, 0, f32bytes(1))
+	w := b.tensor(int8T, []int32{1, 1, 1, 1}, 1, 0, i8bytes(1))
 	fout := b.tensor(f32T, []int32{1, 2, 2, 1}, 0, 0, nil)
 	b.op(schema.BuiltinOperatorCONV_2D, &schema.Conv2DOptionsT{StrideH: 1, StrideW: 1}, schema.BuiltinOptionsConv2DOptions, []int32{fin, w}, []int32{fout})
 	_, err = New(b.build([]int32{fin}, []int32{fout}))

@@ -24,6 +24,9 @@ func (c *prep) pool(avg bool) (kernel, error) {
 	if err := c.counts(1, 1, 1); err != nil {
 		return nil, err
 	}
+	if t := c.firstInputType(); t == schema.TensorTypeFLOAT32 || t == schema.TensorTypeINT16 {
+		return c.poolOther(avg)
+	}
 	opts, _ := c.options().(*schema.Pool2DOptionsT)
 	if opts == nil {
 		return nil, c.errorf("missing Pool2DOptions")

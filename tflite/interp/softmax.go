@@ -32,8 +32,11 @@ func (c *prep) softmax() (kernel, error) {
 	}
 	input, _ := c.in(0)
 	output, _ := c.out(0)
-	if c.info(input).Type == schema.TensorTypeINT16 {
+	switch c.info(input).Type {
+	case schema.TensorTypeINT16:
 		return c.softmax16()
+	case schema.TensorTypeFLOAT32:
+		return c.softmaxFloat(beta)
 	}
 	if err := c.wantType(input, schema.TensorTypeINT8); err != nil {
 		return nil, err
