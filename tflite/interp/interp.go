@@ -1,7 +1,13 @@
-// Package interp executes fully-int8 TFLite models on the host with the exact arithmetic of
-// TFLM's portable reference kernels: the same fixed-point requantization (QuantizeMultiplier,
+// Package interp executes TFLite models on the host with the exact arithmetic of TFLM's
+// portable reference kernels: the same fixed-point requantization (QuantizeMultiplier,
 // MultiplyByQuantizedMultiplier with TFLM's default double rounding), saturation,
-// fused-activation clamping and zero-point padding, so that outputs match TFLM byte for byte.
+// fused-activation clamping, zero-point padding and float evaluation order, so that outputs
+// match TFLM byte for byte. It covers the builtin operators CNN-style vision and audio
+// models use, in the type combinations TFLM's reference kernels accept: int8, int16
+// activations with int8 weights (16x8), float32 and int32 where they apply; SVDF state
+// persists across invocations as in TFLM. testdata/ops holds one golden case per operator
+// and option family, produced by a real TFLM build. Unsupported reports what a model needs
+// beyond that, each refusal one line naming the operator, as TFLM's Prepare does.
 //
 // New checks every operator of subgraph 0 before anything runs and precomputes per-channel
 // multipliers, folded biases and widened weights; Invoke then runs without allocating
