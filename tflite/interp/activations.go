@@ -129,13 +129,16 @@ func (c *prep) relu6() (kernel, error) {
 // leakyRelu: TFLM leaky_relu_common.cc / reference_ops::QuantizeLeakyRelu: identity and alpha
 // multipliers from QuantizeMultiplier(float products); negative alpha handled by negating.
 func (c *prep) leakyRelu() (kernel, error) {
-	in, out, qi, qo, err := c.unaryInt8()
-	if err != nil {
-		return nil, err
-	}
 	alpha := float32(0)
 	if o, ok := c.options().(*schema.LeakyReluOptionsT); ok && o != nil {
 		alpha = o.Alpha
+	}
+	if t := c.firstInputType(); t == schema.TensorTypeFLOAT32 || t == schema.TensorTypeINT16 {
+		return c.leakyReluOther(alpha)
+	}
+	in, out, qi, qo, err := c.unaryInt8()
+	if err != nil {
+		return nil, err
 	}
 	alphaMult, alphaShift := quantizeMultiplier(float64(qi.scale * alpha / qo.scale))
 	idMult, idShift := quantizeMultiplier(float64(qi.scale / qo.scale))
@@ -143,7 +146,12 @@ func (c *prep) leakyRelu() (kernel, error) {
 	if neg {
 		alphaMult = -alphaMult
 	}
-	return c.table(in, out, func(v int32) int32 {
+	return c.table(in, out, leakyFn(qi, qo, alphaMult, alphaShift, idMult, idShift, neg)), nil
+}
+
+// leakyFn is QuantizeLeakyRelu's per-element arithmetic before the clamp to the type.
+func leakyFn(qi, qo qparams, alphaMult int32, alphaShift int, idMult int32, idShift int, neg bool) func(int32) int32 {
+	return func(v int32) int32 {
 		d := v - qi.zp
 		r := qo.zp
 		if d >= 0 {
@@ -156,7 +164,36 @@ func (c *prep) leakyRelu() (kernel, error) {
 			r += s
 		}
 		return r
-	}), nil
+	}
+}
+
+// leakyReluOther is LEAKY_RELU for float32 (x > 0 ? x : x * alpha) and int16 (as int8,
+// clamped to int16).
+func (c *prep) leakyReluOther(alpha float32) (kernel, error) {
+	in, out, err := c.sameTypeUnary(schema.TensorTypeFLOAT32, schema.TensorTypeINT16)
+	if err != nil {
+		return nil, err
+	}
+	if c.info(in).Type == schema.TensorTypeFLOAT32 {
+		return unaryLoop(in, out, func(v float32) float32 {
+			if v > 0 {
+				return v
+			}
+			return v * alpha
+		}), nil
+	}
+	qi, qo, err := c.quant2(in, out)
+	if err != nil {
+		return nil, err
+	}
+	alphaMult, alphaShift := quantizeMultiplier(float64(qi.scale * alpha / qo.scale))
+	idMult, idShift := quantizeMultiplier(float64(qi.scale / qo.scale))
+	neg := alphaMult < 0
+	if neg {
+		alphaMult = -alphaMult
+	}
+	f := leakyFn(qi, qo, alphaMult, alphaShift, idMult, idShift, neg)
+	return unaryLoop(in, out, func(v int16) int16 { return int16(clampI32(f(int32(v)), math.MinInt16, math.MaxInt16)) }), nil
 }
 
 // hardSwish: TFLM hard_swish_common.cc / reference_ops::HardSwish, in int16 fixed point: the
@@ -164,6 +201,23 @@ func (c *prep) leakyRelu() (kernel, error) {
 // QuantizeMultiplier'd then rounded to Q15), saturating shifts, and a final truncating
 // doubling high multiply.
 func (c *prep) hardSwish() (kernel, error) {
+	if c.firstInputType() == schema.TensorTypeFLOAT32 {
+		in, out, err := c.sameTypeUnary(schema.TensorTypeFLOAT32)
+		if err != nil {
+			return nil, err
+		}
+		// reference_ops::HardSwish (float): x * min(6, max(0, x + 3)) / 6.
+		return unaryLoop(in, out, func(v float32) float32 {
+			t := float32(v + 3)
+			if !(0 < t) {
+				t = 0
+			}
+			if !(t < 6) {
+				t = 6
+			}
+			return float32(v*t) / 6
+		}), nil
+	}
 	in, out, qi, qo, err := c.unaryInt8()
 	if err != nil {
 		return nil, err

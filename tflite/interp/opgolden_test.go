@@ -769,7 +769,7 @@ func reduceCases() []opCase {
 		types []schema.TensorType
 		same  bool
 	}{
-		{"mean", schema.BuiltinOperatorMEAN, []schema.TensorType{i8, i16}, false},
+		{"mean", schema.BuiltinOperatorMEAN, []schema.TensorType{i8, i16, f32t}, false},
 		{"sum", schema.BuiltinOperatorSUM, []schema.TensorType{i8, i16, f32t}, false},
 		{"reduce_max", schema.BuiltinOperatorREDUCE_MAX, []schema.TensorType{i8, f32t}, true},
 		{"reduce_min", schema.BuiltinOperatorREDUCE_MIN, []schema.TensorType{i8, f32t}, true},
@@ -1198,6 +1198,27 @@ func floatCases() []opCase {
 			b.Output(y)
 		}})
 	}
+	for _, ty := range []schema.TensorType{f32t, i16} {
+		for _, alpha := range []float32{0.2, -0.5} {
+			cs = append(cs, opCase{name: "leaky_relu_alpha" + strconv.FormatFloat(float64(alpha), 'g', -1, 32) + "_" + typeName(ty), build: func(b *builder.Builder) {
+				var qi, qo *tq
+				if ty == i16 {
+					qi, qo = &tq{0.0005, 0}, &tq{0.0004, 0}
+				}
+				x := in(b, ty, []int32{2, 300}, qi)
+				y := act(b, "output", ty, []int32{2, 300}, qo)
+				b.AddOperator(schema.BuiltinOperatorLEAKY_RELU, []builder.Tensor{x}, []builder.Tensor{y},
+					builder.Options(schema.BuiltinOptionsLeakyReluOptions, &schema.LeakyReluOptionsT{Alpha: alpha}))
+				b.Output(y)
+			}})
+		}
+	}
+	cs = append(cs, opCase{name: "hard_swish_float32", build: func(b *builder.Builder) {
+		x := in(b, f32t, []int32{2, 300}, nil)
+		y := act(b, "output", f32t, []int32{2, 300}, nil)
+		b.AddOperator(schema.BuiltinOperatorHARD_SWISH, []builder.Tensor{x}, []builder.Tensor{y}, nil)
+		b.Output(y)
+	}})
 	for _, ty := range []schema.TensorType{f32t, i16} {
 		for _, code := range []schema.BuiltinOperator{schema.BuiltinOperatorRELU, schema.BuiltinOperatorRELU6} {
 			cs = append(cs, opCase{name: strings.ToLower(schema.EnumNamesBuiltinOperator[code]) + "_" + typeName(ty), build: func(b *builder.Builder) {

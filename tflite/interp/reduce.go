@@ -69,7 +69,6 @@ func (c *prep) reduce(op reduceOp) (kernel, error) {
 	types := []schema.TensorType{schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeFLOAT32}
 	switch op {
 	case reduceMean:
-		types = types[:2] // float32 MEAN is not implemented here
 	case reduceMax, reduceMin:
 		types = []schema.TensorType{schema.TensorTypeINT8, schema.TensorTypeFLOAT32}
 	}
@@ -145,11 +144,21 @@ func (c *prep) reduce(op reduceOp) (kernel, error) {
 		k.run1 = minMaxRun[int8](op == reduceMax, math.MinInt8, math.MaxInt8)
 		return k, nil
 	}
-	if ty == schema.TensorTypeFLOAT32 { // SUM
+	if ty == schema.TensorTypeFLOAT32 {
+		// SUM: ReduceGeneric adds in input order from 0. MEAN (reference_ops::Mean, and its
+		// 4-D height-and-width special case, which adds in the same order): that sum
+		// divided by float(n).
+		mean := op == reduceMean
+		n := float32(k.n)
 		k.run1 = func(k *reduceKernel, x *execCtx) {
 			in, out := view[float32](x.data[k.in]), view[float32](x.data[k.out])
 			clear(out)
 			k.each(func(i, o int) { out[o] = in[i] + out[o] })
+			if mean {
+				for i := range out {
+					out[i] /= n
+				}
+			}
 		}
 		return k, nil
 	}
