@@ -706,3 +706,138 @@ func nearest(v, inSize, outSize int, alignCorners, halfPixel bool) int {
 	}
 	return r
 }
+
+// slice: TFLM slice.cc with constant int32/int64 begin and size (up to 5 dimensions; a
+// size of -1 reaches the end of the axis).
+func (c *prep) slice() (kernel, error) {
+	if err := c.counts(3, 3, 1); err != nil {
+		return nil, err
+	}
+	in, _ := c.in(0)
+	beginT, _ := c.in(1)
+	sizeT, _ := c.in(2)
+	out, _ := c.out(0)
+	if err := c.wantType(in, schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeINT32, schema.TensorTypeFLOAT32, schema.TensorTypeBOOL); err != nil {
+		return nil, err
+	}
+	if c.info(out).Type != c.info(in).Type {
+		return nil, c.errorf("%s: type differs from the input", c.desc(out))
+	}
+	elem := tflite.ElementBits(c.info(in).Type) / 8
+	for _, t := range []int{beginT, sizeT} {
+		if err := c.wantConst(t); err != nil {
+			return nil, err
+		}
+	}
+	begin, err := c.constInt32s(beginT)
+	if err != nil {
+		return nil, err
+	}
+	size, err := c.constInt32s(sizeT)
+	if err != nil {
+		return nil, err
+	}
+	is := shapeInts(c.info(in).Shape)
+	if len(is) > 5 || len(begin) != len(is) || len(size) != len(is) {
+		return nil, c.errorf("begin %v and size %v do not fit input %v", begin, size, is)
+	}
+	ext := make([]int, len(is))
+	for d := range is {
+		b, n := int(begin[d]), int(size[d])
+		if n == -1 {
+			n = is[d] - b
+		}
+		if b < 0 || n < 0 || b+n > is[d] {
+			return nil, c.errorf("begin %v and size %v do not fit input %v", begin, size, is)
+		}
+		ext[d] = n
+	}
+	if product(ext) != c.elements(out) {
+		return nil, c.errorf("output %s, want shape %v", c.desc(out), ext)
+	}
+	strides := rowStrides(is)
+	m := newMover(elem)
+	forEachIndex(ext, func(o int, idx []int) {
+		s := 0
+		for d, v := range idx {
+			s += (v + int(begin[d])) * strides[d]
+		}
+		m.move(out, o, in, s, 1)
+	})
+	return m.k, nil
+}
+
+// rowStrides are the element strides of a row-major shape.
+func rowStrides(shape []int) []int {
+	st := make([]int, len(shape))
+	s := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = s
+		s *= shape[i]
+	}
+	return st
+}
+
+// mirrorPad: TFLM mirror_pad.cc (int8, float32; constant paddings). REFLECT excludes the
+// border element (offset 1), SYMMETRIC repeats it (offset 0); GetInputDimension maps each
+// padded coordinate back into the input.
+func (c *prep) mirrorPad() (kernel, error) {
+	if err := c.counts(2, 2, 1); err != nil {
+		return nil, err
+	}
+	in, _ := c.in(0)
+	padT, _ := c.in(1)
+	out, _ := c.out(0)
+	if err := c.wantType(in, schema.TensorTypeINT8, schema.TensorTypeFLOAT32); err != nil {
+		return nil, err
+	}
+	elem, err := c.moveTypes(in, out)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.wantConst(padT); err != nil {
+		return nil, err
+	}
+	pads, err := c.constInt32s(padT)
+	if err != nil {
+		return nil, err
+	}
+	offset := 1
+	if o, ok := c.options().(*schema.MirrorPadOptionsT); ok && o != nil && o.Mode != schema.MirrorPadModeREFLECT {
+		offset = 0
+	}
+	is, os := shapeInts(c.info(in).Shape), shapeInts(c.info(out).Shape)
+	if len(pads) != 2*len(is) || len(os) != len(is) {
+		return nil, c.errorf("paddings %v do not fit input %v and output %v", pads, is, os)
+	}
+	for d := range is {
+		l, r := int(pads[2*d]), int(pads[2*d+1])
+		if l < 0 || r < 0 || l > is[d]-offset || r > is[d]-offset || is[d]+l+r != os[d] {
+			return nil, c.errorf("paddings %v do not fit input %v and output %v", pads, is, os)
+		}
+	}
+	strides := rowStrides(is)
+	m := newMover(elem)
+	forEachIndex(os, func(o int, idx []int) {
+		s := 0
+		for d, v := range idx {
+			s += mirrorIndex(v, int(pads[2*d]), is[d], offset) * strides[d]
+		}
+		m.move(out, o, in, s, 1)
+	})
+	return m.k, nil
+}
+
+func mirrorIndex(p, left, size, offset int) int {
+	if p < left {
+		orig := left + offset - 1
+		return orig - min(p, orig-offset)
+	}
+	p -= left
+	if p >= size {
+		p -= size
+		orig := size - (1 + offset)
+		return orig - min(p, orig)
+	}
+	return p
+}

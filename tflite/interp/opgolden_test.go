@@ -451,6 +451,29 @@ func moveCases() []opCase {
 			b.Output(y)
 		}})
 	}
+	for _, ty := range []schema.TensorType{i8, i16, f32t} {
+		cs = append(cs, opCase{name: "slice_" + typeName(ty), build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{2, 5, 6, 3}, qFor(ty))
+			begin := constI32(b, "begin", []int32{4}, 1, 1, 0, 1)
+			size := constI32(b, "size", []int32{4}, 1, 3, -1, 2)
+			y := act(b, "output", ty, []int32{1, 3, 6, 2}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorSLICE, []builder.Tensor{x, begin, size}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsSliceOptions, &schema.SliceOptionsT{}))
+			b.Output(y)
+		}})
+	}
+	for _, ty := range []schema.TensorType{i8, f32t} {
+		for _, mode := range []schema.MirrorPadMode{schema.MirrorPadModeREFLECT, schema.MirrorPadModeSYMMETRIC} {
+			cs = append(cs, opCase{name: "mirror_pad_" + strings.ToLower(schema.EnumNamesMirrorPadMode[mode]) + "_" + typeName(ty), build: func(b *builder.Builder) {
+				x := in(b, ty, []int32{1, 4, 5, 2}, qFor(ty))
+				pads := constI32(b, "paddings", []int32{4, 2}, 0, 0, 2, 3, 3, 1, 0, 0)
+				y := act(b, "output", ty, []int32{1, 9, 9, 2}, qFor(ty))
+				b.AddOperator(schema.BuiltinOperatorMIRROR_PAD, []builder.Tensor{x, pads}, []builder.Tensor{y},
+					builder.Options(schema.BuiltinOptionsMirrorPadOptions, &schema.MirrorPadOptionsT{Mode: mode}))
+				b.Output(y)
+			}})
+		}
+	}
 	cs = append(cs, opCase{name: "space_to_batch_nd_3d_int8", build: func(b *builder.Builder) {
 		x := in(b, i8, []int32{1, 7, 2}, q8)
 		block := constI32(b, "block", []int32{1}, 3)

@@ -297,6 +297,10 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.resizeBilinear()
 	case schema.BuiltinOperatorTRANSPOSE_CONV:
 		return c.transposeConv()
+	case schema.BuiltinOperatorSLICE:
+		return c.slice()
+	case schema.BuiltinOperatorMIRROR_PAD:
+		return c.mirrorPad()
 	case schema.BuiltinOperatorSHAPE:
 		return c.shape()
 	case schema.BuiltinOperatorPACK:
