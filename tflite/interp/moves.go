@@ -48,6 +48,22 @@ type mover struct {
 
 func newMover(elem int) *mover { return &mover{k: &moveKernel{}, elem: elem} }
 
+// maxMoveElements bounds the outputs of the operators resolved element by element at
+// preparation, so that a hostile model cannot make preparation build billions of moves.
+const maxMoveElements = 1 << 24
+
+// moveLimit refuses outputs with more elements than maxMoveElements.
+func (c *prep) moveLimit(outs ...int) error {
+	n := 0
+	for _, t := range outs {
+		n += c.elements(t)
+	}
+	if n > maxMoveElements {
+		return c.errorf("output of %d elements is too large for this interpreter (at most %d)", n, maxMoveElements)
+	}
+	return nil
+}
+
 // move copies n elements from (src, srcElem) to (dst, dstElem), merging with the previous
 // segment when both sides continue it.
 func (m *mover) move(dst, dstElem, src, srcElem, n int) {
@@ -152,6 +168,9 @@ func (c *prep) pack() (kernel, error) {
 		}
 	}
 	outer, inner := product(is[:axis]), product(is[axis:])
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
+		return nil, err
+	}
 	m := newMover(elem)
 	for o := range outer {
 		for i, t := range ins {
@@ -191,6 +210,9 @@ func (c *prep) unpack() (kernel, error) {
 		}
 	}
 	outer, inner := product(is[:axis]), product(is[axis+1:])
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
+		return nil, err
+	}
 	m := newMover(elem)
 	for i, t := range outs {
 		for o := range outer {
@@ -248,6 +270,9 @@ func (c *prep) split(v bool) (kernel, error) {
 	}
 	if sum != is[axis] {
 		return nil, c.errorf("outputs sum to %d along axis %d, input has %d", sum, axis, is[axis])
+	}
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
+		return nil, err
 	}
 	m := newMover(elem)
 	off := 0
@@ -324,6 +349,9 @@ func (c *prep) broadcastTo() (kernel, error) {
 		}
 		st *= d
 	}
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
+		return nil, err
+	}
 	m := newMover(elem)
 	forEachIndex(os, func(o int, idx []int) {
 		s := 0
@@ -389,6 +417,9 @@ func (c *prep) depthSpace(toSpace bool) (kernel, error) {
 		return nil, c.errorf("input %v and output %v do not match block_size %d", shapeInts(c.info(in).Shape), shapeInts(c.info(out).Shape), bs)
 	}
 	C := wide[3]
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
+		return nil, err
+	}
 	m := newMover(elem)
 	for b := range deep[0] {
 		for h := range deep[1] {
@@ -464,6 +495,9 @@ func (c *prep) spaceBatch(toBatch bool) (kernel, error) {
 		return nil, c.errorf("block %v and paddings %v must be positive and non-negative", block, pads)
 	}
 	i4, o4 := ext(is), ext(os)
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
+		return nil, err
+	}
 	m := newMover(elem)
 	depth := i4[3]
 	if toBatch {
@@ -571,6 +605,9 @@ func (c *prep) gather() (kernel, error) {
 			return nil, c.errorf("position %d outside [0, %d)", p, k.axisSize)
 		}
 	}
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
+		return nil, err
+	}
 	m := newMover(elem)
 	k.each(pv, func(dst, src int) { m.move(out, dst, in, src, k.inner) })
 	return m.k, nil
@@ -634,6 +671,9 @@ func (c *prep) resizeNearest() (kernel, error) {
 	}
 	is, os, err := c.resizeShapes(in, sizeT, out)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
 		return nil, err
 	}
 	m := newMover(elem)
@@ -756,6 +796,9 @@ func (c *prep) slice() (kernel, error) {
 		return nil, c.errorf("output %s, want shape %v", c.desc(out), ext)
 	}
 	strides := rowStrides(is)
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
+		return nil, err
+	}
 	m := newMover(elem)
 	forEachIndex(ext, func(o int, idx []int) {
 		s := 0
@@ -817,6 +860,9 @@ func (c *prep) mirrorPad() (kernel, error) {
 		}
 	}
 	strides := rowStrides(is)
+	if err := c.moveLimit(toInts(c.op.Outputs)...); err != nil {
+		return nil, err
+	}
 	m := newMover(elem)
 	forEachIndex(os, func(o int, idx []int) {
 		s := 0

@@ -125,6 +125,17 @@ func prepareCollect(m *schema.ModelT, problems *[]OpProblem) (*program, error) {
 		}
 		written[t] = true
 	}
+	// Refuse absurd activation totals before preparing operators: some precompute per
+	// element (index maps, tables) and must not be asked to for a hostile model.
+	var activations int64
+	for i := range p.infos {
+		if p.constant[i] == nil {
+			activations += int64(p.infos[i].Bytes)
+		}
+	}
+	if activations > maxActivationBytes {
+		return nil, fmt.Errorf("activations need %d bytes, more than the %d this interpreter allocates", activations, int64(maxActivationBytes))
+	}
 	c := &prep{m: m, sg: sg, p: p}
 	for i, op := range sg.Operators {
 		c.op, c.opIndex = op, i

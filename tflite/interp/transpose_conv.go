@@ -75,6 +75,9 @@ func (c *prep) transposeConv() (kernel, error) {
 			if err := c.wantConst(bias); err != nil {
 				return nil, err
 			}
+			if c.elements(bias) != oc {
+				return nil, c.errorf("%s has %d elements, want %d", c.desc(bias), c.elements(bias), oc)
+			}
 			bv = view[float32](c.p.constant[bias])[:oc]
 		}
 		w := view[float32](c.p.constant[filter])
