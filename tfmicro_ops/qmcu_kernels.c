@@ -382,14 +382,6 @@ QMCU_AVX2 static inline __m256i codes16(const qmcu_src *s, const int8_t *px, int
   }
 }
 
-/* Horizontal sums of eight int32 vectors: lane j of the result is the sum of a[j]'s lanes. */
-QMCU_AVX2 static inline __m256i hsum8(__m256i a0, __m256i a1, __m256i a2, __m256i a3, __m256i a4, __m256i a5,
-                                      __m256i a6, __m256i a7) {
-  const __m256i s0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
-  const __m256i s1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a4, a5), _mm256_hadd_epi32(a6, a7));
-  return _mm256_add_epi32(_mm256_permute2x128_si256(s0, s1, 0x20), _mm256_permute2x128_si256(s0, s1, 0x31));
-}
-
 QMCU_AVX2 static inline __m256i bias8(const void *bias, int32_t oc) {
   if (bias == NULL) return _mm256_setzero_si256();
   return _mm256_loadu_si256((const __m256i *)(const void *)((const unsigned char *)bias + 4 * (size_t)oc));
@@ -419,67 +411,56 @@ QMCU_AVX2 static void gather_avx2(const qmcu_params *p, const qmcu_src *in, int3
   }
 }
 
-/* acc += col . filter over one 16-element chunk. */
-#define QMCU_MADD(acc, c, f) (acc) = _mm256_add_epi32((acc), _mm256_madd_epi16((c), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(f)))))
-
-/* conv_im2col with eight filters per pass: eight int32 vectors of pairwise products summed
- * horizontally into one vector of eight accumulators, requantized and stored together. */
-QMCU_AVX2 static void conv_avx2(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
-                                const int8_t *weights, const void *bias) {
-  const int32_t out_c = out->c, K = p->kh * p->kw * in->c, Kpad = (K + 15) & ~15, kfull = K & ~15;
+/* Convolution as outer products over the prepared weights (qmcu_conv_prepare: for each pair of
+ * im2col positions, the pairs of eight output channels side by side): each step multiplies a
+ * broadcast pair of row elements with the pairs of eight filters, so the accumulators hold
+ * output channels in their lanes and need no horizontal sums. The pairwise sums are those of
+ * conv_im2col (|products| < 2^15); the last channels (out_c % 8) run as there. */
+QMCU_AVX2 static void conv_outer_avx2(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                                      const int8_t *weights, const void *bias) {
+  const int32_t out_c = out->c, K = p->kh * p->kw * in->c, pairs = (K + 1) / 2, oc8 = out_c & ~7;
   const __m256i oo = _mm256_set1_epi32(p->output_offset);
   const __m256i lo = _mm256_set1_epi32(p->act_min), hi = _mm256_set1_epi32(p->act_max);
+  const ptrdiff_t step = 2 * (ptrdiff_t)oc8;
   int16_t col[QMCU_COL_MAX + 16];
-  int32_t y, x, k, oc, j;
-  for (k = K; k < Kpad; k++) col[k] = 0;
+  int32_t y, x, kp, oc, j;
+  col[K] = 0;
   for (y = r.r0; y < r.r1; y++) {
     const int32_t by = y * p->sh - p->pad_top;
     for (x = r.c0; x < r.c1; x++) {
       int8_t *o = dst_at(out, y, x);
       gather_avx2(p, in, by, x * p->sw - p->pad_left, col);
-      for (oc = 0; oc + 8 <= out_c; oc += 8) {
-        const int8_t *f = weights + (ptrdiff_t)oc * K;
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (k = 0; k < kfull; k += 16) {
-          const __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(col + k));
-          QMCU_MADD(a0, c, f + k);
-          QMCU_MADD(a1, c, f + K + k);
-          QMCU_MADD(a2, c, f + 2 * K + k);
-          QMCU_MADD(a3, c, f + 3 * K + k);
-          QMCU_MADD(a4, c, f + 4 * K + k);
-          QMCU_MADD(a5, c, f + 5 * K + k);
-          QMCU_MADD(a6, c, f + 6 * K + k);
-          QMCU_MADD(a7, c, f + 7 * K + k);
+      for (oc = 0; oc + 32 <= oc8; oc += 32) {
+        const int16_t *w = p->prepared + 2 * (ptrdiff_t)oc;
+        __m256i a0 = bias8(bias, oc), a1 = bias8(bias, oc + 8), a2 = bias8(bias, oc + 16), a3 = bias8(bias, oc + 24);
+        for (kp = 0; kp < pairs; kp++, w += step) {
+          int32_t two;
+          __m256i b;
+          memcpy(&two, col + 2 * kp, sizeof two);
+          b = _mm256_set1_epi32(two);
+          a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(b, _mm256_loadu_si256((const __m256i *)(const void *)w)));
+          a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(b, _mm256_loadu_si256((const __m256i *)(const void *)(w + 16))));
+          a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(b, _mm256_loadu_si256((const __m256i *)(const void *)(w + 32))));
+          a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(b, _mm256_loadu_si256((const __m256i *)(const void *)(w + 48))));
         }
-        if (kfull < K) {
-          /* The last chunk reads 16 - K % 16 bytes past each filter (multiplied by the row's
-           * zeros); the last filters of the weights take them from a zero-padded copy. */
-          const __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(col + kfull));
-          int8_t t[8][16];
-          const int8_t *fj[8];
-          for (j = 0; j < 8; j++) {
-            fj[j] = f + (ptrdiff_t)j * K + kfull;
-            if ((int64_t)(oc + j) * K + Kpad > (int64_t)out_c * K) {
-              memset(t[j], 0, 16);
-              memcpy(t[j], fj[j], (size_t)(K - kfull));
-              fj[j] = t[j];
-            }
-          }
-          QMCU_MADD(a0, c, fj[0]);
-          QMCU_MADD(a1, c, fj[1]);
-          QMCU_MADD(a2, c, fj[2]);
-          QMCU_MADD(a3, c, fj[3]);
-          QMCU_MADD(a4, c, fj[4]);
-          QMCU_MADD(a5, c, fj[5]);
-          QMCU_MADD(a6, c, fj[6]);
-          QMCU_MADD(a7, c, fj[7]);
-        }
-        store8(out, o, oc, rq8(_mm256_add_epi32(hsum8(a0, a1, a2, a3, a4, a5, a6, a7), bias8(bias, oc)),
-                               p->multiplier + oc, p->shift + oc, oo, lo, hi));
+        store8(out, o, oc, rq8(a0, p->multiplier + oc, p->shift + oc, oo, lo, hi));
+        store8(out, o, oc + 8, rq8(a1, p->multiplier + oc + 8, p->shift + oc + 8, oo, lo, hi));
+        store8(out, o, oc + 16, rq8(a2, p->multiplier + oc + 16, p->shift + oc + 16, oo, lo, hi));
+        store8(out, o, oc + 24, rq8(a3, p->multiplier + oc + 24, p->shift + oc + 24, oo, lo, hi));
       }
-      for (; oc < out_c; oc++) {
-        const uint32_t acc = (bias != NULL ? (uint32_t)load_bias(bias, oc) : 0) + (uint32_t)dot1(col, weights + (ptrdiff_t)oc * K, K);
-        put(out, o, oc, requantize(p, acc, oc));
+      for (; oc < oc8; oc += 8) {
+        const int16_t *w = p->prepared + 2 * (ptrdiff_t)oc;
+        __m256i a = bias8(bias, oc);
+        for (kp = 0; kp < pairs; kp++, w += step) {
+          int32_t two;
+          memcpy(&two, col + 2 * kp, sizeof two);
+          a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_set1_epi32(two), _mm256_loadu_si256((const __m256i *)(const void *)w)));
+        }
+        store8(out, o, oc, rq8(a, p->multiplier + oc, p->shift + oc, oo, lo, hi));
+      }
+      for (j = oc8; j < out_c; j++) {
+        const uint32_t acc = (bias != NULL ? (uint32_t)load_bias(bias, j) : 0) + (uint32_t)dot1(col, weights + (ptrdiff_t)j * K, K);
+        put(out, o, j, requantize(p, acc, j));
       }
     }
   }
@@ -560,12 +541,35 @@ QMCU_AVX2 static void add_avx2(const qmcu_params *p, const qmcu_src *in1, const 
 }
 #endif /* QMCU_HOST_SIMD on x86-64 */
 
+size_t qmcu_conv_prepared_elems(int32_t kh, int32_t kw, int32_t in_c, int32_t out_c) {
+#ifdef QMCU_X86
+  const int64_t k = (int64_t)kh * kw * in_c;
+  if (k <= QMCU_COL_MAX && out_c >= 8) return (size_t)((k + 1) & ~(int64_t)1) * (size_t)(out_c & ~7);
+#else
+  (void)kh;
+  (void)kw;
+  (void)in_c;
+  (void)out_c;
+#endif
+  return 0;
+}
+
+/* Layout (conv_outer_avx2): for pair kp of im2col positions and channel oc < out_c & ~7,
+ * dst[(kp * (out_c & ~7) + oc) * 2 + e] = weights[oc][2 * kp + e], 0 past the filter. */
+void qmcu_conv_prepare(const int8_t *weights, int32_t kh, int32_t kw, int32_t in_c, int32_t out_c, int16_t *dst) {
+  const int32_t k = kh * kw * in_c, oc8 = out_c & ~7;
+  int32_t i, oc;
+  for (i = 0; i < ((k + 1) & ~1); i++)
+    for (oc = 0; oc < oc8; oc++)
+      dst[((ptrdiff_t)(i / 2) * oc8 + oc) * 2 + i % 2] = (int16_t)(i < k ? weights[(ptrdiff_t)oc * k + i] : 0);
+}
+
 void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                   const int8_t *weights, const void *bias) {
   if ((int64_t)p->kh * p->kw * in->c <= QMCU_COL_MAX) {
 #ifdef QMCU_X86
-    if (use_avx2(p)) {
-      conv_avx2(p, in, out, r, weights, bias);
+    if (use_avx2(p) && p->prepared != NULL) {
+      conv_outer_avx2(p, in, out, r, weights, bias);
       return;
     }
 #endif

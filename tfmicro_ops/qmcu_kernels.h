@@ -52,6 +52,8 @@ typedef struct {
   /* ADD */
   int32_t in1_offset, in2_offset, left_shift;
   int32_t in1_multiplier, in1_shift, in2_multiplier, in2_shift, out_multiplier, out_shift;
+  /* CONV_2D: the weights as qmcu_conv_prepare wrote them, or NULL (host fast path only). */
+  const int16_t *prepared;
   /* Nonzero: run the portable loops even where a host SIMD path exists (tests compare the two;
    * MCU builds have only the portable loops). */
   int32_t portable;
@@ -66,6 +68,13 @@ int32_t qmcu_multiply_by_quantized_multiplier(int32_t x, int32_t m, int32_t shif
  * code range. */
 void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                   const int8_t *weights, const void *bias);
+
+/* Optional host fast path: CONV_2D weights rearranged once (TFLM's Prepare, tfmicroops.Bind)
+ * for the vector loops, which then read two taps of eight output channels at a time.
+ * qmcu_conv_prepared_elems is the number of int16 elements of the copy, 0 when the build's
+ * loops use none (always on MCU builds); qmcu_conv_prepare writes it. */
+size_t qmcu_conv_prepared_elems(int32_t kh, int32_t kw, int32_t in_c, int32_t out_c);
+void qmcu_conv_prepare(const int8_t *weights, int32_t kh, int32_t kw, int32_t in_c, int32_t out_c, int16_t *dst);
 
 /* DEPTHWISE_CONV_2D: weights [1][kh][kw][out_c], out_c = in_c * depth_multiplier; bias as above. */
 void qmcu_depthwise_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,

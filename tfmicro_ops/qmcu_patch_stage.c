@@ -166,9 +166,87 @@ int qmcu_patch_stage_check(const qmcu_plan *p, const void *input, size_t input_b
                        scratch, scratch_bytes, msg, msg_len);
 }
 
+/* The prepared data starts with one pointer per custom-op input (the rearranged weights of
+ * that input, or NULL), then the copies, each 32-byte aligned. */
+#define QMCU_PREP_ALIGN 32
+
+/* Elements of the prepared copy of the weights of convolution record w of layer l (0: none). */
+static size_t prepared_elems(const qmcu_plan *p, int32_t l, const int32_t *w) {
+  if (w == NULL || w[QMCU_L_KIND] != QMCU_CONV_2D) return 0;
+  return qmcu_conv_prepared_elems(w[QMCU_L_KH], w[QMCU_L_KW], qmcu_plan_fm(p, w[QMCU_L_IN])[QMCU_FM_C],
+                                  qmcu_plan_fm(p, l + 1)[QMCU_FM_C]);
+}
+
+/* Whether weights input wi is used by a convolution record before layer l, branch b. */
+static int prepared_before(const qmcu_plan *p, int32_t l, int32_t b, int32_t wi) {
+  int32_t i, j;
+  for (i = 0; i <= l; i++) {
+    for (j = 0; j < 2; j++) {
+      const int32_t *w = j == 0 ? p->layers[i] : p->low_layers[i];
+      if (i == l && j == b) return 0;
+      if (prepared_elems(p, i, w) > 0 && w[QMCU_L_WEIGHTS] == wi) return 1;
+    }
+  }
+  return 0;
+}
+
+/* Whether every convolution record reading weights input wi has the filter size and output
+ * channels of record w of layer l (a copy is laid out for one geometry). */
+static int one_geometry(const qmcu_plan *p, int32_t l, const int32_t *w) {
+  const int32_t wi = w[QMCU_L_WEIGHTS], out_c = qmcu_plan_fm(p, l + 1)[QMCU_FM_C];
+  const int64_t k = (int64_t)w[QMCU_L_KH] * w[QMCU_L_KW] * qmcu_plan_fm(p, w[QMCU_L_IN])[QMCU_FM_C];
+  int32_t i, j;
+  for (i = 0; i < p->n_layers; i++) {
+    for (j = 0; j < 2; j++) {
+      const int32_t *v = j == 0 ? p->layers[i] : p->low_layers[i];
+      if (v == NULL || v[QMCU_L_KIND] != QMCU_CONV_2D || v[QMCU_L_WEIGHTS] != wi) continue;
+      if (qmcu_plan_fm(p, i + 1)[QMCU_FM_C] != out_c ||
+          (int64_t)v[QMCU_L_KH] * v[QMCU_L_KW] * qmcu_plan_fm(p, v[QMCU_L_IN])[QMCU_FM_C] != k)
+        return 0;
+    }
+  }
+  return 1;
+}
+
+static size_t align_up(size_t n) { return (n + QMCU_PREP_ALIGN - 1) / QMCU_PREP_ALIGN * QMCU_PREP_ALIGN; }
+
+/* Visits the records whose weights get a prepared copy (each weights input once); with buf,
+ * writes the copies and the table. Returns the bytes used. */
+static size_t prepare(const qmcu_plan *p, const void *const *consts, unsigned char *buf) {
+  size_t at = align_up(sizeof(const int16_t *) * (size_t)p->n_inputs);
+  int32_t l, b, any = 0;
+  if (buf != NULL) {
+    const int16_t **table = (const int16_t **)(void *)buf;
+    for (l = 0; l < p->n_inputs; l++) table[l] = NULL;
+  }
+  for (l = 0; l < p->n_layers; l++) {
+    for (b = 0; b < 2; b++) {
+      const int32_t *w = b == 0 ? p->layers[l] : p->low_layers[l];
+      const size_t n = prepared_elems(p, l, w);
+      if (n == 0 || prepared_before(p, l, b, w[QMCU_L_WEIGHTS]) || !one_geometry(p, l, w)) continue;
+      if (buf != NULL) {
+        int16_t *dst = (int16_t *)(void *)(buf + at);
+        qmcu_conv_prepare((const int8_t *)consts[w[QMCU_L_WEIGHTS]], w[QMCU_L_KH], w[QMCU_L_KW],
+                          qmcu_plan_fm(p, w[QMCU_L_IN])[QMCU_FM_C], qmcu_plan_fm(p, l + 1)[QMCU_FM_C], dst);
+        ((const int16_t **)(void *)buf)[w[QMCU_L_WEIGHTS]] = dst;
+      }
+      at = align_up(at + sizeof(int16_t) * n);
+      any = 1;
+    }
+  }
+  return any ? at : 0;
+}
+
+size_t qmcu_patch_stage_prepared_bytes(const qmcu_plan *p) { return prepare(p, NULL, NULL); }
+
+void qmcu_patch_stage_prepare(const qmcu_plan *p, const void *const *consts, void *buf) {
+  if (qmcu_patch_stage_prepared_bytes(p) > 0) prepare(p, consts, (unsigned char *)buf);
+}
+
 /* Runs layer record w of layer l for tile t. */
-static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w, int low, int32_t flags,
-                     const int8_t *input, const void *const *consts, int8_t *output, int8_t *scratch) {
+static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w, int low, const void *prepared,
+                     int32_t flags, const int8_t *input, const void *const *consts, int8_t *output,
+                     int8_t *scratch) {
   const int32_t *ow = qmcu_plan_window(p, t, l + 1);
   const qmcu_rect r = {ow[0], ow[1], ow[2], ow[3]};
   const qmcu_src in = as_src(locate(p, t, w[QMCU_L_IN], low, input, output, scratch));
@@ -177,6 +255,9 @@ static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w,
   qmcu_params k;
   if (r.r0 == r.r1 || r.c0 == r.c1) return QMCU_OK;
   layer_params(w, flags, &k);
+  k.prepared = NULL;
+  if (prepared != NULL && w[QMCU_L_KIND] == QMCU_CONV_2D)
+    k.prepared = ((const int16_t *const *)prepared)[w[QMCU_L_WEIGHTS]];
   switch (w[QMCU_L_KIND]) {
     case QMCU_CONV_2D:
       qmcu_conv_2d(&k, &in, &out, r, (const int8_t *)consts[w[QMCU_L_WEIGHTS]], bias);
@@ -211,7 +292,7 @@ static int outlier_tile(const qmcu_plan *p, int32_t t, const int8_t *scratch) {
 
 int qmcu_patch_stage_run(const qmcu_plan *p, const void *input, const void *const *consts,
                          void *output, void *scratch, int32_t first, int32_t end, int32_t step,
-                         int32_t flags, qmcu_stats *stats) {
+                         const void *prepared, int32_t flags, qmcu_stats *stats) {
   const int8_t *in = (const int8_t *)input;
   int8_t *out = (int8_t *)output, *sc = (int8_t *)scratch;
   int32_t t, l;
@@ -225,7 +306,7 @@ int qmcu_patch_stage_run(const qmcu_plan *p, const void *input, const void *cons
         low = !outlier_tile(p, t, sc);
         stats->outlier_tiles += !low;
       }
-      if (run_layer(p, t, l, low ? p->low_layers[l] : p->layers[l], low, flags, in, consts, out, sc) != QMCU_OK)
+      if (run_layer(p, t, l, low ? p->low_layers[l] : p->layers[l], low, prepared, flags, in, consts, out, sc) != QMCU_OK)
         return QMCU_E_PLAN;
     }
     stats->tiles++;
@@ -241,7 +322,7 @@ int qmcu_patch_stage_eval(const qmcu_plan *p, const void *input, size_t input_by
   int rc = qmcu_patch_stage_check(p, input, input_bytes, consts, const_bytes, n_consts, output,
                                   output_bytes, scratch, scratch_bytes, msg, msg_len);
   if (rc != QMCU_OK) return rc;
-  rc = qmcu_patch_stage_run(p, input, consts, output, scratch, 0, p->n_tiles, 1, 0, &local);
+  rc = qmcu_patch_stage_run(p, input, consts, output, scratch, 0, p->n_tiles, 1, NULL, 0, &local);
   if (rc != QMCU_OK) qmcu_msgf(msg, msg_len, "patch stage: empty average pool window");
   if (stats != NULL) *stats = local;
   return rc;

@@ -41,6 +41,13 @@ int qmcu_patch_stage_check(const qmcu_plan *plan, const void *input, size_t inpu
                            const void *output, size_t output_bytes, const void *scratch,
                            size_t scratch_bytes, char *msg, size_t msg_len);
 
+/* Optional host fast path (TFLM's Prepare, tfmicroops.Bind): constants rearranged once for the
+ * vector loops. qmcu_patch_stage_prepared_bytes is the size of that data (0: the build's loops
+ * use none, as on MCUs); qmcu_patch_stage_prepare writes it into buf (that many bytes, aligned
+ * for pointers) from the constants, which must stay where they are while it is used. */
+size_t qmcu_patch_stage_prepared_bytes(const qmcu_plan *plan);
+void qmcu_patch_stage_prepare(const qmcu_plan *plan, const void *const *consts, void *buf);
+
 /* Flags of qmcu_patch_stage_run: QMCU_RUN_PORTABLE runs the portable loops even where the host
  * build has faster ones (both compute the same bytes; tests compare them). */
 #define QMCU_RUN_PORTABLE 1
@@ -48,11 +55,12 @@ int qmcu_patch_stage_check(const qmcu_plan *plan, const void *input, size_t inpu
 /* qmcu_patch_stage_run runs tiles first, first + step, ... (< end) of a parsed plan on buffers
  * already validated by qmcu_patch_stage_check, adding to *stats (not NULL). Tiles write
  * disjoint parts of the output, so callers may run disjoint tile sets concurrently, each with
- * its own scratch buffer. flags: 0 or QMCU_RUN_PORTABLE. Returns QMCU_OK, or QMCU_E_PLAN for an
+ * its own scratch buffer. prepared: qmcu_patch_stage_prepare's data for these constants, or
+ * NULL. flags: 0 or QMCU_RUN_PORTABLE. Returns QMCU_OK, or QMCU_E_PLAN for an
  * average pool window without an in-map element. */
 int qmcu_patch_stage_run(const qmcu_plan *plan, const void *input, const void *const *consts,
                          void *output, void *scratch, int32_t first, int32_t end, int32_t step,
-                         int32_t flags, qmcu_stats *stats);
+                         const void *prepared, int32_t flags, qmcu_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -279,13 +279,15 @@ func (p *Plan) Eval(input []byte, consts [][]byte, output, scratch []byte) (Stat
 // Its methods may be called concurrently.
 type Stage struct {
 	plan    *Plan
-	mem     unsafe.Pointer // C copies of the constants, then the pointer table
+	mem     unsafe.Pointer // C copies of the constants, the pointer table, the prepared data
 	ptrs    *unsafe.Pointer
+	prep    unsafe.Pointer // qmcu_patch_stage_prepare's data, or nil
 	cleanup runtime.Cleanup
 }
 
 // Bind checks consts against the plan (sizes per custom-op input index; consts[0] is
-// ignored) and copies them into C memory.
+// ignored) and copies them into C memory, with the weights rearranged for the host's vector
+// loops where they use that.
 func (p *Plan) Bind(consts [][]byte) (*Stage, error) {
 	if len(consts) < len(p.inputs) {
 		return nil, fmt.Errorf("%w: %d inputs, the plan wants %d", ErrTensor, len(consts), len(p.inputs))
@@ -297,12 +299,14 @@ func (p *Plan) Bind(consts [][]byte) (*Stage, error) {
 		}
 		total += (len(consts[i]) + 15) &^ 15
 	}
-	tableBytes := len(p.inputs) * int(unsafe.Sizeof(unsafe.Pointer(nil)))
-	mem := C.malloc(C.size_t(total + tableBytes + 16))
+	tableBytes := (len(p.inputs)*int(unsafe.Sizeof(unsafe.Pointer(nil))) + 31) &^ 31
+	prepBytes := int(C.qmcu_patch_stage_prepared_bytes(p.c.view))
+	mem := C.malloc(C.size_t(total + tableBytes + prepBytes + 16))
 	if mem == nil {
-		return nil, fmt.Errorf("%w: out of C memory for %d bytes of constants", ErrLimit, total)
+		return nil, fmt.Errorf("%w: out of C memory for %d bytes of constants", ErrLimit, total+prepBytes)
 	}
 	table := unsafe.Slice((*unsafe.Pointer)(unsafe.Add(mem, total)), len(p.inputs))
+	table[0] = nil
 	at := 0
 	for i := 1; i < len(p.inputs); i++ {
 		dst := unsafe.Add(mem, at)
@@ -311,6 +315,10 @@ func (p *Plan) Bind(consts [][]byte) (*Stage, error) {
 		at += (len(consts[i]) + 15) &^ 15
 	}
 	s := &Stage{plan: p, mem: mem, ptrs: &table[0]}
+	if prepBytes > 0 {
+		s.prep = unsafe.Add(mem, total+tableBytes)
+		C.qmcu_patch_stage_prepare(p.c.view, s.ptrs, s.prep)
+	}
 	s.cleanup = runtime.AddCleanup(s, func(m unsafe.Pointer) { C.free(m) }, mem)
 	return s, nil
 }
@@ -323,7 +331,7 @@ func (s *Stage) Close() {
 	}
 	s.cleanup.Stop()
 	C.free(s.mem)
-	s.mem, s.ptrs = nil, nil
+	s.mem, s.ptrs, s.prep = nil, nil, nil
 }
 
 // Run computes the output from the input, spreading the tiles over len(scratch) workers
@@ -365,7 +373,7 @@ func (s *Stage) run(input, output []byte, scratch [][]byte, flags int32) (Stats,
 	codes := make([]C.int, workers)
 	runTiles := func(w, first, end int) C.int {
 		return C.qmcu_patch_stage_run(p.c.view, unsafe.Pointer(&input[0]), s.ptrs, unsafe.Pointer(&output[0]),
-			scratchPtr(scratch[w]), C.int32_t(first), C.int32_t(end), 1, C.int32_t(flags), &stats[w])
+			scratchPtr(scratch[w]), C.int32_t(first), C.int32_t(end), 1, s.prep, C.int32_t(flags), &stats[w])
 	}
 	if workers == 1 {
 		codes[0] = runTiles(0, 0, n)
