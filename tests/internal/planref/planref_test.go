@@ -280,3 +280,22 @@ func TestParseRefusesBrokenPlans(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: the reference parser and executor never panic, whatever the plan bytes
+// (`go test ./tests/internal/planref -run '^$' -fuzz FuzzParse`).
+func FuzzParse(f *testing.F) {
+	f.Add(handPlan().bytes(), []byte{10, 100})
+	hp := handPlan()
+	hp.lo, hp.hi = 5, 4
+	f.Add(hp.bytes(), []byte{0, 0})
+	f.Fuzz(func(t *testing.T, plan, input []byte) {
+		p, err := Parse(plan)
+		if err != nil {
+			return
+		}
+		if m := p.Maps[0]; m.H*m.W*m.C > 1<<16 {
+			return // keep runs short
+		}
+		_, _ = p.Run(input, [][]byte{nil, {1}, {0, 0, 0, 0}})
+	})
+}
