@@ -33,6 +33,9 @@ type SearchOptions struct {
 	HoldOut      float64 // fraction of the calibration inputs held out for the guard
 	Samples      int     // at most this many calibration inputs (0: DefaultCalibSamples)
 	Threads      int     // 0: all cores
+	// PerTensor disables per-channel low-bit ranges (used where a map qualifies: written by a
+	// convolution with RELU/RELU6, read by convolutions, depthwise convolutions, PAD, pools).
+	PerTensor bool
 }
 
 // DefaultSearch returns the defaults.
@@ -73,6 +76,7 @@ type SearchReport struct {
 	BitOPsInt8      int64         // 8-bit patch stage
 	BitOPsMixed     int64         // chosen spec, expected over the calibration tiles
 	Seconds         float64
+	PerChannelMaps  int                // maps that got per-channel ranges at 4 and 2 bits
 	EntropyByTensor map[string]float64 // each free map's entropy at its chosen bits
 }
 
@@ -118,6 +122,20 @@ func search(ctx context.Context, m *schema.ModelT, sp *patch.StagePlan, files *c
 	}
 	rep.Thresholds = vdpc.Choose(st, o.OutlierRate)
 	problem := vdqs.Problem{Plan: sp, Stats: st, Thresholds: rep.Thresholds, Lambda: o.Lambda, BitOPsTarget: o.BitOPsTarget}
+	if !o.PerTensor {
+		var maps []int
+		for _, f := range sp.FreeMaps(k) {
+			if sp.PerChannelOK(f) == nil {
+				maps = append(maps, f)
+			}
+		}
+		progress(fmt.Sprintf("per-channel statistics of %d maps", len(maps)), 0.45)
+		if problem.ChannelHist, err = calibrate.Channels(m, sp, st, rep.Thresholds.Distance, maps, calibrate.Subset(src, calibIdx),
+			calibrate.Options{Threads: o.Threads}); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+		rep.PerChannelMaps = len(maps)
+	}
 	if len(heldIdx) > 0 {
 		// The accuracy guard takes part in every step: a step whose held-out top-1 agreement
 		// with the int8 model falls below the minimum is taken back and its map frozen.

@@ -271,3 +271,112 @@ func (s *Stats) OutlierRate(d int) float64 {
 	}
 	return float64(out) / float64(n)
 }
+
+// Channels is a second pass over the same inputs as Run: per channel of each map in maps, the
+// histogram of its int8 codes over the tiles that are not outlier tiles at distance d
+// (Stats.Peaks tell which), for per-channel low-bit ranges.
+func Channels(m *schema.ModelT, sp *patch.StagePlan, st *Stats, d int, maps []int, src Source, opts Options) (map[int][][256]int64, error) {
+	out := map[int][][256]int64{}
+	if len(maps) == 0 {
+		return out, nil
+	}
+	n := src.Len()
+	if n != st.Samples {
+		return nil, fmt.Errorf("calibrate: %d inputs, the statistics have %d", n, st.Samples)
+	}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	threads = min(threads, n)
+	base, err := interp.New(m, interp.WithThreads(1))
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: %w", err)
+	}
+	watch := map[int]int{}
+	for _, f := range maps {
+		watch[sp.FMs[f].Tensor] = f
+	}
+	parts := make([]map[int][][256]int64, threads)
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	for w := range threads {
+		it := base
+		if w > 0 {
+			it = base.Clone()
+		}
+		part := map[int][][256]int64{}
+		for _, f := range maps {
+			part[f] = make([][256]int64, sp.FMs[f].C)
+		}
+		parts[w] = part
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var sample int
+			it.SetHook(func(op int, outs []interp.Tensor) {
+				for _, o := range outs {
+					f, ok := watch[o.Index]
+					if !ok {
+						continue
+					}
+					fm, h := sp.FMs[f], part[f]
+					for t, tile := range sp.Tiles {
+						if int(st.Peaks[sample][t]) > d {
+							continue
+						}
+						win, row := tile[f], fm.W*fm.C
+						for y := win.R0; y < win.R1; y++ {
+							line := o.Data[y*row+win.C0*fm.C : y*row+win.C1*fm.C]
+							for i, b := range line {
+								h[i%fm.C][int(int8(b))+128]++
+							}
+						}
+					}
+				}
+			})
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				sample = i
+				in, err := src.Input(i)
+				if err == nil {
+					_, err = it.Invoke(in)
+				}
+				if err != nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("calibration input %s: %w", src.Name(i), err)
+					}
+					errMu.Unlock()
+					return
+				}
+				if opts.Progress != nil {
+					opts.Progress(i+1, n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	for _, f := range maps {
+		sum := make([][256]int64, sp.FMs[f].C)
+		for _, part := range parts {
+			for c := range sum {
+				for k := range sum[c] {
+					sum[c][k] += part[f][c][k]
+				}
+			}
+		}
+		out[f] = sum
+	}
+	return out, nil
+}

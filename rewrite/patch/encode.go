@@ -64,8 +64,10 @@ func layerParamsFor(l Layer, x, x2, y FeatureMap, qmin, qmax int32) (layerParams
 
 // lowParams computes the low-branch parameters of layer li (li >= Low.Checked): the int8
 // arithmetic with the maps' low quantization, and the bias rescaled from the int8 input
-// scale to the low one (the bias scale is input scale x weight scale in TFLite).
-func (sp *StagePlan) lowParams(li int) (layerParams, []int32, error) {
+// scale to the low one (the bias scale is input scale x weight scale in TFLite). A convolution
+// reading a map with per-channel scales gets a weight copy with the scales folded in (returned;
+// nil otherwise).
+func (sp *StagePlan) lowParams(li int) (layerParams, []int32, []byte, error) {
 	l := sp.Layers[li]
 	var in2 FeatureMap
 	if l.In2 >= 0 {
@@ -75,25 +77,90 @@ func (sp *StagePlan) lowParams(li int) (layerParams, []int32, error) {
 	x := sp.lowFM(l.In)
 	p, err := layerParamsFor(l, x, in2, sp.lowFM(l.Out), qmin, qmax)
 	if err != nil {
-		return p, nil, fmt.Errorf("operator %d (%s), low branch: %w", l.Op, l.Kind, err)
+		return p, nil, nil, fmt.Errorf("operator %d (%s), low branch: %w", l.Op, l.Kind, err)
+	}
+	inF, outF := sp.Low.FMs[l.In], sp.Low.FMs[l.Out]
+	conv := l.Kind == KindConv || l.Kind == KindDepthwise
+	if !conv {
+		return p, nil, nil, nil
+	}
+	outC, inC := sp.FMs[l.Out].C, sp.FMs[l.In].C
+	// unit[o] is the real value of one accumulator step of output channel o, divided by the
+	// channel's weight scale: the input scale, or the scale of the weight copy's rows.
+	unit := make([]float64, outC)
+	var weights []byte
+	for o := range unit {
+		unit[o] = float64(inF.scaleOf(0))
+	}
+	switch {
+	case inF.ChannelScales != nil && l.Kind == KindDepthwise:
+		for o := range unit {
+			unit[o] = float64(inF.ChannelScales[o/l.DepthMultiplier])
+		}
+	case inF.ChannelScales != nil:
+		weights, unit = foldInputScales(l.WeightData, outC, inC, inF.ChannelScales)
+	}
+	if inF.ChannelScales != nil || outF.ChannelScales != nil {
+		for o := range outC {
+			ws := float64(l.WeightScales[0])
+			if len(l.WeightScales) > 1 {
+				ws = float64(l.WeightScales[o])
+			}
+			q, s, err := QuantizeMultiplier(unit[o] * ws / float64(outF.scaleOf(o)))
+			if err != nil {
+				return p, nil, nil, fmt.Errorf("operator %d (%s), low branch: channel %d: %w", l.Op, l.Kind, o, err)
+			}
+			p.mult[o], p.shift[o] = q, s
+		}
+		if outF.ChannelScales != nil {
+			// RELU/RELU6 producers of per-channel maps (checked): every code is in range.
+			p.actMin, p.actMax = qmin, qmax
+		}
 	}
 	if l.Bias < 0 {
-		return p, nil, nil
+		return p, nil, weights, nil
 	}
 	bias := make([]int32, len(l.BiasValues))
-	ratio := float64(sp.FMs[l.In].Scale) / float64(x.Scale)
 	for c, b := range l.BiasValues {
+		ratio := float64(sp.FMs[l.In].Scale) / unit[c]
 		if ratio == 1 {
 			bias[c] = b
 			continue
 		}
 		v := math.Round(float64(b) * ratio)
 		if v < math.MinInt32 || v > math.MaxInt32 {
-			return p, nil, fmt.Errorf("operator %d (%s), low branch: channel %d: bias %d rescaled to the low input scale (x%g) overflows int32", l.Op, l.Kind, c, b, ratio)
+			return p, nil, nil, fmt.Errorf("operator %d (%s), low branch: channel %d: bias %d rescaled to the low input scale (x%g) overflows int32", l.Op, l.Kind, c, b, ratio)
 		}
 		bias[c] = int32(v)
 	}
-	return p, bias, nil
+	return p, bias, weights, nil
+}
+
+// foldInputScales returns a copy of CONV_2D weights [outC][kh][kw][inC] with input channel k's
+// scale folded in, each output channel's row rescaled to use the int8 range (round half away
+// from zero), and per output channel the real value of one step of the new row (divided by the
+// original weight scale).
+func foldInputScales(w []byte, outC, inC int, scales []float32) ([]byte, []float64) {
+	out := make([]byte, len(w))
+	unit := make([]float64, outC)
+	per := len(w) / outC
+	for o := range outC {
+		row := w[o*per : (o+1)*per]
+		var peak float64
+		for i, b := range row {
+			peak = max(peak, math.Abs(float64(int8(b))*float64(scales[i%inC])))
+		}
+		unit[o] = peak / 127
+		if peak == 0 {
+			unit[o] = float64(scales[0])
+			continue
+		}
+		for i, b := range row {
+			v := math.Round(float64(int8(b)) * float64(scales[i%inC]) / unit[o])
+			out[o*per+i] = byte(int8(min(max(v, -127), 127)))
+		}
+	}
+	return out, unit
 }
 
 // EncodePlan returns the binary plan of sp (tfmicro_ops/PLAN.md, little-endian int32 words).
@@ -114,12 +181,23 @@ func (sp *StagePlan) planVersion() int32 {
 	return 1
 }
 
-// words encodes the plan as int32 words.
+// words encodes the plan as int32 words (plans without low-branch weight copies).
 func (sp *StagePlan) words() ([]int32, error) {
+	w, extra, err := sp.encode()
+	if err == nil && len(extra) > 0 {
+		err = fmt.Errorf("patch: the plan needs %d low-branch weight copies: encode it with Rewrite", len(extra))
+	}
+	return w, err
+}
+
+// encode encodes the plan as int32 words and returns the low-branch weight copies the plan
+// reads after sp.Consts, in custom-op input order.
+func (sp *StagePlan) encode() ([]int32, [][]byte, error) {
 	ps, err := sp.params()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var extra [][]byte
 	F, L, T := len(sp.FMs), len(sp.Layers), len(sp.Tiles)
 	w := make([]int32, PlanHeaderWords, PlanHeaderWords+PlanFMWords*F+4*T*F)
 	w[0], w[1], w[3], w[4], w[5], w[6] = PlanMagic, sp.planVersion(), int32(F), int32(L), int32(T), int32(sp.ScratchBytes)
@@ -180,15 +258,20 @@ func (sp *StagePlan) words() ([]int32, error) {
 	if sp.Low != nil {
 		for li := sp.Low.Checked; li < L; li++ {
 			l := sp.Layers[li]
-			p, bias, err := sp.lowParams(li)
+			p, bias, weights, err := sp.lowParams(li)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			var x2 FeatureMap
 			if l.In2 >= 0 {
 				x2 = sp.lowFM(l.In2)
 			}
-			w = append(w, record(l, p, sp.lowFM(l.In), x2, sp.lowFM(l.Out), bias)...)
+			rec := record(l, p, sp.lowFM(l.In), x2, sp.lowFM(l.Out), bias)
+			if weights != nil {
+				extra = append(extra, weights)
+				rec[17] = int32(len(sp.Consts) + len(extra))
+			}
+			w = append(w, rec...)
 		}
 	}
 	for _, t := range sp.Tiles {
@@ -197,7 +280,7 @@ func (sp *StagePlan) words() ([]int32, error) {
 		}
 	}
 	w[2] = int32(len(w))
-	return w, nil
+	return w, extra, nil
 }
 
 // wordsToBytes serialises plan words little-endian.

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/quantmcu/quantmcu/rewrite/precision"
+	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
 // LowFormat is a feature map's format in the low branch: Bits 8 (int8 codes) or 4/2
@@ -13,6 +14,30 @@ type LowFormat struct {
 	Bits      int
 	Scale     float32
 	ZeroPoint int32
+	// ChannelScales, when set, are per-channel scales sharing ZeroPoint (the code of real 0);
+	// Scale is then their largest.
+	ChannelScales []float32
+}
+
+// scaleOf is the scale of channel c.
+func (f LowFormat) scaleOf(c int) float32 {
+	if f.ChannelScales != nil {
+		return f.ChannelScales[c]
+	}
+	return f.Scale
+}
+
+// equal reports whether two formats are the same.
+func (f LowFormat) equal(g LowFormat) bool {
+	if f.Bits != g.Bits || f.Scale != g.Scale || f.ZeroPoint != g.ZeroPoint || len(f.ChannelScales) != len(g.ChannelScales) {
+		return false
+	}
+	for i := range f.ChannelScales {
+		if f.ChannelScales[i] != g.ChannelScales[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // codeRange is the code range of a format with the given bits.
@@ -163,7 +188,12 @@ func (sp *StagePlan) ApplyPrecision(spec *precision.Spec) error {
 		if err != nil {
 			return fail("tensor %q: %v", name, err)
 		}
-		if pinned[f] && format != lb.FMs[f] {
+		if m.ChannelMax != nil {
+			if err := sp.perChannelOK(f, m); err != nil {
+				return fail("tensor %q: per-channel ranges: %v", name, err)
+			}
+		}
+		if pinned[f] && !format.equal(lb.FMs[f]) {
 			return fail("tensor %q reaches the int8 stage output through %s only: it must stay 8-bit with its int8 range", name, sp.Layers[len(sp.Layers)-1].Kind)
 		}
 		lb.FMs[f] = format
@@ -195,10 +225,86 @@ func (sp *StagePlan) ApplyPrecision(spec *precision.Spec) error {
 	return nil
 }
 
+// PerChannelOK reports whether free map f can take per-channel low-bit scales (nil) or why not.
+func (sp *StagePlan) PerChannelOK(f int) error { return sp.perChannelOK(f, precision.Map{}) }
+
+// perChannelOK checks the rules of per-channel maps: the producer is a convolution with RELU or
+// RELU6 (codes below the zero point never occur, so one zero point serves every channel), and
+// every reader, through PAD and pools without activation, is a convolution (its low-branch
+// weight copy absorbs the scales) or a depthwise convolution (its multipliers do). m, when it
+// has ChannelMax, is checked against a RELU6 bound.
+func (sp *StagePlan) perChannelOK(f int, m precision.Map) error {
+	p := sp.Layers[f-1]
+	if p.Kind != KindConv && p.Kind != KindDepthwise {
+		return fmt.Errorf("written by %s, not a convolution", p.Kind)
+	}
+	switch p.Activation {
+	case schema.ActivationFunctionTypeRELU:
+	case schema.ActivationFunctionTypeRELU6:
+		for c, v := range m.ChannelMax {
+			if v > 6*(1+1e-6) {
+				return fmt.Errorf("channel %d covers up to %g, beyond the RELU6 bound", c, v)
+			}
+		}
+	default:
+		return fmt.Errorf("operator %d (%s) has no RELU/RELU6: its values can be negative", p.Op, p.Kind)
+	}
+	var check func(f int) error
+	check = func(f int) error {
+		for _, l := range sp.Layers {
+			if l.In != f && l.In2 != f {
+				continue
+			}
+			switch {
+			case l.Kind == KindConv || l.Kind == KindDepthwise:
+			case (l.Kind == KindPad || l.Kind == KindMaxPool || l.Kind == KindAvgPool) && (l.Kind == KindPad || l.Activation == schema.ActivationFunctionTypeNONE):
+				if l.Out == len(sp.FMs)-1 {
+					return fmt.Errorf("reaches the int8 stage output through %s", l.Kind)
+				}
+				if err := check(l.Out); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("read by operator %d (%s), which cannot absorb per-channel scales", l.Op, l.Kind)
+			}
+		}
+		return nil
+	}
+	return check(f)
+}
+
+// ActivationBound is the largest real value the producer of map f can write: 6 after RELU6,
+// 1 after RELU_N1_TO_1, +Inf otherwise.
+func (sp *StagePlan) ActivationBound(f int) float64 {
+	switch sp.Layers[f-1].Activation {
+	case schema.ActivationFunctionTypeRELU6:
+		return 6
+	case schema.ActivationFunctionTypeRELU_N1_TO_1:
+		return 1
+	}
+	return math.Inf(1)
+}
+
 // FormatFromRange quantizes the range [m.Min, m.Max] (widened to include 0, as TFLite's
 // converter does, so that zero padding is exact) to m.Bits codes. An 8-bit range equal to
 // the map's int8 range gives the map's own quantization exactly.
 func FormatFromRange(m precision.Map, orig FeatureMap) (LowFormat, error) {
+	if m.ChannelMax != nil {
+		if len(m.ChannelMax) != orig.C {
+			return LowFormat{}, fmt.Errorf("%d per-channel ranges for %d channels", len(m.ChannelMax), orig.C)
+		}
+		qmin, qmax := codeRange(m.Bits)
+		f := LowFormat{Bits: m.Bits, ZeroPoint: qmin, ChannelScales: make([]float32, orig.C)}
+		for c, v := range m.ChannelMax {
+			s := float32(v / float64(qmax-qmin))
+			if !(s > 0) || math.IsInf(float64(s), 0) {
+				return LowFormat{}, fmt.Errorf("channel %d: range [0, %g] gives no usable %d-bit scale", c, v, m.Bits)
+			}
+			f.ChannelScales[c] = s
+			f.Scale = max(f.Scale, s)
+		}
+		return f, nil
+	}
 	if m.Bits == 8 {
 		lo, hi := int8Range(orig)
 		if nearlyEqual(m.Min, lo) && nearlyEqual(m.Max, hi) {

@@ -31,7 +31,7 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 			return nil, fmt.Errorf("patch: rewrite: plan does not match the model (operator %d)", l.Op)
 		}
 	}
-	words, err := plan.words()
+	words, extra, err := plan.encode()
 	if err != nil {
 		return nil, fmt.Errorf("patch: rewrite: %w", err)
 	}
@@ -94,11 +94,47 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 	metaBuf := stampMetadata(m, out, plan.version())
 	out.Buffers = m.Buffers
 	removeDeadBuffers(out, metaBuf)
+	addWeightCopies(out, plan, extra)
 	removeDeadOpcodes(out)
 	if err := tflite.Validate(out); err != nil {
 		return nil, fmt.Errorf("patch: rewritten model is invalid: %w", err)
 	}
 	return out, nil
+}
+
+// addWeightCopies appends the low-branch weight copies as constant tensors of subgraph 0 (named
+// after the weights they copy, "/qmcu_low") and as the custom op's last inputs, in plan order.
+func addWeightCopies(m *schema.ModelT, plan *StagePlan, extra [][]byte) {
+	if len(extra) == 0 {
+		return
+	}
+	sg := m.Subgraphs[0]
+	var op *schema.OperatorT
+	for _, o := range sg.Operators {
+		if m.OperatorCodes[o.OpcodeIndex].CustomCode == CustomCode {
+			op = o
+		}
+	}
+	// Which layer each copy belongs to: the low records with a copy, in layer order.
+	var owners []Layer
+	for li := plan.Low.Checked; li < len(plan.Layers); li++ {
+		l := plan.Layers[li]
+		if l.Kind == KindConv && plan.Low.FMs[l.In].ChannelScales != nil {
+			owners = append(owners, l)
+		}
+	}
+	ts := append([]*schema.TensorT{}, sg.Tensors...)
+	for i, data := range extra {
+		name := "qmcu_low_weights"
+		var shape []int32
+		if i < len(owners) {
+			name, shape = owners[i].WeightName+"/qmcu_low", append([]int32(nil), owners[i].WeightShape...)
+		}
+		m.Buffers = append(m.Buffers, &schema.BufferT{Data: data})
+		ts = append(ts, &schema.TensorT{Name: name, Shape: shape, Type: schema.TensorTypeINT8, Buffer: uint32(len(m.Buffers) - 1)})
+		op.Inputs = append(op.Inputs, int32(len(ts)-1))
+	}
+	sg.Tensors = ts
 }
 
 // removeDeadTensors drops the tensors of subgraph 0 that no operator, subgraph input/output

@@ -80,6 +80,9 @@ type Layer struct {
 	DepthMultiplier                      int
 	Weights, Bias                        int     // tensor indices in subgraph 0, or -1
 	BiasValues                           []int32 // the bias tensor's values (nil without bias)
+	WeightData                           []byte  // the weights tensor's int8 values
+	WeightName                           string  // and its name and shape
+	WeightShape                          []int32
 	WeightScales                         []float32
 	Activation                           schema.ActivationFunctionType
 }
@@ -512,7 +515,8 @@ func (g *graph) convLayer(l *Layer, op *schema.OperatorT, x, y FeatureMap) strin
 			return "weights with a non-positive scale"
 		}
 	}
-	l.Weights, l.WeightScales = w, q.Scale
+	l.Weights, l.WeightScales, l.WeightData = w, q.Scale, g.constData(w)
+	l.WeightName, l.WeightShape = g.sg.Tensors[w].Name, g.sg.Tensors[w].Shape
 	if len(op.Inputs) == 3 && op.Inputs[2] >= 0 {
 		b := int(op.Inputs[2])
 		bt := g.sg.Tensors[b]

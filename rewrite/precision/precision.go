@@ -56,6 +56,12 @@ type Map struct {
 	Bits int     `json:"bits"`
 	Min  float64 `json:"min"`
 	Max  float64 `json:"max"`
+	// ChannelMax, when set, gives one scale per channel instead (per-channel low-bit
+	// quantization): channel c covers [0, ChannelMax[c]], all channels sharing the zero point
+	// of real 0; Min must be 0 and Max is the largest of them. Only maps written by a
+	// convolution with a RELU/RELU6 and read by convolutions, depthwise convolutions, PAD or
+	// pools qualify (the scales fold into multipliers and a low-branch weight copy).
+	ChannelMax []float64 `json:"channel_max,omitempty"`
 }
 
 // ValidBits reports whether b is a supported low-branch bitwidth.
@@ -115,6 +121,16 @@ func (s *Spec) Check() error {
 		}
 		if math.Abs(m.Min) > 1e30 || math.Abs(m.Max) > 1e30 {
 			return fmt.Errorf("precision spec: map %q: range [%g, %g] is beyond float32 scales", name, m.Min, m.Max)
+		}
+		if m.ChannelMax != nil {
+			if m.Min != 0 {
+				return fmt.Errorf("precision spec: map %q: per-channel ranges start at 0, min is %g", name, m.Min)
+			}
+			for c, v := range m.ChannelMax {
+				if !(v > 0 && v <= 1e30) {
+					return fmt.Errorf("precision spec: map %q: channel_max[%d] = %g, want a positive finite number", name, c, v)
+				}
+			}
 		}
 	}
 	return nil

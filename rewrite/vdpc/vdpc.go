@@ -159,3 +159,85 @@ func Entropy(h [256]int64, fm patch.FeatureMap, f patch.LowFormat) float64 {
 	}
 	return e
 }
+
+// ChannelRange returns per-channel ranges [0, max_c] for a map with per-channel scales at bits
+// (a RELU map: one zero point, the code of real 0): per channel, the clip point among the
+// channel's tail quantiles that minimises the squared error. Empty channels keep the map's
+// int8 maximum. No range exceeds limit (the producer's activation bound, e.g. 6 for RELU6).
+func ChannelRange(h [][256]int64, fm patch.FeatureMap, bits int, limit float64) precision.Map {
+	s := float64(fm.Scale)
+	zero := int(fm.ZeroPoint) + 128 // histogram index of real 0
+	top := s * float64(255-zero)
+	qmax := float64(int(1)<<bits - 1)
+	if bits == 8 {
+		qmax = 255
+	}
+	m := precision.Map{Bits: bits, ChannelMax: make([]float64, len(h))}
+	for c, ch := range h {
+		var total int64
+		for _, n := range ch {
+			total += n
+		}
+		best, bestErr := top, math.Inf(1)
+		for _, q := range tailQuantiles {
+			limit, acc, hi := int64(q*float64(total)), int64(0), zero
+			for i := 255; i > zero; i-- {
+				acc += ch[i]
+				if acc > limit {
+					hi = i
+					break
+				}
+			}
+			if hi <= zero {
+				continue
+			}
+			rmax := s * float64(hi-zero)
+			step := rmax / qmax
+			var e float64
+			for i, n := range ch {
+				if n == 0 {
+					continue
+				}
+				r := s * float64(i-zero)
+				qv := math.Min(math.Max(math.Round(r/step), 0), qmax)
+				d := r - qv*step
+				e += float64(n) * d * d
+			}
+			if e < bestErr {
+				best, bestErr = rmax, e
+			}
+		}
+		if total == 0 {
+			best = s
+		}
+		best = math.Max(math.Min(best, limit), s) // at most the activation's bound, at least one int8 step
+		m.ChannelMax[c] = best
+		m.Max = math.Max(m.Max, best)
+	}
+	return m
+}
+
+// ChannelEntropy is the Shannon entropy (bits) of the codes of a per-channel format over the
+// per-channel histograms.
+func ChannelEntropy(h [][256]int64, fm patch.FeatureMap, f patch.LowFormat) float64 {
+	var counts [256]int64
+	var total int64
+	for c, ch := range h {
+		g := f
+		g.Scale, g.ChannelScales = f.ChannelScales[c], nil
+		for i, n := range ch {
+			if n > 0 {
+				counts[Requantize(i-128, fm, g)+128] += n
+				total += n
+			}
+		}
+	}
+	var e float64
+	for _, n := range counts {
+		if n > 0 {
+			p := float64(n) / float64(total)
+			e -= p * math.Log2(p)
+		}
+	}
+	return e
+}

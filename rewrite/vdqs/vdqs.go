@@ -27,6 +27,9 @@ type Problem struct {
 	// BitOPsTarget, when > 0, stops the search once the 8-bit patch stage's BitOPs divided by
 	// the mixed stage's reach it.
 	BitOPsTarget float64
+	// ChannelHist, when it has a free map, gives that map per-channel low-bit ranges at 4 and 2
+	// bits from these per-channel histograms over the non-outlier tiles (calibrate.Channels).
+	ChannelHist map[int][][256]int64
 	// Accept, when set, is asked before each step with the precision spec the step would give
 	// (the accuracy guard): a refused step is taken back and its map is not lowered further.
 	Accept func(spec *precision.Spec) (bool, error)
@@ -68,13 +71,20 @@ func Search(p Problem) (*Result, error) {
 	for _, f := range r.Free {
 		h := st.NonOutlierHist(f, p.Thresholds.Distance)
 		r.Ranges[f], r.Entropy[f] = map[int]precision.Map{}, map[int]float64{}
+		ch, perChannel := p.ChannelHist[f]
 		for _, b := range []int{8, 4, 2} {
 			m, _ := vdpc.Range(h, sp.FMs[f], b)
+			if perChannel && b < 8 {
+				m = vdpc.ChannelRange(ch, sp.FMs[f], b, sp.ActivationBound(f))
+			}
 			format, err := patch.FormatFromRange(m, sp.FMs[f])
 			if err != nil {
 				return nil, fmt.Errorf("vdqs: map %q at %d bits: %w", sp.FMs[f].Name, b, err)
 			}
 			r.Ranges[f][b], r.Entropy[f][b] = m, vdpc.Entropy(h, sp.FMs[f], format)
+			if format.ChannelScales != nil {
+				r.Entropy[f][b] = vdpc.ChannelEntropy(ch, sp.FMs[f], format)
+			}
 		}
 	}
 	macs := sp.TileMACs()
