@@ -1,4 +1,4 @@
-package tfmicroops
+package tfmicroops_test
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 	"github.com/quantmcu/quantmcu/tflite/builder"
 	"github.com/quantmcu/quantmcu/tflite/flexbuffers"
 	"github.com/quantmcu/quantmcu/tflite/schema"
+	tfmicroops "github.com/quantmcu/quantmcu/tfmicro_ops"
 )
 
 // mixedStage builds a small residual CNN, rewrites it with a low branch of 4- and 2-bit maps
 // and thresholds that make some tiles outliers, and returns the op's plan, input, constants
 // and the host's output with its stats.
-func mixedStage(t testing.TB) (plan []byte, p *Plan, input []byte, consts [][]byte, want []byte, st Stats) {
+func mixedStage(t testing.TB) (plan []byte, p *tfmicroops.Plan, input []byte, consts [][]byte, want []byte, st tfmicroops.Stats) {
 	t.Helper()
 	b := builder.New(5)
 	x := b.Input("input", []int32{1, 24, 20, 3}, builder.Quant{Scale: 0.02, ZeroPoint: 3})
@@ -63,7 +64,7 @@ func mixedStage(t testing.TB) (plan []byte, p *Plan, input []byte, consts [][]by
 			t.Fatal(err)
 		}
 		plan, consts = stageOf(t, res.Model)
-		if p, err = Parse(plan); err != nil {
+		if p, err = tfmicroops.Parse(plan); err != nil {
 			t.Fatal(err)
 		}
 		want = make([]byte, p.FeatureMaps()[len(p.FeatureMaps())-1].Bytes())
@@ -123,7 +124,7 @@ func TestQEMUCortexM4PlanV2(t *testing.T) {
 		t.Fatalf("plan version %d, checked map %d: want a version-2 plan with a low branch", p.Version(), p.Checked())
 	}
 	t.Logf("%d of %d tiles are outlier tiles", st.OutlierTiles, st.Tiles)
-	runPlanOnQEMU(t, gcc, qemu, plan, p, input, consts, want)
+	tfmicroops.RunPlanOnQEMU(t, gcc, qemu, plan, p, input, consts, want)
 }
 
 // precisionOf parses the precision spec a rewrite wrote.
@@ -133,4 +134,14 @@ func precisionOf(res *rewrite.Result) (*precision.Spec, error) {
 		return nil, fmt.Errorf("no precision.json artifact")
 	}
 	return precision.Parse(data)
+}
+
+func FuzzParsePlan(f *testing.F) {
+	for _, p := range tfmicroops.PlanSeeds(f) {
+		f.Add(p)
+	}
+	// A version-2 plan with a low branch of 4- and 2-bit maps, written by the rewriter.
+	v2, _, _, _, _, _ := mixedStage(f)
+	f.Add(v2)
+	f.Fuzz(func(t *testing.T, b []byte) { tfmicroops.TryPlan(t, b, 1<<20) })
 }

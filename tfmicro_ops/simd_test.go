@@ -9,10 +9,8 @@ import (
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite"
-	"github.com/quantmcu/quantmcu/rewrite/precision"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/builder"
-	"github.com/quantmcu/quantmcu/tflite/flexbuffers"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 	tfmicroops "github.com/quantmcu/quantmcu/tfmicro_ops"
 )
@@ -25,46 +23,25 @@ type boundStage struct {
 
 func patchStageOf(t *testing.T, m *schema.ModelT) boundStage {
 	t.Helper()
-	b, err := findStage(m)
+	b, err := findStage(t, m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func findStage(m *schema.ModelT) (boundStage, error) {
-	sg := m.Subgraphs[0]
-	for _, op := range sg.Operators {
-		if m.OperatorCodes[op.OpcodeIndex].CustomCode != "QMCU_PATCH_STAGE" {
-			continue
-		}
-		root, err := flexbuffers.Root(op.CustomOptions)
-		if err != nil {
-			return boundStage{}, err
-		}
-		v, err := root.Get("plan")
-		if err != nil {
-			return boundStage{}, err
-		}
-		blob, err := v.Blob()
-		if err != nil {
-			return boundStage{}, err
-		}
-		p, err := tfmicroops.Parse(blob)
-		if err != nil {
-			return boundStage{}, err
-		}
-		consts := make([][]byte, len(op.Inputs))
-		for j := 1; j < len(op.Inputs); j++ {
-			consts[j] = m.Buffers[sg.Tensors[op.Inputs[j]].Buffer].Data
-		}
-		s, err := p.Bind(consts)
-		if err != nil {
-			return boundStage{}, err
-		}
-		return boundStage{p, s}, nil
+// findStage parses and binds the stage of m (stageOf), reporting a plan the kernels refuse.
+func findStage(t *testing.T, m *schema.ModelT) (boundStage, error) {
+	plan, consts := stageOf(t, m)
+	p, err := tfmicroops.Parse(plan)
+	if err != nil {
+		return boundStage{}, err
 	}
-	return boundStage{}, fmt.Errorf("no QMCU_PATCH_STAGE operator in the rewritten model")
+	s, err := p.Bind(consts)
+	if err != nil {
+		return boundStage{}, err
+	}
+	return boundStage{p, s}, nil
 }
 
 // sameAsPortable runs the stage on random inputs with the host's fast loops (one worker and
@@ -210,7 +187,7 @@ func TestFastLoopsEqualPortable(t *testing.T) {
 
 			opts.Bits = 4
 			_, res := optimize(t, m, opts)
-			spec, err := precision.Parse(res.Artifacts["precision.json"])
+			spec, err := precisionOf(res)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -228,7 +205,7 @@ func TestFastLoopsEqualPortable(t *testing.T) {
 			opts.Bits, opts.Precision = 0, spec
 			pm, _ = optimize(t, m, opts)
 			name += " mixed " + spec.Summary()
-			b, err := findStage(pm)
+			b, err := findStage(t, pm)
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 				continue

@@ -390,17 +390,3 @@ func cost(b []byte) int64 {
 	}
 	return nt * sum
 }
-
-func FuzzParsePlan(f *testing.F) {
-	_, plan, _ := samplePlan(f)
-	f.Add(plan)
-	rng := rand.New(rand.NewPCG(1, 1))
-	for range 4 {
-		p, _ := randomStage(rng).plan(2, 3)
-		f.Add(p)
-	}
-	// A version-2 plan with a low branch of 4- and 2-bit maps, written by the rewriter.
-	v2, _, _, _, _, _ := mixedStage(f)
-	f.Add(v2)
-	f.Fuzz(func(t *testing.T, b []byte) { tryPlan(t, b, 1<<20) })
-}
