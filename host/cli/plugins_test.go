@@ -55,6 +55,7 @@ func TestPluginCommands(t *testing.T) {
 	t.Run("usage", func(t *testing.T) { testOptimizeUsageErrors(t, pe) })
 	t.Run("signals", func(t *testing.T) { testOptimizeInterrupted(t, pe) })
 	t.Run("precision", func(t *testing.T) { testOptimizePrecision(t, pe) })
+	t.Run("calib", func(t *testing.T) { testOptimizeCalib(t, pe) })
 	t.Run("sigkill", func(t *testing.T) { testNoOrphansAfterSIGKILL(t, pe) })
 }
 
