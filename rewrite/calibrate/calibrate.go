@@ -22,6 +22,7 @@ import (
 )
 
 // Source yields calibration inputs: the bytes of model input 0, ready for the interpreter.
+// Errors of Input name the input.
 type Source interface {
 	Len() int
 	Name(i int) string
@@ -139,7 +140,7 @@ func Run(m *schema.ModelT, sp *patch.StagePlan, checked int, src Source, opts Op
 				}
 				in, err := src.Input(i)
 				if err != nil {
-					fail(fmt.Errorf("calibration input %s: %w", src.Name(i), err))
+					fail(fmt.Errorf("calibration input: %w", err))
 					return
 				}
 				peaks = make([]uint8, len(sp.Tiles))
@@ -352,7 +353,7 @@ func Channels(m *schema.ModelT, sp *patch.StagePlan, st *Stats, d int, maps []in
 				if err != nil {
 					errMu.Lock()
 					if firstErr == nil {
-						firstErr = fmt.Errorf("calibration input %s: %w", src.Name(i), err)
+						firstErr = fmt.Errorf("calibration input: %w", err)
 					}
 					errMu.Unlock()
 					return

@@ -2,6 +2,7 @@ package calibrate
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/quantmcu/quantmcu/tflite/tensorio"
 )
@@ -28,10 +29,10 @@ func (s *fileSource) Len() int          { return len(s.files) }
 func (s *fileSource) Name(i int) string { return s.files[i] }
 func (s *fileSource) Input(i int) ([]byte, error) {
 	b, err := tensorio.Load(s.files[i], s.spec, s.opts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.files[i], err)
+	if err != nil && !strings.Contains(err.Error(), s.files[i]) {
+		err = fmt.Errorf("%s: %w", s.files[i], err)
 	}
-	return b, nil
+	return b, err
 }
 
 // Subset is the Source of the inputs idx of src, in that order.

@@ -61,7 +61,7 @@ func Top1(m *schema.ModelT, src calibrate.Source, threads int) ([]int, error) {
 				}
 				mu.Lock()
 				if firstErr == nil {
-					firstErr = fmt.Errorf("input %s: %w", src.Name(i), err)
+					firstErr = fmt.Errorf("input %d of %d: %w", i+1, n, err)
 				}
 				mu.Unlock()
 				return

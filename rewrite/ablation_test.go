@@ -1,0 +1,135 @@
+package rewrite
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/quantmcu/quantmcu/rewrite/calibrate"
+	"github.com/quantmcu/quantmcu/rewrite/guard"
+	"github.com/quantmcu/quantmcu/rewrite/patch"
+	"github.com/quantmcu/quantmcu/rewrite/precision"
+	"github.com/quantmcu/quantmcu/rewrite/vdpc"
+	"github.com/quantmcu/quantmcu/tflite"
+	"github.com/quantmcu/quantmcu/tflite/schema"
+	"github.com/quantmcu/quantmcu/tflite/tensorio"
+)
+
+// TestAblationMobileNetV2 is the measurement behind the search's defaults (run with
+// QMCU_ABLATION=1; it takes minutes): mobilenet_v2 calibrated on the even-numbered images of
+// the ImageNet sample, evaluated on the odd-numbered ones (100 each), for the configurations
+// of the search issue's ablation table. It prints a table; it asserts nothing about accuracy.
+func TestAblationMobileNetV2(t *testing.T) {
+	if os.Getenv("QMCU_ABLATION") == "" {
+		t.Skip("set QMCU_ABLATION=1 to run the ablation (minutes)")
+	}
+	files := imagenetSample(t)
+	data := loadShared(t, "mobilenet_v2_quantized_1x3x224x224.tflite")
+	m, err := tflite.Parse(data, "mobilenet_v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := tensorio.Preset("torchvision")
+	var calibFiles, evalFiles []string
+	var labels []int
+	for i, f := range files {
+		if i%2 == 0 {
+			calibFiles = append(calibFiles, f)
+			continue
+		}
+		evalFiles = append(evalFiles, f)
+		n, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		labels = append(labels, n)
+	}
+	in, err := inputSpec(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evalSrc := (&calibrate.FileSet{Files: evalFiles, Image: img}).Source(in)
+	ref, err := guard.Top1(m, evalSrc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top1 := func(pred []int) float64 {
+		n := 0
+		for i, p := range pred {
+			if p == labels[i] {
+				n++
+			}
+		}
+		return float64(n) / float64(len(pred))
+	}
+	t.Logf("int8 model: held-out top-1 %.0f%% (%d images)", 100*top1(ref), len(ref))
+	row := func(name string, model *schema.ModelT, summary []byte, extra string) {
+		pred, err := guard.Top1(model, evalSrc, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ratio := "?"
+		if rec, err := csv.NewReader(strings.NewReader(string(summary))).ReadAll(); err == nil && len(rec) == 2 {
+			for i, h := range rec[0] {
+				if h == "bitops_reduction_patch" {
+					ratio = rec[1][i]
+				}
+			}
+		}
+		t.Logf("| %-44s | %6sx | %3.0f%% | %3.0f%% | %s", name, ratio, 100*top1(pred), 100*guard.Agreement(pred, ref), extra)
+	}
+	run := func(name string, opts Options) {
+		res, err := Optimize(context.Background(), m, opts, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		extra := ""
+		if s := res.Search; s != nil {
+			extra = fmt.Sprintf("outliers %.0f%%, %d/%d steps kept (%d refused), guard agreement %.0f%%, %.0f s",
+				100*s.Thresholds.Rate, s.Chosen, len(s.Steps)+len(s.Refused), len(s.Refused), 100*s.Agreement, s.Seconds)
+		}
+		row(name, res.Model, res.Artifacts["summary.csv"], extra)
+	}
+	t.Logf("| configuration | patch-stage BitOPs reduction | top-1 | agreement with int8 | search")
+	run("uniform 4-bit, no VDPC (--bits 4)", Options{Bits: 4})
+	calib := &calibrate.FileSet{Files: calibFiles, Image: img}
+	for _, rate := range []float64{0.1, 0.25} {
+		spec := vdpcUniform(t, m, calib, rate, 4)
+		run(fmt.Sprintf("VDPC rate %.2f + uniform 4-bit (MSE ranges)", rate), Options{Precision: spec})
+	}
+	for _, pt := range []bool{true, false} {
+		for _, rate := range []float64{0.1, 0.25} {
+			for _, lambda := range []float64{0.1, 0.3, 0.5, 0.7, 0.9} {
+				o := DefaultSearch()
+				o.OutlierRate, o.Lambda, o.PerTensor = rate, lambda, pt
+				run(fmt.Sprintf("VDPC+VDQS rate %.2f lambda %.1f per-%s", rate, lambda, map[bool]string{true: "tensor", false: "channel"}[pt]),
+					Options{Calib: calib, Search: o})
+			}
+		}
+	}
+}
+
+// vdpcUniform is the spec of VDPC thresholds at rate and every free map at bits with its
+// MSE range over the non-outlier calibration tiles.
+func vdpcUniform(t *testing.T, m *schema.ModelT, calib *calibrate.FileSet, rate float64, bits int) *precision.Spec {
+	t.Helper()
+	sp, err := patch.Plan(m, patch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := inputSpec(m)
+	k := sp.DefaultChecked()
+	st, err := calibrate.Run(m, sp, k, calib.Source(in), calibrate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := vdpc.Choose(st, rate)
+	spec := &precision.Spec{Format: precision.Format, Version: precision.Version,
+		Checked: precision.Checked{Tensor: sp.FMs[k].Name, Lo: th.Lo, Hi: th.Hi, OutlierRate: &th.Rate}, Maps: map[string]precision.Map{}}
+	for _, f := range sp.FreeMaps(k) {
+		spec.Maps[sp.FMs[f].Name], _ = vdpc.Range(st.NonOutlierHist(f, th.Distance), sp.FMs[f], bits)
+	}
+	return spec
+}
