@@ -564,8 +564,22 @@ void qmcu_conv_prepare(const int8_t *weights, int32_t kh, int32_t kw, int32_t in
       dst[((ptrdiff_t)(i / 2) * oc8 + oc) * 2 + i % 2] = (int16_t)(i < k ? weights[(ptrdiff_t)oc * k + i] : 0);
 }
 
+/* Cortex-M cores with the DSP extension (M4, M7, M33, M55): SMLAD-class loops computing the
+ * same bytes (qmcu_dsp.h), unless the caller asks for the portable ones. QMCU_NO_DSP leaves
+ * them out of the build. */
+#if defined(__ARM_FEATURE_DSP) && !defined(QMCU_NO_DSP)
+#define QMCU_ARM_DSP 1
+#include "qmcu_dsp.h"
+#endif
+
 void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                   const int8_t *weights, const void *bias) {
+#ifdef QMCU_ARM_DSP
+  if (!p->portable && bias != NULL && (int64_t)p->kh * p->kw * in->c <= QMCU_DSP_COL_MAX) {
+    conv_dsp(p, in, out, r, weights, bias);
+    return;
+  }
+#endif
   if ((int64_t)p->kh * p->kw * in->c <= QMCU_COL_MAX) {
 #ifdef QMCU_X86
     if (use_avx2(p) && p->prepared != NULL) {
@@ -616,6 +630,12 @@ void qmcu_depthwise_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu
                             qmcu_rect r, const int8_t *weights, const void *bias) {
   const int32_t in_c = in->c, out_c = out->c, dm = p->depth_multiplier, off = p->input_offset;
   int32_t y, x, ic, m, fy, fx, fy0, fy1, fx0, fx1;
+#ifdef QMCU_ARM_DSP
+  if (!p->portable && bias != NULL && direct(in)) {
+    depthwise_dsp(p, in, out, r, weights, bias);
+    return;
+  }
+#endif
   if (dm == 1) {
 #ifdef QMCU_X86
     if (use_avx2(p)) {
@@ -658,6 +678,12 @@ void qmcu_add(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, co
 #ifdef QMCU_X86
   if (use_avx2(p)) {
     add_avx2(p, in1, in2, out, r);
+    return;
+  }
+#endif
+#ifdef QMCU_ARM_DSP
+  if (!p->portable && direct(in1) && direct(in2)) {
+    add_dsp(p, in1, in2, out, r);
     return;
   }
 #endif
@@ -720,6 +746,12 @@ void qmcu_pad(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmc
 void qmcu_max_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r) {
   const int32_t c = out->c, lowest = in->bits == 8 ? -128 : 0;
   int32_t y, x, k, fy, fx, fy0, fy1, fx0, fx1;
+#ifdef QMCU_ARM_DSP
+  if (!p->portable && direct(in)) {
+    max_pool_dsp(p, in, out, r);
+    return;
+  }
+#endif
   for (y = r.r0; y < r.r1; y++) {
     const int32_t by = y * p->sh - p->pad_top;
     taps(by, p->kh, 1, in->h, &fy0, &fy1);

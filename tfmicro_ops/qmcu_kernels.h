@@ -54,8 +54,8 @@ typedef struct {
   int32_t in1_multiplier, in1_shift, in2_multiplier, in2_shift, out_multiplier, out_shift;
   /* CONV_2D: the weights as qmcu_conv_prepare wrote them, or NULL (host fast path only). */
   const int16_t *prepared;
-  /* Nonzero: run the portable loops even where a host SIMD path exists (tests compare the two;
-   * MCU builds have only the portable loops). */
+  /* Nonzero: run the portable loops even where faster ones exist (host SIMD, Cortex-M DSP);
+   * tests compare the two. */
   int32_t portable;
 } qmcu_params;
 

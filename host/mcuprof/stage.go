@@ -126,19 +126,14 @@ func (s *Stage) Parsed() *tfmicroops.Plan { return s.parsed }
 
 // Build selects how a stage image is compiled.
 type Build struct {
-	Opt      string // optimization flag, "-O2" when empty
-	Portable bool   // compile the kernels' portable C paths only (QMCU_PORTABLE), no DSP code
+	Opt string // optimization flag, "-O2" when empty
 }
 
-func (b Build) String() string {
-	opt := b.Opt
-	if opt == "" {
-		opt = "-O2"
+func (b Build) opt() string {
+	if b.Opt == "" {
+		return "-O2"
 	}
-	if b.Portable {
-		return "portable " + opt
-	}
-	return "dsp " + opt
+	return b.Opt
 }
 
 // BuildStage writes and cross-compiles the image running s for target into dir; it returns the
@@ -236,36 +231,37 @@ func (t Tools) BuildStage(dir string, s *Stage, target Target, b Build) (string,
 	if err := os.WriteFile(filepath.Join(dir, "stage.ld"), ld, 0o644); err != nil {
 		return "", err
 	}
-	opt := b.Opt
-	if opt == "" {
-		opt = "-O2"
-	}
-	args := append([]string{"-std=gnu99", "-Wall", "-Wextra", "-Werror", opt}, target.Flags...)
-	if b.Portable {
-		args = append(args, "-DQMCU_PORTABLE")
-	}
+	args := append([]string{"-std=gnu99", "-Wall", "-Wextra", "-Werror", b.opt()}, target.Flags...)
 	elfPath := filepath.Join(dir, "stage.elf")
 	args = append(args, "--specs=nano.specs", "-nostartfiles", "-T", "stage.ld", "-I", ".", "-o", elfPath)
 	cmd := exec.Command(t.GCC, append(args, srcs...)...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cross build (%s, %s): %v: %s", target.Name, b, err, strings.TrimSpace(string(out)))
+		return "", fmt.Errorf("cross build (%s, %s): %v: %s", target.Name, b.opt(), err, strings.TrimSpace(string(out)))
 	}
 	return elfPath, nil
 }
 
-// Measurement is one stage image run under the plugin.
-type Measurement struct {
-	Target    Target
-	Build     Build
-	Insns     uint64          // executed between the markers (the whole qmcu_patch_stage_eval)
+// Run is one evaluation of the stage measured under the plugin.
+type Run struct {
+	Insns     uint64          // executed instructions (the whole qmcu_patch_stage_run)
 	CyclesM4  float64         // DefaultCostM4 over the histogram
 	Functions []FunctionCount // by function, most cycles first
 	Histogram Histogram
 }
 
-// Measure builds the image for s in a fresh directory under workDir, runs it on the target's
-// board with the plugin and checks that the emulated output equals the host's.
+// Measurement is one stage image run under the plugin: the stage evaluated with the portable
+// loops and with the default ones (the DSP loops where the core has the DSP extension), both
+// outputs checked against the host's.
+type Measurement struct {
+	Target   Target
+	Build    Build
+	Portable Run
+	Default  Run
+}
+
+// Measure builds the image for s in a fresh directory under workDir and runs it on the
+// target's board with the plugin.
 func (t Tools) Measure(ctx context.Context, plugin, workDir string, s *Stage, target Target, b Build) (*Measurement, error) {
 	dir, err := os.MkdirTemp(workDir, "stage-")
 	if err != nil {
@@ -280,10 +276,10 @@ func (t Tools) Measure(ctx context.Context, plugin, workDir string, s *Stage, ta
 		return nil, err
 	}
 	if strings.TrimSpace(out) != "ok" {
-		return nil, fmt.Errorf("%s (%s): the emulated stage failed: %s", target.Name, b, strings.TrimSpace(out))
+		return nil, fmt.Errorf("%s (%s): the emulated stage failed: %s", target.Name, b.opt(), strings.TrimSpace(out))
 	}
-	if len(segs) != 1 {
-		return nil, fmt.Errorf("%s (%s): %d profiled segments, want 1", target.Name, b, len(segs))
+	if len(segs) != 2 {
+		return nil, fmt.Errorf("%s (%s): %d profiled segments, want 2", target.Name, b.opt(), len(segs))
 	}
 	dis, err := t.Disassemble(elfPath)
 	if err != nil {
@@ -293,7 +289,8 @@ func (t Tools) Measure(ctx context.Context, plugin, workDir string, s *Stage, ta
 	if err != nil {
 		return nil, err
 	}
-	h := segs[0]
-	return &Measurement{Target: target, Build: b, Insns: h.Insns, CyclesM4: DefaultCostM4.Cycles(h, dis),
-		Functions: DefaultCostM4.ByFunction(h, dis, syms), Histogram: h}, nil
+	run := func(h Histogram) Run {
+		return Run{Insns: h.Insns, CyclesM4: DefaultCostM4.Cycles(h, dis), Functions: DefaultCostM4.ByFunction(h, dis, syms), Histogram: h}
+	}
+	return &Measurement{Target: target, Build: b, Portable: run(segs[0]), Default: run(segs[1])}, nil
 }

@@ -1,6 +1,8 @@
 /* Runs one QMCU_PATCH_STAGE plan between the profiling markers and checks its output.
  * stage_data.c (generated) holds the plan, the stage input, the constants and the expected
- * output; the firmware prints "ok" and exits 0 when the output equals it. */
+ * output; the firmware runs the stage twice, with the portable loops and with the default ones
+ * (the DSP loops on cores that have them), and prints "ok" and exits 0 when both outputs equal
+ * the expected one. */
 #include <stdint.h>
 #include <string.h>
 
@@ -26,30 +28,41 @@ volatile int32_t qmcu_profile_state;
 __attribute__((noinline)) void qmcu_profile_begin(void) { qmcu_profile_state = 1; }
 __attribute__((noinline)) void qmcu_profile_end(void) { qmcu_profile_state = 2; }
 
-int main(void) {
-  static char msg[160];
-  static qmcu_plan plan;
-  qmcu_stats stats;
+/* Runs the stage with the given qmcu_patch_stage_run flags between the markers. */
+static int run(const qmcu_plan *plan, int32_t flags, const char *name) {
+  qmcu_stats stats = {0, 0};
   int rc;
-  if (qmcu_plan_parse(&plan, plan_words, plan_n_words, msg, sizeof msg) != QMCU_OK) {
-    mcu_puts(msg);
-    mcu_puts("\n");
-    return 1;
-  }
+  memset(output, 0x55, output_bytes);
   qmcu_profile_begin();
-  rc = qmcu_patch_stage_eval(&plan, stage_input, stage_input_bytes, stage_consts, NULL,
-                             stage_n_consts, output, output_bytes, scratch, scratch_bytes, &stats,
-                             msg, sizeof msg);
+  rc = qmcu_patch_stage_run(plan, stage_input, stage_consts, output, scratch, 0, plan->n_tiles, 1,
+                            flags, &stats);
   qmcu_profile_end();
   if (rc != QMCU_OK) {
-    mcu_puts(msg);
-    mcu_puts("\n");
+    mcu_puts(name);
+    mcu_puts(": the stage failed\n");
     return 1;
   }
   if (memcmp(output, expected_output, output_bytes) != 0) {
-    mcu_puts("output differs from the host\n");
+    mcu_puts(name);
+    mcu_puts(": output differs from the host\n");
     return 1;
   }
+  return 0;
+}
+
+/* Segment 0: the portable loops; segment 1: the default ones (DSP where the core has it). */
+int main(void) {
+  static char msg[160];
+  static qmcu_plan plan;
+  if (qmcu_plan_parse(&plan, plan_words, plan_n_words, msg, sizeof msg) != QMCU_OK ||
+      qmcu_patch_stage_check(&plan, stage_input, stage_input_bytes, stage_consts, NULL,
+                             stage_n_consts, output, output_bytes, scratch, scratch_bytes, msg,
+                             sizeof msg) != QMCU_OK) {
+    mcu_puts(msg);
+    mcu_puts("\n");
+    return 1;
+  }
+  if (run(&plan, QMCU_RUN_PORTABLE, "portable") != 0 || run(&plan, 0, "default") != 0) return 1;
   mcu_puts("ok\n");
   return 0;
 }

@@ -1,0 +1,427 @@
+/* Cortex-M DSP-extension loops of the patch kernels (included by qmcu_kernels.c after its
+ * helpers; compiled only where the compiler defines __ARM_FEATURE_DSP, e.g. Cortex-M4, M7,
+ * M33 with DSP, M55). They compute the same bytes as the portable loops, integer for integer:
+ *
+ * - Products and sums: every product (input + offset) * weight fits 16 x 16 bits, so SMLAD and
+ *   SMLAxy (32-bit accumulate, wrapping like the portable code's unsigned sums) give the same
+ *   32-bit accumulators as the portable multiply-accumulate loops, in any summation order.
+ * - Requantization is MultiplyByQuantizedMultiplier with double rounding, as in qmcu_kernels.c,
+ *   written for a 32x32->64 multiplier: with multiplier m >= 0 (the plan parser checks) the
+ *   saturating case of SaturatingRoundingDoublingHighMul cannot occur, and
+ *   (a*m + nudge) / 2^31 truncated toward zero equals floor((a*m + 2^30) / 2^31) for both signs
+ *   of a*m (for a*m < 0: a*m + 1 - 2^30 is negative, and truncating it toward zero is the floor
+ *   of a*m + 1 - 2^30 + 2^31 - 1). RoundingDivideByPOT is unchanged.
+ *
+ * The loops follow what CMSIS-NN-class kernels do on these cores: convolution over an im2col
+ * buffer of int16 (input plus offset), two output pixels by two filters per pass, four int8
+ * weights per load expanded with SXTB16 into the halves SMLAD multiplies; depthwise
+ * convolution four channels per word with SXTAB16 (the offset added in the same instruction)
+ * and one SMLABB/SMLATT per product; max pooling four channels per word with SSUB8/SEL.
+ * Helpers are always inlined so that -Os builds (TFLM's usual) keep the same inner loops. */
+#ifndef QMCU_DSP_H_
+#define QMCU_DSP_H_
+
+#include <arm_acle.h>
+
+#define QMCU_DSP_INLINE static inline __attribute__((always_inline))
+
+/* Largest im2col row of the DSP convolution in int16 elements (two rows live on the stack:
+ * 4 * QMCU_DSP_COL_MAX bytes); larger filters run the portable tap-by-tap loop. */
+#ifndef QMCU_DSP_COL_MAX
+#define QMCU_DSP_COL_MAX 576
+#endif
+
+/* Four bytes at p, any alignment (Cortex-M3 and later load unaligned words in one LDR). */
+QMCU_DSP_INLINE uint32_t dsp_ld32(const void *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+QMCU_DSP_INLINE void dsp_st32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+
+/* SXTB16 / SXTAB16 of the bytes rotated right by 8 (bytes 1 and 3), the rotation folded into
+ * the instruction (compilers do not always fold it). */
+QMCU_DSP_INLINE int16x2_t dsp_sxtb16_ror8(uint32_t v) {
+  int16x2_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+
+QMCU_DSP_INLINE int16x2_t dsp_sxtab16_ror8(uint32_t a, uint32_t v) {
+  int16x2_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+  return r;
+}
+
+/* MultiplyByQuantizedMultiplier (see the header comment), branch-free. */
+QMCU_DSP_INLINE int32_t dsp_mbqm(int32_t x, int32_t m, int32_t shift) {
+  /* left = max(shift, 0), right = max(-shift, 0) = left - shift; arithmetic shifts of negative
+   * values are floor on GCC and Clang for Arm. */
+  const int32_t left = shift & ~(shift >> 31), right = left - shift;
+  const int32_t a = (int32_t)((uint32_t)x << left);
+  const int32_t v = (int32_t)(((int64_t)a * m + ((int64_t)1 << 30)) >> 31);
+  const int32_t mask = (int32_t)((1u << right) - 1u);
+  const int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)v >> 31);
+  return (v >> right) + ((v & mask) > threshold);
+}
+
+/* The im2col row of output pixel (y, x): element k = tap * in_c + channel holds input plus
+ * offset as int16 (0 for border taps: the zero point plus its offset). Each whole group of four
+ * elements is stored as (e0, e2, e1, e3), the order in which SXTB16 splits four weights, so
+ * that one SMLAD pairs the even and one the odd elements; the last K % 4 stay in order. */
+static void dsp_im2col(const qmcu_params *p, const qmcu_src *in, int32_t y, int32_t x, int16_t *col) {
+  const int32_t in_c = in->c, off = p->input_offset, K = p->kh * p->kw * in_c;
+  const int32_t by = y * p->sh - p->pad_top, bx = x * p->sw - p->pad_left;
+  const uint32_t off2 = ((uint32_t)off & 0xffffu) | ((uint32_t)off << 16);
+  int8_t buf[QMCU_CHUNK];
+  int32_t fy, fx, k, k0, m;
+  if (direct(in) && (in_c & 3) == 0) {
+    /* Whole groups never straddle taps: SXTAB16 adds the offset and reorders in one go. */
+    for (fy = 0; fy < p->kh; fy++) {
+      const int32_t iy = by + fy * p->dh;
+      for (fx = 0; fx < p->kw; fx++) {
+        const int32_t ix = bx + fx * p->dw;
+        int16_t *c = col + (fy * p->kw + fx) * in_c;
+        if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
+          memset(c, 0, sizeof *c * (size_t)in_c);
+        } else {
+          const int8_t *px = src_at(in, iy, ix);
+          for (k = 0; k < in_c; k += 4) {
+            const uint32_t w = dsp_ld32(px + k);
+            dsp_st32(c + k, (uint32_t)__sxtab16((int16x2_t)off2, (int8x4_t)w));
+            dsp_st32(c + k + 2, (uint32_t)dsp_sxtab16_ror8(off2, w));
+          }
+        }
+      }
+    }
+    return;
+  }
+  for (fy = 0; fy < p->kh; fy++) {
+    const int32_t iy = by + fy * p->dh;
+    for (fx = 0; fx < p->kw; fx++) {
+      const int32_t ix = bx + fx * p->dw;
+      int16_t *c = col + (fy * p->kw + fx) * in_c;
+      if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
+        memset(c, 0, sizeof *c * (size_t)in_c);
+        continue;
+      }
+      for (k0 = 0; k0 < in_c; k0 += QMCU_CHUNK) {
+        const int8_t *s;
+        m = in_c - k0 < QMCU_CHUNK ? in_c - k0 : QMCU_CHUNK;
+        s = fetch(in, src_at(in, iy, ix), k0, m, buf);
+        for (k = 0; k < m; k++) c[k0 + k] = (int16_t)(s[k] + off);
+      }
+    }
+  }
+  for (k = 0; k + 4 <= K; k += 4) {
+    const int16_t e1 = col[k + 1];
+    col[k + 1] = col[k + 2];
+    col[k + 2] = e1;
+  }
+}
+
+/* Dot products of two filters with two im2col rows over K elements (groups as dsp_im2col
+ * stores them): s[2 * i + j] = filter i . row j. */
+QMCU_DSP_INLINE void dsp_mm2x2(const int16_t *ca, const int16_t *cb, const int8_t *f0, const int8_t *f1,
+                               int32_t K, int32_t *s) {
+  int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, k;
+  for (k = 0; k + 4 <= K; k += 4) {
+    const uint32_t w0 = dsp_ld32(f0 + k), w1 = dsp_ld32(f1 + k);
+    const int16x2_t w0e = __sxtb16((int8x4_t)w0), w0o = dsp_sxtb16_ror8(w0);
+    const int16x2_t w1e = __sxtb16((int8x4_t)w1), w1o = dsp_sxtb16_ror8(w1);
+    int16x2_t e = (int16x2_t)dsp_ld32(ca + k), o = (int16x2_t)dsp_ld32(ca + k + 2);
+    s00 = __smlad(e, w0e, s00);
+    s00 = __smlad(o, w0o, s00);
+    s10 = __smlad(e, w1e, s10);
+    s10 = __smlad(o, w1o, s10);
+    e = (int16x2_t)dsp_ld32(cb + k);
+    o = (int16x2_t)dsp_ld32(cb + k + 2);
+    s01 = __smlad(e, w0e, s01);
+    s01 = __smlad(o, w0o, s01);
+    s11 = __smlad(e, w1e, s11);
+    s11 = __smlad(o, w1o, s11);
+  }
+  for (; k < K; k++) {
+    s00 += ca[k] * f0[k];
+    s01 += cb[k] * f0[k];
+    s10 += ca[k] * f1[k];
+    s11 += cb[k] * f1[k];
+  }
+  s[0] = s00;
+  s[1] = s01;
+  s[2] = s10;
+  s[3] = s11;
+}
+
+/* One filter with one im2col row. */
+QMCU_DSP_INLINE int32_t dsp_mm1x1(const int16_t *c, const int8_t *f, int32_t K) {
+  int32_t s = 0, k;
+  for (k = 0; k + 4 <= K; k += 4) {
+    const uint32_t w = dsp_ld32(f + k);
+    s = __smlad((int16x2_t)dsp_ld32(c + k), __sxtb16((int8x4_t)w), s);
+    s = __smlad((int16x2_t)dsp_ld32(c + k + 2), dsp_sxtb16_ror8(w), s);
+  }
+  for (; k < K; k++) s += c[k] * f[k];
+  return s;
+}
+
+/* A layer's output stage, copied out of the parameters into locals: stores through int8
+ * pointers may alias anything, so fields read through p would be reloaded after every store. */
+typedef struct {
+  const int32_t *mult, *shift;
+  const unsigned char *bias;
+  int32_t out_off, lo, hi;
+  int out8; /* int8 output channels in place */
+  const qmcu_dst *out;
+} dsp_out;
+
+QMCU_DSP_INLINE dsp_out dsp_out_of(const qmcu_params *p, const qmcu_dst *out, const void *bias) {
+  dsp_out q;
+  q.mult = p->multiplier;
+  q.shift = p->shift;
+  q.bias = (const unsigned char *)bias;
+  q.out_off = p->output_offset;
+  q.lo = p->act_min;
+  q.hi = p->act_max;
+  q.out8 = out->bits == 8 && out->ch == 1;
+  q.out = out;
+  return q;
+}
+
+QMCU_DSP_INLINE int32_t dsp_clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/* Stores code v as channel k of the output pixel at o. */
+QMCU_DSP_INLINE void dsp_put(const dsp_out *q, int8_t *o, int32_t k, int32_t v) {
+  if (q->out8)
+    o[k] = (int8_t)v;
+  else
+    put(q->out, o, k, v);
+}
+
+/* Bias, requantization, output offset and clamp of output channel oc's sum (the DSP paths
+ * run with a bias array only). */
+QMCU_DSP_INLINE int32_t dsp_out_code(const dsp_out *q, int32_t oc, int32_t sum) {
+  int32_t b, v;
+  memcpy(&b, q->bias + 4 * (size_t)oc, sizeof b);
+  v = dsp_mbqm((int32_t)((uint32_t)b + (uint32_t)sum), q->mult[oc], q->shift[oc]);
+  return dsp_clamp((int32_t)((uint32_t)v + (uint32_t)q->out_off), q->lo, q->hi);
+}
+
+QMCU_DSP_INLINE void dsp_emit(const dsp_out *q, int8_t *o, int32_t oc, int32_t sum) {
+  dsp_put(q, o, oc, dsp_out_code(q, oc, sum));
+}
+
+/* Four consecutive output channels oc.. at once: one format test, one word store for int8. */
+QMCU_DSP_INLINE void dsp_emit4(const dsp_out *q, int8_t *o, int32_t oc, int32_t a0, int32_t a1, int32_t a2,
+                               int32_t a3) {
+  const int32_t v0 = dsp_out_code(q, oc, a0), v1 = dsp_out_code(q, oc + 1, a1);
+  const int32_t v2 = dsp_out_code(q, oc + 2, a2), v3 = dsp_out_code(q, oc + 3, a3);
+  if (q->out8) {
+    dsp_st32(o + oc, ((uint32_t)v0 & 0xffu) | (((uint32_t)v1 & 0xffu) << 8) | (((uint32_t)v2 & 0xffu) << 16) |
+                         ((uint32_t)v3 << 24));
+  } else {
+    put(q->out, o, oc, v0);
+    put(q->out, o, oc + 1, v1);
+    put(q->out, o, oc + 2, v2);
+    put(q->out, o, oc + 3, v3);
+  }
+}
+
+/* CONV_2D, any kernel size whose im2col row fits QMCU_DSP_COL_MAX: the rectangle's output
+ * pixels in pairs (in row-major order, so only a rectangle's last pixel can be single), two
+ * filters per pass over both rows. */
+static void conv_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                     const int8_t *weights, const void *bias) {
+  const int32_t out_c = out->c, K = p->kh * p->kw * in->c, w = r.c1 - r.c0;
+  const int32_t n = (r.r1 - r.r0) * w;
+  const dsp_out q = dsp_out_of(p, out, bias);
+  int16_t col[2][QMCU_DSP_COL_MAX];
+  int32_t i, oc, s[4];
+  for (i = 0; i < n; i += 2) {
+    const int32_t ya = r.r0 + i / w, xa = r.c0 + i % w;
+    int8_t *oa = dst_at(out, ya, xa);
+    dsp_im2col(p, in, ya, xa, col[0]);
+    if (i + 1 < n) {
+      const int32_t yb = r.r0 + (i + 1) / w, xb = r.c0 + (i + 1) % w;
+      int8_t *ob = dst_at(out, yb, xb);
+      dsp_im2col(p, in, yb, xb, col[1]);
+      for (oc = 0; oc + 2 <= out_c; oc += 2) {
+        const int8_t *f = weights + (ptrdiff_t)oc * K;
+        dsp_mm2x2(col[0], col[1], f, f + K, K, s);
+        dsp_emit(&q, oa, oc, s[0]);
+        dsp_emit(&q, ob, oc, s[1]);
+        dsp_emit(&q, oa, oc + 1, s[2]);
+        dsp_emit(&q, ob, oc + 1, s[3]);
+      }
+      if (oc < out_c) {
+        dsp_emit(&q, oa, oc, dsp_mm1x1(col[0], weights + (ptrdiff_t)oc * K, K));
+        dsp_emit(&q, ob, oc, dsp_mm1x1(col[1], weights + (ptrdiff_t)oc * K, K));
+      }
+    } else {
+      for (oc = 0; oc < out_c; oc++) dsp_emit(&q, oa, oc, dsp_mm1x1(col[0], weights + (ptrdiff_t)oc * K, K));
+    }
+  }
+}
+
+/* One depthwise tap for four channels: their inputs at px (plus offset), weights at f. */
+QMCU_DSP_INLINE void dsp_dw_tap4(const int8_t *px, const int8_t *f, uint32_t off2, int32_t *a0, int32_t *a1,
+                                 int32_t *a2, int32_t *a3) {
+  const uint32_t v = dsp_ld32(px), wt = dsp_ld32(f);
+  const int16x2_t ve = __sxtab16((int16x2_t)off2, (int8x4_t)v), vo = dsp_sxtab16_ror8(off2, v);
+  const int16x2_t we = __sxtb16((int8x4_t)wt), wo = dsp_sxtb16_ror8(wt);
+  *a0 = __smlabb(ve, we, *a0);
+  *a2 = __smlatt(ve, we, *a2);
+  *a1 = __smlabb(vo, wo, *a1);
+  *a3 = __smlatt(vo, wo, *a3);
+}
+
+/* One depthwise tap for four channels sharing the input value v (plus offset). */
+QMCU_DSP_INLINE void dsp_dw_tap1x4(int32_t v, const int8_t *f, int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
+  const int32_t vv = (int32_t)(((uint32_t)v & 0xffffu) | ((uint32_t)v << 16));
+  const uint32_t wt = dsp_ld32(f);
+  const int16x2_t we = __sxtb16((int8x4_t)wt), wo = dsp_sxtb16_ror8(wt);
+  *a0 = __smlabb(vv, we, *a0);
+  *a2 = __smlatt(vv, we, *a2);
+  *a1 = __smlabb(vv, wo, *a1);
+  *a3 = __smlatt(vv, wo, *a3);
+}
+
+/* DEPTHWISE_CONV_2D on int8 channels in place, four output channels per pass with their
+ * accumulators in registers over the in-map taps: with depth multiplier 1 the four channels'
+ * inputs are one word (SXTAB16 adds the offset to two of them at once), with a multiple of 4
+ * they share one input value; four weights per word either way. Other multipliers and the last
+ * out_c % 4 channels run one channel at a time. */
+static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                          const int8_t *weights, const void *bias) {
+  const int32_t c = out->c, dm = p->depth_multiplier, off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xffffu) | ((uint32_t)off << 16);
+  const int32_t in_h = in->h, in_w = in->w, kh = p->kh, kw = p->kw, sh = p->sh, sw = p->sw;
+  const int32_t dh = p->dh, dw = p->dw, pad_top = p->pad_top, pad_left = p->pad_left;
+  const ptrdiff_t irow = in->row, icol = in->col, orow = out->row, ocol = out->col;
+  const ptrdiff_t tap_step = (ptrdiff_t)dw * icol, row_step = (ptrdiff_t)dh * irow, wrow = (ptrdiff_t)kw * c;
+  const int8_t *const ibase = in->data - (ptrdiff_t)in->r0 * irow - (ptrdiff_t)in->c0 * icol;
+  int8_t *const obase = out->data - (ptrdiff_t)out->r0 * orow - (ptrdiff_t)out->c0 * ocol;
+  const int32_t groups = dm == 1 || (dm & 3) == 0 ? c & ~3 : 0;
+  const dsp_out q = dsp_out_of(p, out, bias);
+  int32_t y, x, oc, fy, fx0, fx1, fy0, fy1, nx;
+  for (y = r.r0; y < r.r1; y++) {
+    const int32_t by = y * sh - pad_top;
+    taps(by, kh, dh, in_h, &fy0, &fy1);
+    for (x = r.c0; x < r.c1; x++) {
+      const int32_t bx = x * sw - pad_left;
+      int8_t *o = obase + (ptrdiff_t)y * orow + (ptrdiff_t)x * ocol;
+      const int8_t *first, *wfirst;
+      taps(bx, kw, dw, in_w, &fx0, &fx1);
+      if (fy0 >= fy1 || fx0 >= fx1) {
+        for (oc = 0; oc < c; oc++) dsp_emit(&q, o, oc, 0);
+        continue;
+      }
+      nx = fx1 - fx0;
+      first = ibase + (ptrdiff_t)(by + fy0 * dh) * irow + (ptrdiff_t)(bx + fx0 * dw) * icol;
+      wfirst = weights + ((ptrdiff_t)fy0 * kw + fx0) * c;
+      for (oc = 0; oc < groups; oc += 4) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t *rowp = first + (dm == 1 ? oc : oc / dm), *wrowp = wfirst + oc;
+        for (fy = fy0; fy < fy1; fy++, rowp += row_step, wrowp += wrow) {
+          const int8_t *px = rowp, *f = wrowp, *end = rowp + nx * tap_step;
+          if (dm == 1) {
+            if (nx == 3) { /* the interior of a 3-wide kernel, unrolled */
+              dsp_dw_tap4(px, f, off2, &a0, &a1, &a2, &a3);
+              dsp_dw_tap4(px + tap_step, f + c, off2, &a0, &a1, &a2, &a3);
+              dsp_dw_tap4(px + 2 * tap_step, f + 2 * c, off2, &a0, &a1, &a2, &a3);
+            } else {
+              for (; px != end; px += tap_step, f += c) dsp_dw_tap4(px, f, off2, &a0, &a1, &a2, &a3);
+            }
+          } else {
+            for (; px != end; px += tap_step, f += c) dsp_dw_tap1x4(*px + off, f, &a0, &a1, &a2, &a3);
+          }
+        }
+        dsp_emit4(&q, o, oc, a0, a1, a2, a3);
+      }
+      for (; oc < c; oc++) {
+        int32_t a = 0;
+        const int8_t *rowp = first + oc / dm, *wrowp = wfirst + oc;
+        for (fy = fy0; fy < fy1; fy++, rowp += row_step, wrowp += wrow) {
+          const int8_t *px = rowp, *f = wrowp, *end = rowp + nx * tap_step;
+          for (; px != end; px += tap_step, f += c) a += (*px + off) * *f;
+        }
+        dsp_emit(&q, o, oc, a);
+      }
+    }
+  }
+}
+
+/* ADD on int8 channels in place: the portable arithmetic (add1 in qmcu_kernels.c, same bounds)
+ * with the DSP requantization and the parameters in locals. */
+static void add_dsp(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, const qmcu_dst *out,
+                    qmcu_rect r) {
+  const int32_t c = out->c, scale = (int32_t)1 << p->left_shift;
+  const int32_t off1 = p->in1_offset, m1 = p->in1_multiplier, s1 = p->in1_shift;
+  const int32_t off2 = p->in2_offset, m2 = p->in2_multiplier, s2 = p->in2_shift;
+  const int32_t mo = p->out_multiplier, so = p->out_shift;
+  const dsp_out q = dsp_out_of(p, out, NULL);
+  int32_t y, x, k;
+  for (y = r.r0; y < r.r1; y++) {
+    for (x = r.c0; x < r.c1; x++) {
+      const int8_t *a = src_at(in1, y, x), *b = src_at(in2, y, x);
+      int8_t *o = dst_at(out, y, x);
+      for (k = 0; k < c; k++) {
+        const int32_t sa = dsp_mbqm((a[k] + off1) * scale, m1, s1);
+        const int32_t sb = dsp_mbqm((b[k] + off2) * scale, m2, s2);
+        const int32_t v = (int32_t)((uint32_t)dsp_mbqm(sa + sb, mo, so) + (uint32_t)q.out_off);
+        dsp_put(&q, o, k, dsp_clamp(v, q.lo, q.hi));
+      }
+    }
+  }
+}
+
+/* MAX_POOL_2D on int8 channels in place: four channels per word, SSUB8 setting the per-byte
+ * greater-or-equal flags and SEL keeping the larger bytes. */
+static void max_pool_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r) {
+  const int32_t c = out->c, kh = p->kh, kw = p->kw, sh = p->sh, sw = p->sw;
+  const int32_t pad_top = p->pad_top, pad_left = p->pad_left;
+  const ptrdiff_t irow = in->row, icol = in->col;
+  const dsp_out q = dsp_out_of(p, out, NULL);
+  int32_t y, x, k, fy, fx, fy0, fy1, fx0, fx1, j;
+  for (y = r.r0; y < r.r1; y++) {
+    const int32_t by = y * sh - pad_top;
+    taps(by, kh, 1, in->h, &fy0, &fy1);
+    for (x = r.c0; x < r.c1; x++) {
+      const int32_t bx = x * sw - pad_left;
+      int8_t *o = dst_at(out, y, x);
+      const int8_t *first;
+      taps(bx, kw, 1, in->w, &fx0, &fx1);
+      if (fy0 >= fy1 || fx0 >= fx1) {
+        for (k = 0; k < c; k++) dsp_put(&q, o, k, dsp_clamp(-128, q.lo, q.hi));
+        continue;
+      }
+      first = src_at(in, by + fy0, bx + fx0);
+      for (k = 0; k + 4 <= c; k += 4) {
+        uint32_t mx = 0x80808080u; /* -128 in every byte */
+        const int8_t *rowp = first + k;
+        for (fy = fy0; fy < fy1; fy++, rowp += irow) {
+          const int8_t *px = rowp;
+          for (fx = fx0; fx < fx1; fx++, px += icol) {
+            const uint32_t v = dsp_ld32(px);
+            (void)__ssub8((int8x4_t)v, (int8x4_t)mx);
+            mx = (uint32_t)__sel((uint8x4_t)v, (uint8x4_t)mx);
+          }
+        }
+        for (j = 0; j < 4; j++) dsp_put(&q, o, k + j, dsp_clamp((int8_t)(uint8_t)(mx >> (8 * j)), q.lo, q.hi));
+      }
+      for (; k < c; k++) {
+        int32_t mk = -128;
+        const int8_t *rowp = first + k;
+        for (fy = fy0; fy < fy1; fy++, rowp += irow) {
+          const int8_t *px = rowp;
+          for (fx = fx0; fx < fx1; fx++, px += icol)
+            if (*px > mk) mk = *px;
+        }
+        dsp_put(&q, o, k, dsp_clamp(mk, q.lo, q.hi));
+      }
+    }
+  }
+}
+
+#endif /* QMCU_DSP_H_ */
