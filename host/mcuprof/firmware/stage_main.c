@@ -35,7 +35,7 @@ static int run(const qmcu_plan *plan, int32_t flags, const char *name) {
   memset(output, 0x55, output_bytes);
   qmcu_profile_begin();
   rc = qmcu_patch_stage_run(plan, stage_input, stage_consts, output, scratch, 0, plan->n_tiles, 1,
-                            flags, &stats);
+                            NULL, flags, &stats);
   qmcu_profile_end();
   if (rc != QMCU_OK) {
     mcu_puts(name);
