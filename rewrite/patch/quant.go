@@ -4,33 +4,21 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/quantmcu/quantmcu/tflite/fixedpoint"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
-// QuantizeMultiplier splits a positive real multiplier into a Q31 significand and a
-// power-of-two exponent the way TFLite does (frexp, round half away from zero, a significand
-// that rounds up to 2^31 is halved, exponents below -31 flush to zero), so that
-// real ~= q * 2^(shift-31).
+// QuantizeMultiplier is TFLite's QuantizeMultiplier (tflite/fixedpoint), refusing multipliers
+// no int32 kernel can apply.
 func QuantizeMultiplier(real float64) (q int32, shift int32, err error) {
-	if real == 0 {
-		return 0, 0, nil
-	}
-	if math.IsNaN(real) || math.IsInf(real, 0) || real < 0 {
-		return 0, 0, fmt.Errorf("multiplier %g is not a finite non-negative number", real)
-	}
-	frac, exp := math.Frexp(real)
-	fixed := int64(math.Round(frac * (1 << 31)))
-	if fixed == 1<<31 {
-		fixed /= 2
-		exp++
-	}
-	if exp < -31 {
-		return 0, 0, nil
-	}
-	if exp > 31 {
+	m, s, ok := fixedpoint.QuantizeMultiplier(real)
+	if !ok || real < 0 {
+		if math.IsNaN(real) || math.IsInf(real, 0) || real < 0 {
+			return 0, 0, fmt.Errorf("multiplier %g is not a finite non-negative number", real)
+		}
 		return 0, 0, fmt.Errorf("multiplier %g is too large", real)
 	}
-	return int32(fixed), int32(exp), nil
+	return m, int32(s), nil
 }
 
 // quantizeValue is TFLite's Quantize helper of kernel_util.cc: the float quotient rounded

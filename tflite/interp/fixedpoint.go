@@ -3,6 +3,8 @@ package interp
 import (
 	"math"
 	"math/bits"
+
+	"github.com/quantmcu/quantmcu/tflite/fixedpoint"
 )
 
 // This file holds the fixed-point primitives of TFLM's integer kernels, written from the rules
@@ -10,24 +12,10 @@ import (
 // fixedpoint.h (which TFLM's reference kernels include). TFLM builds with double rounding by
 // default (TFLITE_SINGLE_ROUNDING unset); everything here follows that mode.
 
-// quantizeMultiplier splits a real multiplier into a Q31 significand and a power-of-two
-// exponent. TFLM quantization_util.cc QuantizeMultiplier: frexp gives q in [0.5, 1);
-// significand = round-half-away(q * 2^31); a significand of exactly 2^31 is halved and the
-// exponent incremented; exponents below -31 flush the multiplier to zero.
+// quantizeMultiplier is TFLM's QuantizeMultiplier (package fixedpoint).
 func quantizeMultiplier(m float64) (mult int32, shift int) {
-	if m == 0 {
-		return 0, 0
-	}
-	q, e := math.Frexp(m)
-	fixed := int64(math.Round(q * (1 << 31)))
-	if fixed == 1<<31 {
-		fixed /= 2
-		e++
-	}
-	if e < -31 {
-		return 0, 0
-	}
-	return int32(fixed), e
+	mult, shift, _ = fixedpoint.QuantizeMultiplier(m)
+	return mult, shift
 }
 
 // srdhm is gemmlowp's SaturatingRoundingDoublingHighMul for int32: (a*b*2 + 2^31 rounding
