@@ -133,3 +133,80 @@ func vdpcUniform(t *testing.T, m *schema.ModelT, calib *calibrate.FileSet, rate 
 	}
 	return spec
 }
+
+// TestSearchCurveMobileNetV2 prints the BitOPs / held-out accuracy curve of the search's step
+// order without the guard (run with QMCU_ABLATION=1): calibrated on the even-numbered ImageNet
+// sample photos, measured on the odd-numbered ones, per tensor and per channel.
+func TestSearchCurveMobileNetV2(t *testing.T) {
+	if os.Getenv("QMCU_ABLATION") == "" {
+		t.Skip("set QMCU_ABLATION=1 to run the ablation (minutes)")
+	}
+	files := imagenetSample(t)
+	data := loadShared(t, "mobilenet_v2_quantized_1x3x224x224.tflite")
+	m, err := tflite.Parse(data, "mobilenet_v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := tensorio.Preset("torchvision")
+	var calibFiles, evalFiles []string
+	var labels []int
+	for i, f := range files {
+		if i%2 == 0 {
+			calibFiles = append(calibFiles, f)
+			continue
+		}
+		evalFiles = append(evalFiles, f)
+		n, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		labels = append(labels, n)
+	}
+	in, _ := inputSpec(m)
+	evalSrc := (&calibrate.FileSet{Files: evalFiles, Image: img}).Source(in)
+	ref, err := guard.Top1(m, evalSrc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top1 := func(pred []int) float64 {
+		n := 0
+		for i, p := range pred {
+			if p == labels[i] {
+				n++
+			}
+		}
+		return float64(n) / float64(len(pred))
+	}
+	for _, pt := range []bool{true, false} {
+		sp, err := patch.Plan(m, patch.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := DefaultSearch()
+		o.Lambda, o.HoldOut, o.PerTensor = 0.02, 0, pt
+		_, rep, err := search(context.Background(), m, sp, &calibrate.FileSet{Files: calibFiles, Image: img}, o, func(string, float64) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Re-run the search's step order (no guard) and measure every prefix.
+		for n := 0; n <= len(rep.Steps); n++ {
+			spec := rep.specAfter(n)
+			cand, err := candidate(m, sp, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pred, err := guard.Top1(cand, evalSrc, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ratio := 1.0
+			if n > 0 {
+				ratio = float64(rep.BitOPsInt8) / float64(rep.Steps[n-1].BitOPsAfter)
+			}
+			step := "int8 stage"
+			if n > 0 {
+				s := rep.Steps[n-1]
+				step = fmt.Sprintf("%s %d->%d", s.Tensor, s.From, s.To)
+			}
+			t.Logf("per-%s | %2d | %-36s | %.3fx | top-1 %3.0f%% | agreement %3.0f%%", map[bool]string{true: "tensor", false: "channel"}[pt],
+				n, step, ratio, 100*top1(pred), 100*guard.Agreement(pred, ref))
+		}
+	}
+}

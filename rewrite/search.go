@@ -78,6 +78,8 @@ type SearchReport struct {
 	Seconds         float64
 	PerChannelMaps  int                // maps that got per-channel ranges at 4 and 2 bits
 	EntropyByTensor map[string]float64 // each free map's entropy at its chosen bits
+	// specAfter is the spec after the first n kept steps.
+	specAfter func(n int) *precision.Spec
 }
 
 // search runs calibration, VDPC, VDQS and the guard for sp and returns the chosen spec.
@@ -173,6 +175,7 @@ func search(ctx context.Context, m *schema.ModelT, sp *patch.StagePlan, files *c
 	rep.Steps, rep.Refused, rep.BitOPsInt8 = res.Steps, res.Refused, res.BitOPsInt8
 	chosen := len(res.Steps)
 	rep.Chosen = chosen
+	rep.specAfter = res.Spec
 	rep.BitOPsMixed = res.BitOPsAfter(chosen)
 	rep.EntropyByTensor = map[string]float64{}
 	for f, b := range res.Bits(chosen) {

@@ -48,6 +48,7 @@ func TestSearchMobileNetV2(t *testing.T) {
 	data := loadShared(t, "mobilenet_v2_quantized_1x3x224x224.tflite")
 	img, _ := tensorio.Preset("torchvision")
 	o := DefaultSearch()
+	o.Samples = 64 // 48 for statistics, 16 held out: enough to exercise every pass
 	if l := os.Getenv("QMCU_LAMBDA"); l != "" {
 		o.Lambda = atof(t, l)
 	}
