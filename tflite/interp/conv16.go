@@ -55,6 +55,17 @@ func (c *prep) bias16(bias, n int, biasType schema.TensorType, allowInt32 bool) 
 	return vals, true, nil
 }
 
+// checkShift64 enforces the range TFLM's int64 MultiplyByQuantizedMultiplier assumes
+// (shift in [-31, 7]): larger effective scales cannot be applied to a 64-bit accumulator.
+func (c *prep) checkShift64(shift []int) error {
+	for ch, s := range shift {
+		if s < -31 || s > 7 {
+			return c.errorf("channel %d: effective scale exponent %d outside [-31, 7]", ch, s)
+		}
+	}
+	return nil
+}
+
 // requant16 requantizes one accumulator: int64 accumulators use mulQuant64, int32 ones
 // (wrapping like the reference's int32 sums) use mulQuant.
 func requant16(acc int64, wide bool, mult int32, shift int, zp, lo, hi int32) int16 {
@@ -116,7 +127,7 @@ func (c *prep) conv16(opts *schema.Conv2DOptionsT) (kernel, error) {
 	is, fs, os := shapeInts(c.info(input).Shape), shapeInts(c.info(filter).Shape), shapeInts(c.info(output).Shape)
 	sh, sw := int(opts.StrideH), int(opts.StrideW)
 	dh, dw := max(int(opts.DilationHFactor), 1), max(int(opts.DilationWFactor), 1)
-	if sh <= 0 || sw <= 0 || os[0] != is[0] || fs[0] != os[3] || fs[3] <= 0 || is[3]%fs[3] != 0 || os[3]%(is[3]/fs[3]) != 0 {
+	if sh <= 0 || sw <= 0 || os[0] != is[0] || fs[0] != os[3] || fs[3] <= 0 || is[3] < fs[3] || is[3]%fs[3] != 0 || os[3]%(is[3]/fs[3]) != 0 {
 		return nil, c.errorf("shapes do not match: input %v, filter %v, output %v", is, fs, os)
 	}
 	oh, padT, ok1 := padding(opts.Padding, is[1], fs[1], sh, dh)
@@ -134,6 +145,9 @@ func (c *prep) conv16(opts *schema.Conv2DOptionsT) (kernel, error) {
 	}
 	bv, wide, err := c.bias16(bias, os[3], opts.QuantizedBiasType, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkShift64(shift); wide && err != nil {
 		return nil, err
 	}
 	w := i8(c.p.constant[filter])
@@ -230,6 +244,9 @@ func (c *prep) depthwise16(opts *schema.DepthwiseConv2DOptionsT) (kernel, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkShift64(shift); err != nil {
+		return nil, err
+	}
 	w := i8(c.p.constant[filter])
 	return kernelFunc(func(x *execCtx) {
 		src, dst := i16(x.data[input]), i16(x.data[output])
@@ -323,6 +340,9 @@ func (c *prep) fc16(opts *schema.FullyConnectedOptionsT) (kernel, error) {
 	}
 	bv, wide, err := c.bias16(bias, units, opts.QuantizedBiasType, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkShift64(shift); wide && err != nil {
 		return nil, err
 	}
 	w := i8(c.p.constant[filter])

@@ -51,7 +51,7 @@ func (c *prep) convFloat(opts *schema.Conv2DOptionsT) (kernel, error) {
 	is, fs, os := shapeInts(c.info(input).Shape), shapeInts(c.info(filter).Shape), shapeInts(c.info(output).Shape)
 	sh, sw := int(opts.StrideH), int(opts.StrideW)
 	dh, dw := max(int(opts.DilationHFactor), 1), max(int(opts.DilationWFactor), 1)
-	if sh <= 0 || sw <= 0 || os[0] != is[0] || fs[0] != os[3] || fs[3] <= 0 || is[3]%fs[3] != 0 || os[3]%(is[3]/fs[3]) != 0 || (bias != nil && len(bias) < os[3]) {
+	if sh <= 0 || sw <= 0 || os[0] != is[0] || fs[0] != os[3] || fs[3] <= 0 || is[3] < fs[3] || is[3]%fs[3] != 0 || os[3]%(is[3]/fs[3]) != 0 || (bias != nil && len(bias) < os[3]) {
 		return nil, c.errorf("shapes do not match: input %v, filter %v, output %v", is, fs, os)
 	}
 	oh, padT, ok1 := padding(opts.Padding, is[1], fs[1], sh, dh)

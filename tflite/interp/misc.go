@@ -39,6 +39,9 @@ func (c *prep) argMinMax(isMax bool) (kernel, error) {
 		return nil, c.errorf("output %s, want shape %v", c.desc(out), want)
 	}
 	outer, size, inner := product(is[:axis]), is[axis], product(is[axis+1:])
+	if size == 0 {
+		return nil, c.errorf("axis %d of %s is empty", axis, c.desc(in))
+	}
 	if c.info(in).Type == schema.TensorTypeINT8 {
 		return argRun[int8](in, out, outer, size, inner, isMax), nil
 	}
