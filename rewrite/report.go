@@ -108,7 +108,9 @@ func (r *report) summaryCSV() []byte {
 		"bitops_patch_int8", "bitops_patch_mixed", "bitops_reduction_patch", "bitops_outlier_rate", "low_branch",
 		"checked_tensor", "outlier_lo", "outlier_hi", "low_branch_bytes",
 		"outlier_tile_rate", "lambda", "calib_samples", "held_out_samples", "search_steps", "search_steps_kept",
-		"search_seconds", "agreement_top1", "tool_version"}
+		"search_seconds", "agreement_top1", "tool_version",
+		"arena_tail_bytes_before", "arena_tail_bytes_after", "arena_total_bytes_before", "arena_total_bytes_after",
+		"arena_declare_bytes_after", "target", "kernels"}
 	grid := fmt.Sprintf("%dx%d", p.Rows, p.Cols)
 	if p.Split == 0 {
 		grid = "none" // no rewrite
@@ -130,7 +132,9 @@ func (r *report) summaryCSV() []byte {
 	} else {
 		row = append(row, "", "", "", "", "", "", "", "")
 	}
-	row = append(row, Version)
+	row = append(row, Version,
+		i64(p.TailBefore), i64(p.TailAfter), i64(p.TotalBefore), i64(p.TotalAfter),
+		i64(analysis.DeclareBytes(p.TotalAfter)), string(p.Target), string(p.Kernels))
 	return writeCSV([][]string{header, row})
 }
 
@@ -161,19 +165,27 @@ func (r *report) perLayerCSV() []byte {
 	return writeCSV(rows)
 }
 
+// buildName names the TFLM build the arena figures are for.
+func buildName(p *patch.Report) string {
+	return fmt.Sprintf("%s, %s kernels", p.Target, p.Kernels)
+}
+
 // summaryText is the stdout summary.
 func (r *report) summaryText() string {
 	p := r.plan
 	var b strings.Builder
 	if p.Split == 0 {
 		fmt.Fprintf(&b, "Patch stage      none: model left unchanged\n")
-		fmt.Fprintf(&b, "TFLM arena       %s\nMACs             %d\n", human(p.ArenaBefore), p.MACsBefore)
+		fmt.Fprintf(&b, "TFLM arena       %s head + %s tail = %s (%s); declare %d B\nMACs             %d\n",
+			human(p.ArenaBefore), human(p.TailBefore), human(p.TotalBefore), buildName(p), analysis.DeclareBytes(p.TotalBefore), p.MACsBefore)
 		return b.String()
 	}
 	fmt.Fprintf(&b, "Patch stage      operators %d-%d (%d layers%s), grid %dx%d\n", p.FirstOp, p.LastOp, p.Split,
 		map[bool]string{true: ", NCHW transpose folded", false: ""}[p.Transpose], p.Rows, p.Cols)
-	fmt.Fprintf(&b, "TFLM arena       %s -> %s (%sx smaller; patch scratch %s)\n", human(p.ArenaBefore), human(p.ArenaAfter),
+	fmt.Fprintf(&b, "TFLM arena head  %s -> %s (%sx smaller; patch scratch %s)\n", human(p.ArenaBefore), human(p.ArenaAfter),
 		ratio(p.ArenaBefore, p.ArenaAfter), human(p.ScratchBytes))
+	fmt.Fprintf(&b, "Whole arena      %s -> %s (%sx smaller; head + persistent tail, %s); declare %d B\n",
+		human(p.TotalBefore), human(p.TotalAfter), ratio(p.TotalBefore, p.TotalAfter), buildName(p), analysis.DeclareBytes(p.TotalAfter))
 	fmt.Fprintf(&b, "MACs             %d -> %d (network %+.1f%%, patch stage %+.1f%%)\n", p.MACsBefore, p.MACsAfter,
 		100*p.NetworkOverhead, 100*p.StageOverhead)
 	if p.LowBranch {

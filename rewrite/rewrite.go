@@ -19,9 +19,13 @@ import (
 
 // Options control one rewrite.
 type Options struct {
-	// SRAM is the memory budget in bytes for the TFLM arena; 0 means no budget (choose the
-	// lowest peak whose compute overhead stays small).
+	// SRAM is the memory budget in bytes for the whole TFLM arena (head and persistent
+	// tail); 0 means no budget (choose the lowest arena whose compute overhead stays small).
 	SRAM int64
+	// Target and Kernels name the TFLM build the arena is predicted for (zero values:
+	// cortex-m, reference kernels).
+	Target  analysis.Target
+	Kernels analysis.Kernels
 	// Patches is the patch grid: "auto" or "RxC", e.g. "4x4".
 	Patches string
 	// Split is the number of leading operators in the patch stage; 0 chooses automatically.
@@ -97,15 +101,25 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 		return nil, fmt.Errorf("%w: --bits %d: want 8, 4 or 2", ErrUnsupported, opts.Bits)
 	}
 	progress("planning the patch stage", 0.05)
-	before, err := analysis.Analyze(m)
+	target, err := analysis.ParseTarget(string(opts.Target))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
-	sp, err := patch.Plan(m, patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: opts.Split})
+	kernels, err := analysis.ParseKernels(string(opts.Kernels), target)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	ao := analysis.Options{Target: target, Kernels: kernels, Custom: patch.DescribeCustomOpFor(target)}
+	before, err := analysis.AnalyzeWith(m, ao)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	sp, err := patch.Plan(m, patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: opts.Split, Target: target, Kernels: kernels})
 	if errors.Is(err, patch.ErrNothingToPatch) && rows == 0 && opts.Split == 0 {
 		// Not a model this step can improve: a drop-in step leaves it as it is.
 		reason := strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+": ")
 		return keepOriginal(m, before, &patch.Report{MACsBefore: before.MACs, ArenaBefore: before.ArenaBytes,
+			TailBefore: before.Tail.Bytes, TotalBefore: before.TotalBytes, Target: target, Kernels: kernels,
 			Note: "nothing to patch (" + reason + "); the model is left unchanged"}), nil
 	}
 	if err != nil {
@@ -114,7 +128,7 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if sp.Report.ArenaAfter >= sp.Report.ArenaBefore && rows == 0 && opts.Split == 0 {
+	if sp.Report.TotalAfter >= sp.Report.TotalBefore && rows == 0 && opts.Split == 0 {
 		return keepOriginal(m, before, sp.Report), nil
 	}
 	var searched *SearchReport
@@ -132,13 +146,15 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if err != nil {
 		return nil, fmt.Errorf("rewriting the patch stage: %w", err)
 	}
-	after, err := analysis.AnalyzeWith(out, analysis.Options{Custom: patch.DescribeCustomOp})
+	after, err := analysis.AnalyzeWith(out, ao)
 	if err != nil {
 		return nil, fmt.Errorf("analysing the rewritten model: %w", err)
 	}
 	if after.ArenaBytes != sp.Report.ArenaAfter {
 		return nil, fmt.Errorf("internal: predicted arena %d B but the rewritten model plans to %d B", sp.Report.ArenaAfter, after.ArenaBytes)
 	}
+	// The plan predicted the int8 stage's tail; low-branch weight copies add tensors to it.
+	sp.Report.TailAfter, sp.Report.TotalAfter = after.Tail.Bytes, after.TotalBytes
 	progress("writing reports", 0.9)
 	rep := newReport(before, after, sp.Report)
 	rep.search = searched
@@ -219,7 +235,9 @@ func keepOriginal(m *schema.ModelT, before *analysis.Report, plan *patch.Report)
 		note += "; the model is left unchanged (force a rewrite with --patches or --split)"
 	}
 	kept := &patch.Report{FirstOp: 0, LastOp: -1, MACsBefore: plan.MACsBefore, MACsAfter: plan.MACsBefore,
-		ArenaBefore: plan.ArenaBefore, ArenaAfter: plan.ArenaBefore, Reasons: plan.Reasons, Note: note}
+		ArenaBefore: plan.ArenaBefore, ArenaAfter: plan.ArenaBefore, TailBefore: plan.TailBefore, TailAfter: plan.TailBefore,
+		TotalBefore: plan.TotalBefore, TotalAfter: plan.TotalBefore, Target: plan.Target, Kernels: plan.Kernels,
+		Reasons: plan.Reasons, Note: note}
 	rep := newReport(before, before, kept)
 	res := &Result{
 		Model: m,

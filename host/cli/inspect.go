@@ -43,11 +43,20 @@ Totals:
                scratch (16-byte aligned buffers, TFLM's placement order and rules, offline
                plans honoured), and the operator that sets it. It equals the
                non-persistent part of arena_used_bytes() of a TFLM build with reference
-               kernels; TFLM adds a persistent tail (kernel state, tensor metadata) to it.
+               kernels (CMSIS-NN kernels request more scratch: --kernels cmsis-nn).
+  persistent tail
+               what TFLM allocates besides, from the arena's end: its allocator and planner,
+               TfLiteEvalTensors, nodes, builtin parameters, kernel op data (per-channel
+               multipliers, ...), scratch handles, input/output TfLiteTensors; for the build
+               --target (cortex-m: 32-bit Arm, default; host64: 64-bit Linux) with --kernels
+               (reference, default; cmsis-nn)
+  whole arena  head + tail: what MicroInterpreter::arena_used_bytes() reports, and the size
+               to declare (rounded up to 16; an arena of exactly used bytes may not fit)
 
 Formats: table (aligned text, default), csv (the per-operator table with one header row),
 json (everything, indented; top-level keys ops, macs, weight_bytes, params,
-peak_activation_bytes, peak_op, peak_live_bytes, peak_live_op, arena_bytes, inputs,
+peak_activation_bytes, peak_op, peak_live_bytes, peak_live_op, arena_bytes,
+arena_tail_bytes, arena_total_bytes, arena_declare_bytes, target, kernels, inputs,
 outputs, tensors, warnings, interpreter_unsupported, model).
 
 Before the warnings, the table lists the operators the host interpreter (run, eval,
@@ -61,10 +70,12 @@ func inspectCommand() *Command {
 	return &Command{
 		Name:    "inspect",
 		Summary: "describe a .tflite model: operators, MACs, weights, activation memory",
-		Usage:   "inspect MODEL [--format table|csv|json]",
+		Usage:   "inspect MODEL [--format table|csv|json] [--target cortex-m|host64] [--kernels reference|cmsis-nn]",
 		Help:    inspectHelp,
 		Flags: func(fs *pflag.FlagSet) {
 			fs.StringP("format", "f", "table", "output format: table, csv or json")
+			fs.String("target", string(analysis.TargetCortexM), "TFLM build the arena is predicted for: cortex-m or host64")
+			fs.String("kernels", string(analysis.KernelsReference), "TFLM kernels: reference or cmsis-nn")
 		},
 		Run: runInspect,
 	}
@@ -80,6 +91,16 @@ func runInspect(env *Env, fs *pflag.FlagSet, args []string) (err error) {
 	if len(args) != 1 {
 		return BadInputf("want exactly one MODEL argument, got %d; run 'quantmcu help inspect'", len(args))
 	}
+	targetFlag, _ := fs.GetString("target")
+	kernelsFlag, _ := fs.GetString("kernels")
+	target, err := analysis.ParseTarget(targetFlag)
+	if err != nil {
+		return BadInputf("--target: %v", err)
+	}
+	kernels, err := analysis.ParseKernels(kernelsFlag, target)
+	if err != nil {
+		return BadInputf("--kernels: %v", err)
+	}
 	m, _, loadWarnings, err := LoadModelWithWarnings(args[0])
 	if err != nil {
 		return err
@@ -89,7 +110,7 @@ func runInspect(env *Env, fs *pflag.FlagSet, args []string) (err error) {
 			err = fmt.Errorf("internal error while analysing %s: %v", args[0], r)
 		}
 	}()
-	rep, err := analysis.AnalyzeWith(m, analysis.Options{Custom: patch.DescribeCustomOp})
+	rep, err := analysis.AnalyzeWith(m, analysis.Options{Custom: patch.DescribeCustomOpFor(target), Target: target, Kernels: kernels})
 	if err != nil {
 		return BadInput(fmt.Errorf("%s: %w", args[0], err))
 	}
@@ -123,6 +144,11 @@ type inspectDoc struct {
 	PeakLiveBytes       int64        `json:"peak_live_bytes"`
 	PeakLiveOp          int          `json:"peak_live_op"`
 	ArenaBytes          int64        `json:"arena_bytes"`
+	ArenaTailBytes      int64        `json:"arena_tail_bytes"`
+	ArenaTotalBytes     int64        `json:"arena_total_bytes"`
+	ArenaDeclareBytes   int64        `json:"arena_declare_bytes"`
+	Target              string       `json:"target"`
+	Kernels             string       `json:"kernels"`
 	Inputs              []inspectTen `json:"inputs"`
 	Outputs             []inspectTen `json:"outputs"`
 	Tensors             []inspectTen `json:"tensors"`
@@ -175,6 +201,8 @@ func newInspectDoc(model string, r *analysis.Report) *inspectDoc {
 	d := &inspectDoc{
 		Model: model, MACs: r.MACs, WeightBytes: r.WeightBytes, Params: r.Params,
 		PeakActivationBytes: r.ArenaBytes, PeakOp: r.ArenaOp,
+		ArenaTailBytes: r.Tail.Bytes, ArenaTotalBytes: r.TotalBytes, ArenaDeclareBytes: analysis.DeclareBytes(r.TotalBytes),
+		Target: string(r.Target), Kernels: string(r.Kernels),
 		PeakLiveBytes: r.PeakLiveBytes, PeakLiveOp: r.PeakLiveOp, ArenaBytes: r.ArenaBytes,
 		Ops: []inspectOp{}, Warnings: []string{},
 	}
@@ -276,6 +304,8 @@ func writeInspectTable(w io.Writer, d *inspectDoc) error {
 	totals.row("weight bytes\t%s", grouped(d.WeightBytes))
 	totals.row("peak live activations\t%s B at %s", grouped(d.PeakLiveBytes), opName(d.PeakLiveOp))
 	totals.row("peak activation memory\t%s B set at %s (TFLM arena head, greedy plan)", grouped(d.PeakActivationBytes), opName(d.PeakOp))
+	totals.row("persistent tail\t%s B (%s, %s kernels)", grouped(d.ArenaTailBytes), d.Target, d.Kernels)
+	totals.row("whole arena\t%s B (arena_used_bytes); declare %s B", grouped(d.ArenaTotalBytes), grouped(d.ArenaDeclareBytes))
 	totals.writeTo(ew)
 
 	for _, sec := range []struct {

@@ -40,6 +40,8 @@ func optimizeCommand() *Command {
 		pipeline string
 		sets     []string
 		sram     string
+		target   string
+		kernels  string
 		patches  string
 		split    string
 		precFile string
@@ -49,7 +51,7 @@ func optimizeCommand() *Command {
 	return &Command{
 		Name:    "optimize",
 		Summary: "rewrite a model to need less TFLM arena (patch-based first stage; more plugins via --pipeline)",
-		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--patches auto|RxC] [--split N] [--precision FILE | --bits N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
+		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--target cortex-m|host64] [--kernels reference|cmsis-nn] [--patches auto|RxC] [--split N] [--precision FILE | --bits N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
 		Help: `Passes MODEL through the plugins of --pipeline in order, each running in its own
 process (see 'quantmcu plugins'). The default pipeline is the built-in QuantMCU rewriter.
 Options are checked against each plugin's schema before anything runs; every model a plugin
@@ -57,9 +59,14 @@ returns is checked before the next step gets it.
 
 The built-in rewriter replaces the memory-heavy first stage of the network by one
 QMCU_PATCH_STAGE operator that computes it patch by patch (MCUNetV2), bit-exact in int8.
---sram, --patches, --split, --precision and --bits are short for --set quantmcu.sram=..., etc.:
-  --sram SIZE       choose the fewest MACs whose TFLM arena fits SIZE (e.g. 256KiB);
+--sram, --target, --kernels, --patches, --split, --precision and --bits are short for
+--set quantmcu.sram=..., etc.:
+  --sram SIZE       choose the fewest MACs whose whole TFLM arena (the planned head and the
+                    persistent tail, what arena_used_bytes() reports) fits SIZE (e.g. 256KiB);
                     without it, the lowest arena at <= 20% whole-network MAC overhead
+  --target T        the TFLM build the arena is predicted for: cortex-m (32-bit, default) or
+                    host64 (x86-64/AArch64 Linux)
+  --kernels K       its kernels: reference (default) or cmsis-nn (cortex-m only)
   --patches RxC     force the patch grid (rows x columns; uneven tiles allowed)
   --split N         force the number of layers in the patch stage
   --precision FILE  QuantMCU mixed precision from a spec (JSON): the checked map and its int8
@@ -80,8 +87,9 @@ model already fits --sram) or the model has nothing to patch (no tileable first 
 a fully connected or SVDF network), the model passes through unchanged (byte for byte)
 with the reason as a warning, unless --patches or --split forces a rewrite.
 Reports: <name>_summary.csv (one row: split, grid, macs_before, macs_after,
-arena_bytes_before, arena_bytes_after, ..., bitops_patch_int8, bitops_patch_mixed,
-low_branch_bytes), <name>_per-layer.csv, <name>_memory.svg, and <name>_precision.json (the
+arena_bytes_before, arena_bytes_after (the head), ..., bitops_patch_int8,
+bitops_patch_mixed, low_branch_bytes, ..., arena_total_bytes_before, arena_total_bytes_after
+(head + tail), arena_declare_bytes_after (the total rounded up to 16: the size to declare)), <name>_per-layer.csv, <name>_memory.svg, and <name>_precision.json (the
 spec used, re-applicable with --precision; for an int8-only stage, the spec in which every
 tile is an outlier tile).
 
@@ -93,7 +101,9 @@ written.`,
 		Flags: func(fs *pflag.FlagSet) {
 			fs.StringVarP(&outDir, "output-dir", "o", ".", "directory for the optimized model and reports")
 			fs.StringVar(&pipeline, "pipeline", builtin.QuantMCU, "comma-separated plugin names, run in order")
-			fs.StringVar(&sram, "sram", "", "TFLM arena budget for the QuantMCU rewriter, e.g. 256KiB")
+			fs.StringVar(&sram, "sram", "", "whole TFLM arena budget (head + tail) for the QuantMCU rewriter, e.g. 256KiB")
+			fs.StringVar(&target, "target", "", "TFLM build the arena is predicted for: cortex-m or host64")
+			fs.StringVar(&kernels, "kernels", "", "TFLM kernels: reference or cmsis-nn")
 			fs.StringVar(&patches, "patches", "", `patch grid "RxC" or "auto"`)
 			fs.StringVar(&split, "split", "", "number of layers in the patch stage (0 = automatic)")
 			fs.StringVar(&precFile, "precision", "", "precision spec (JSON) of the low-bit branch, e.g. a <name>_precision.json written before")
@@ -139,7 +149,7 @@ written.`,
 					return err
 				}
 			}
-			for _, o := range []struct{ name, value string }{{"sram", sram}, {"patches", patches}, {"split", split}, {"precision", precision}, {"bits", bits}} {
+			for _, o := range []struct{ name, value string }{{"sram", sram}, {"target", target}, {"kernels", kernels}, {"patches", patches}, {"split", split}, {"precision", precision}, {"bits", bits}} {
 				if o.value != "" {
 					sets = append(sets, builtin.QuantMCU+"."+o.name+"="+o.value)
 				}

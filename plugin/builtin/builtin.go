@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/quantmcu/quantmcu/rewrite/analysis"
 	"regexp"
 	"strconv"
 	"strings"
@@ -44,7 +45,11 @@ func (q *quantMCU) Describe() plugin.Description {
 		Summary: "patch-based rewrite of the memory-heavy first stage (MCUNetV2, bit-exact in int8) with QuantMCU mixed precision (--calib search, --precision, --bits)",
 		Options: []plugin.Option{
 			{Name: "sram", Type: plugin.Size, Default: "0",
-				Help: "TFLM arena budget, e.g. 256KiB; 0 = no budget (lowest peak at small compute overhead)"},
+				Help: "whole TFLM arena budget (head and persistent tail), e.g. 256KiB; 0 = no budget (lowest arena at small compute overhead)"},
+			{Name: "target", Type: plugin.String, Default: string(analysis.TargetCortexM),
+				Help: "TFLM build the arena is predicted for: cortex-m (32-bit) or host64", Allowed: []string{string(analysis.TargetCortexM), string(analysis.TargetHost64)}},
+			{Name: "kernels", Type: plugin.String, Default: string(analysis.KernelsReference),
+				Help: "TFLM kernel library: reference or cmsis-nn (their scratch buffers and op data differ)", Allowed: []string{string(analysis.KernelsReference), string(analysis.KernelsCMSISNN)}},
 			{Name: "patches", Type: plugin.String, Default: "auto",
 				Help: `patch grid "RxC" (e.g. 4x4) or "auto"`},
 			{Name: "split", Type: plugin.Int, Default: "0",
@@ -92,6 +97,21 @@ func options(o plugin.Options) (rewrite.Options, error) {
 		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option split: %d is not an operator count", split))
 	}
 	opts := rewrite.Options{SRAM: sram, Patches: patches, Split: int(split)}
+	for _, o2 := range []struct {
+		name string
+		set  func(string) error
+	}{
+		{"target", func(v string) (err error) { opts.Target, err = analysis.ParseTarget(v); return err }},
+		{"kernels", func(v string) (err error) { opts.Kernels, err = analysis.ParseKernels(v, opts.Target); return err }},
+	} {
+		v, err := o.String(o2.name)
+		if err != nil {
+			return rewrite.Options{}, err
+		}
+		if err := o2.set(v); err != nil {
+			return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option %s: %w", o2.name, err))
+		}
+	}
 	spec, err := o.String("precision")
 	if err != nil {
 		return rewrite.Options{}, err

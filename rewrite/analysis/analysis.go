@@ -52,6 +52,13 @@ type Report struct {
 	// to a subgraph nothing calls).
 	ArenaBytes int64
 	ArenaOp    int
+	// Tail is the persistent tail TFLM allocates besides the head, and TotalBytes = ArenaBytes
+	// + Tail.Bytes what MicroInterpreter::arena_used_bytes() reports for Target and Kernels.
+	// An arena declared with TotalBytes rounded up to 16 (DeclareBytes) suffices.
+	Tail       Tail
+	TotalBytes int64
+	Target     Target
+	Kernels    Kernels
 
 	// Planned lists the buffers handed to the planner in TFLM's order, with their offsets.
 	Planned []PlannedBuffer
@@ -140,6 +147,24 @@ type Options struct {
 	// CUSTOM operator of every subgraph). ok = false leaves the operator flagged as not
 	// analysed, with 0 MACs and no scratch.
 	Custom func(code string, sg *schema.SubGraphT, op *schema.OperatorT) (info CustomOp, ok bool)
+	// Target and Kernels name the TFLM build the arena is predicted for (zero values:
+	// cortex-m, reference kernels).
+	Target  Target
+	Kernels Kernels
+}
+
+func (o Options) target() Target {
+	if o.Target == "" {
+		return TargetCortexM
+	}
+	return o.Target
+}
+
+func (o Options) kernels() Kernels {
+	if o.Kernels == "" {
+		return KernelsReference
+	}
+	return o.Kernels
 }
 
 // CustomOp is what Options.Custom reports about a custom operator.
@@ -147,6 +172,9 @@ type CustomOp struct {
 	MACs int64
 	// Scratch lists the arena scratch sizes the kernel requests in Prepare, in order.
 	Scratch []int64
+	// Persistent lists the persistent buffers the kernel allocates (Init and Prepare), in
+	// order.
+	Persistent []int64
 }
 
 // Analyze describes m; see Report. It fails only on models whose indices are inconsistent
@@ -158,12 +186,12 @@ func AnalyzeWith(m *schema.ModelT, opts Options) (*Report, error) {
 	if err := checkIndices(m); err != nil {
 		return nil, fmt.Errorf("analysis: %w", err)
 	}
-	scratch := scratchRequests(m, opts.custom)
+	scratch := scratchRequests(m, opts)
 	lm := newLifetimeMarker(m, scratch)
 	if err := lm.mark(0); err != nil {
 		return nil, fmt.Errorf("analysis: %w", err)
 	}
-	r := &Report{PeakLiveOp: -1, ArenaOp: -1}
+	r := &Report{PeakLiveOp: -1, ArenaOp: -1, Target: opts.target(), Kernels: opts.kernels()}
 	plan, warn := offlinePlan(m, len(lm.first))
 	if warn != "" {
 		r.Warnings = append(r.Warnings, warn)
@@ -212,6 +240,9 @@ func AnalyzeWith(m *schema.ModelT, opts Options) (*Report, error) {
 		r.Planned[i].Offset = p.Offsets[i]
 	}
 	r.ArenaBytes = p.Size
+	r.Tail = opts.TailOf(ModelTailGraphs(m), len(scratch))
+	r.TotalBytes = r.ArenaBytes + r.Tail.Bytes
+	r.Warnings = append(r.Warnings, r.Tail.Warnings...)
 
 	sg := m.Subgraphs[0]
 	r.describeTensors(m, sg)

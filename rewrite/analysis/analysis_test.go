@@ -386,7 +386,8 @@ func TestNegativeModelsLoadAcceptsAnalyse(t *testing.T) {
 						fixed++
 					}
 				}
-				if fixed == 0 || len(r.Warnings) > 0 {
+				// The only warning: the ethos-u kernel's persistent data is not modelled.
+				if fixed == 0 || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "ethos-u\")): kernel data not modelled") {
 					t.Errorf("%d offline-placed buffers, warnings %v", fixed, r.Warnings)
 				}
 				// Vela puts everything at offset 0 of its 74,464-byte scratch tensors.

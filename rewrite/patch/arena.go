@@ -14,14 +14,7 @@ import (
 func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, error) {
 	sg := m.Subgraphs[0]
 	s := sp.Stage
-	inStage := map[int]bool{}
-	for _, l := range sp.Layers {
-		inStage[l.Op] = true
-	}
-	if s.Transpose >= 0 {
-		inStage[s.Transpose] = true
-	}
-	lastOp := sp.Layers[len(sp.Layers)-1].Op
+	inStage, lastOp := sp.stageOps()
 	removed := map[int]bool{}
 	for f := 1; f < len(sp.FMs)-1; f++ {
 		removed[sp.FMs[f].Tensor] = true
@@ -127,10 +120,69 @@ func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, erro
 	return p.Size, nil
 }
 
+// stageOps returns the original operators the custom op replaces (the layers and a folded
+// TRANSPOSE) and the last of them, where the custom op takes their place.
+func (sp *StagePlan) stageOps() (map[int]bool, int) {
+	inStage := map[int]bool{}
+	for _, l := range sp.Layers {
+		inStage[l.Op] = true
+	}
+	if sp.Stage.Transpose >= 0 {
+		inStage[sp.Stage.Transpose] = true
+	}
+	return inStage, sp.Layers[len(sp.Layers)-1].Op
+}
+
 func toInt32(v []int) []int32 {
 	r := make([]int32, len(v))
 	for i, x := range v {
 		r[i] = int32(x)
 	}
 	return r
+}
+
+// tail predicts the persistent arena tail of m rewritten with sp for the build ao describes:
+// subgraph 0's operators outside the stage, the custom op in the stage's place (its OpData;
+// Rewrite aligns the plan so that the kernel reads it in place), the tensors the rewritten
+// model keeps, and the scratch requests of the kept operators plus the op's own.
+func (sp *StagePlan) tail(m *schema.ModelT, base *analysis.Report, ao analysis.Options) analysis.Tail {
+	sg := m.Subgraphs[0]
+	s := sp.Stage
+	inStage, lastOp := sp.stageOps()
+	graphs := analysis.ModelTailGraphs(m)
+	custom := &schema.OperatorT{
+		Inputs:  append([]int32{int32(s.Input)}, toInt32(sp.Consts)...),
+		Outputs: []int32{int32(sp.FMs[len(sp.FMs)-1].Tensor)},
+	}
+	ns := *sg
+	ns.Operators = nil
+	var ops []analysis.TailOp
+	for oi, op := range graphs[0].Ops {
+		switch {
+		case oi == lastOp:
+			ops = append(ops, analysis.TailOp{Code: schema.BuiltinOperatorCUSTOM, Custom: CustomCode, Op: custom,
+				Info: &analysis.CustomOp{Persistent: []int64{KernelOpDataBytes(ao.Target)}}})
+			ns.Operators = append(ns.Operators, custom)
+		case !inStage[oi]:
+			ops = append(ops, op)
+			ns.Operators = append(ns.Operators, op.Op)
+		}
+	}
+	kept := 0
+	for _, u := range usedTensors(m, &ns) {
+		if u {
+			kept++
+		}
+	}
+	graphs[0] = analysis.TailGraph{Tensors: kept, SG: sg, Ops: ops}
+	requests := 0
+	if sp.ScratchBytes > 0 {
+		requests++
+	}
+	for _, b := range base.Planned {
+		if b.Kind == analysis.ScratchBuffer && (b.Subgraph != 0 || !inStage[b.Op]) {
+			requests++
+		}
+	}
+	return ao.TailOf(graphs, requests)
 }

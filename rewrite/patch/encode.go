@@ -298,7 +298,9 @@ func (sp *StagePlan) customOptions(plan []byte) ([]byte, error) {
 	b.Map(func(m *flexbuffers.Map) {
 		m.String("format", PlanFormat)
 		m.Int("version", int64(sp.planVersion()))
-		m.Blob("plan", plan)
+		// A 32-bit size field puts the plan's words at a 4-byte aligned offset: TFLM's kernel
+		// reads them in place from the model instead of copying them into the arena.
+		m.BlobWidth("plan", plan, flexbuffers.W32)
 		m.Int("scratch_bytes", sp.ScratchBytes)
 		m.Ints("grid", []int64{int64(sp.Rows), int64(sp.Cols)})
 		m.String("tool", "quantmcu "+sp.version())

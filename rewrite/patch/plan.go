@@ -23,20 +23,32 @@ const MaxOverhead = 0.20
 
 // Options steer Plan. The zero value chooses everything automatically.
 type Options struct {
-	// SRAM, when > 0, is the arena budget in bytes: Plan picks the fewest MACs whose arena
-	// fits it. Otherwise Plan picks the lowest arena whose whole-network MAC overhead is at
-	// most MaxOverhead.
+	// SRAM, when > 0, is the arena budget in bytes: Plan picks the fewest MACs whose whole
+	// arena (head and tail) fits it. Otherwise Plan picks the lowest whole arena whose
+	// whole-network MAC overhead is at most MaxOverhead.
 	SRAM int64
 	// Rows and Cols force the tile grid (both 0: automatic, p x p for p in 1..MaxGrid).
 	Rows, Cols int
 	// Split forces the number of stage layers n (0: automatic).
 	Split int
+	// Target and Kernels name the TFLM build whose whole arena (head and persistent tail)
+	// the choice minimises and SRAM bounds (zero values: cortex-m, reference kernels).
+	Target  analysis.Target
+	Kernels analysis.Kernels
+}
+
+// analysisOptions describes the TFLM build of opts to rewrite/analysis.
+func (opts Options) analysisOptions() analysis.Options {
+	t := cmp.Or(opts.Target, analysis.TargetCortexM)
+	return analysis.Options{Target: t, Kernels: cmp.Or(opts.Kernels, analysis.KernelsReference), Custom: DescribeCustomOpFor(t)}
 }
 
 // Candidate is one evaluated (split, grid) choice.
 type Candidate struct {
 	Split, Rows, Cols int
 	ArenaBytes        int64 // TFLM arena head of the rewritten model
+	TotalBytes        int64 // whole arena: head + persistent tail (arena_used_bytes)
+	TailBytes         int64
 	ScratchBytes      int64 // the op's scratch request
 	PatchMACs         int64 // stage MACs with halo recomputation (full kernel windows)
 	NetworkMACs       int64 // whole-network MACs after the rewrite
@@ -80,7 +92,13 @@ type Report struct {
 	StageOverhead               float64 // PatchMACs / StageMACs - 1
 	NetworkOverhead             float64 // MACsAfter / MACsBefore - 1
 
-	ArenaBefore, ArenaAfter int64
+	ArenaBefore, ArenaAfter int64 // the non-persistent head
+	// TailBefore/After are the persistent tails and TotalBefore/After head + tail, what
+	// arena_used_bytes() reports on Target with Kernels.
+	TailBefore, TailAfter   int64
+	TotalBefore, TotalAfter int64
+	Target                  analysis.Target
+	Kernels                 analysis.Kernels
 	ScratchBytes            int64
 
 	Layers     []LayerReport
@@ -160,7 +178,8 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 			return nil, fmt.Errorf("%w: subgraph 0 has control-flow operators", ErrUnsupported)
 		}
 	}
-	base, err := analysis.Analyze(m)
+	ao := opts.analysisOptions()
+	base, err := analysis.AnalyzeWith(m, ao)
 	if err != nil {
 		return nil, fmt.Errorf("patch: %w", err)
 	}
@@ -193,7 +212,7 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 				}
 				continue
 			}
-			c, err := sp.candidate(m, base)
+			c, err := sp.candidate(m, base, ao)
 			if err != nil {
 				return nil, fmt.Errorf("patch: %w", err)
 			}
@@ -237,17 +256,17 @@ func choose(cands []Candidate, opts Options, macsBefore int64) (Candidate, error
 	var ok []Candidate
 	if opts.SRAM > 0 {
 		for _, c := range cands {
-			if c.ArenaBytes <= opts.SRAM {
+			if c.TotalBytes <= opts.SRAM {
 				ok = append(ok, c)
 			}
 		}
 		if len(ok) == 0 {
-			lo := slices.MinFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.ArenaBytes, b.ArenaBytes) })
-			return Candidate{}, fmt.Errorf("%w: no split and grid fits --sram %d B: the smallest arena is %d B (split %d, grid %dx%d)",
-				ErrUnsupported, opts.SRAM, lo.ArenaBytes, lo.Split, lo.Rows, lo.Cols)
+			lo := slices.MinFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.TotalBytes, b.TotalBytes) })
+			return Candidate{}, fmt.Errorf("%w: no split and grid fits --sram %d B: the smallest whole arena (head and tail) is %d B (split %d, grid %dx%d)",
+				ErrUnsupported, opts.SRAM, lo.TotalBytes, lo.Split, lo.Rows, lo.Cols)
 		}
 		return slices.MinFunc(ok, func(a, b Candidate) int {
-			return cmp.Or(cmp.Compare(a.NetworkMACs, b.NetworkMACs), cmp.Compare(a.ArenaBytes, b.ArenaBytes), tieBreak(a, b))
+			return cmp.Or(cmp.Compare(a.NetworkMACs, b.NetworkMACs), cmp.Compare(a.TotalBytes, b.TotalBytes), tieBreak(a, b))
 		}), nil
 	}
 	for _, c := range cands {
@@ -258,11 +277,11 @@ func choose(cands []Candidate, opts Options, macsBefore int64) (Candidate, error
 	if len(ok) == 0 {
 		// Every candidate costs more than the budget: take the cheapest in MACs.
 		return slices.MinFunc(cands, func(a, b Candidate) int {
-			return cmp.Or(cmp.Compare(a.NetworkMACs, b.NetworkMACs), cmp.Compare(a.ArenaBytes, b.ArenaBytes), tieBreak(a, b))
+			return cmp.Or(cmp.Compare(a.NetworkMACs, b.NetworkMACs), cmp.Compare(a.TotalBytes, b.TotalBytes), tieBreak(a, b))
 		}), nil
 	}
 	return slices.MinFunc(ok, func(a, b Candidate) int {
-		return cmp.Or(cmp.Compare(a.ArenaBytes, b.ArenaBytes), cmp.Compare(a.NetworkMACs, b.NetworkMACs), tieBreak(a, b))
+		return cmp.Or(cmp.Compare(a.TotalBytes, b.TotalBytes), cmp.Compare(a.NetworkMACs, b.NetworkMACs), tieBreak(a, b))
 	}), nil
 }
 
@@ -318,7 +337,7 @@ func sum(v []int64) int64 {
 }
 
 // candidate evaluates MACs and the rewritten model's arena.
-func (sp *StagePlan) candidate(m *schema.ModelT, base *analysis.Report) (Candidate, error) {
+func (sp *StagePlan) candidate(m *schema.ModelT, base *analysis.Report, ao analysis.Options) (Candidate, error) {
 	orig, _, patch, _ := sp.macs()
 	after := base.MACs - sum(orig) + sum(patch)
 	arena, err := sp.arena(m, base)
@@ -327,6 +346,8 @@ func (sp *StagePlan) candidate(m *schema.ModelT, base *analysis.Report) (Candida
 	}
 	c := Candidate{Split: sp.Split, Rows: sp.Rows, Cols: sp.Cols, ArenaBytes: arena, ScratchBytes: sp.ScratchBytes,
 		PatchMACs: sum(patch), NetworkMACs: after}
+	tail := sp.tail(m, base, ao)
+	c.TailBytes, c.TotalBytes = tail.Bytes, arena+tail.Bytes
 	if base.MACs > 0 {
 		c.Overhead = float64(after)/float64(base.MACs) - 1
 	}
@@ -337,12 +358,14 @@ func (sp *StagePlan) report(base *analysis.Report, c Candidate) *Report {
 	s := sp.Stage
 	r := &Report{Split: sp.Split, Rows: sp.Rows, Cols: sp.Cols, FirstOp: s.Layers[0].Op, LastOp: sp.Layers[sp.Split-1].Op,
 		Transpose: s.Transpose >= 0, MACsBefore: base.MACs, MACsAfter: c.NetworkMACs, NetworkOverhead: c.Overhead,
-		ArenaBefore: base.ArenaBytes, ArenaAfter: c.ArenaBytes, ScratchBytes: sp.ScratchBytes, Reasons: s.Reasons}
+		ArenaBefore: base.ArenaBytes, ArenaAfter: c.ArenaBytes, ScratchBytes: sp.ScratchBytes, Reasons: s.Reasons,
+		TailBefore: base.Tail.Bytes, TailAfter: c.TailBytes, TotalBefore: base.TotalBytes, TotalAfter: c.TotalBytes,
+		Target: base.Target, Kernels: base.Kernels}
 	if s.Transpose >= 0 {
 		r.FirstOp = s.Transpose
 	}
-	if r.ArenaAfter >= r.ArenaBefore {
-		r.Note = fmt.Sprintf("patch-based inference does not lower the arena (%d B before, %d B after): the activation peak lies outside every tileable prefix", r.ArenaBefore, r.ArenaAfter)
+	if r.TotalAfter >= r.TotalBefore {
+		r.Note = fmt.Sprintf("patch-based inference does not lower the arena (%d B before, %d B after, head and tail): the activation peak lies outside every tileable prefix", r.TotalBefore, r.TotalAfter)
 	}
 	orig, origClip, patch, patchClip := sp.macs()
 	r.StageMACs, r.StageMACsClipped, r.PatchMACs, r.PatchMACsClipped = sum(orig), sum(origClip), sum(patch), sum(patchClip)

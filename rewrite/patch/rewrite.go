@@ -137,10 +137,9 @@ func addWeightCopies(m *schema.ModelT, plan *StagePlan, extra [][]byte) {
 	sg.Tensors = ts
 }
 
-// removeDeadTensors drops the tensors of subgraph 0 that no operator, subgraph input/output
-// or signature references, renumbering the rest in order.
-func removeDeadTensors(m *schema.ModelT) {
-	sg := m.Subgraphs[0]
+// usedTensors marks the tensors of sg (subgraph 0 of m) that an operator, sg's inputs or
+// outputs, or a signature references.
+func usedTensors(m *schema.ModelT, sg *schema.SubGraphT) []bool {
 	used := make([]bool, len(sg.Tensors))
 	mark := func(ts []int32) {
 		for _, t := range ts {
@@ -165,6 +164,14 @@ func removeDeadTensors(m *schema.ModelT) {
 			}
 		}
 	}
+	return used
+}
+
+// removeDeadTensors drops the tensors of subgraph 0 that no operator, subgraph input/output
+// or signature references, renumbering the rest in order.
+func removeDeadTensors(m *schema.ModelT) {
+	sg := m.Subgraphs[0]
+	used := usedTensors(m, sg)
 	newIndex := make([]int32, len(sg.Tensors))
 	var tensors []*schema.TensorT
 	for i, t := range sg.Tensors {

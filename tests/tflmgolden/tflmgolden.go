@@ -84,3 +84,13 @@ func ArenaHeads(cases []Case) map[string]int64 {
 	}
 	return out
 }
+
+// ArenaUsed maps each model of the index to TFLM's arena_used_bytes() (head and tail) of the
+// x86-64 build.
+func ArenaUsed(cases []Case) map[string]int64 {
+	out := map[string]int64{}
+	for _, c := range cases {
+		out[c.ModelRel] = c.ArenaUsed
+	}
+	return out
+}

@@ -240,9 +240,13 @@ func (b *Builder) createVector(items []item, elem Type, fixed bool, keys *item) 
 }
 
 // sized writes a count-prefixed byte string (strings get a terminating 0).
-func (b *Builder) sized(t Type, s string, bs []byte) {
+func (b *Builder) sized(t Type, s string, bs []byte) { b.sizedWidth(t, s, bs, W8) }
+
+// sizedWidth writes a string or blob whose size field is at least min wide; the field is
+// aligned to its width, so the data that follows is too.
+func (b *Builder) sizedWidth(t Type, s string, bs []byte, min Width) {
 	n := len(s) + len(bs)
-	w := widthU(uint64(n))
+	w := max(min, widthU(uint64(n)))
 	b.writeUint(uint64(n), b.align(w))
 	loc := uint64(len(b.buf))
 	b.buf = append(b.buf, s...)
@@ -450,6 +454,15 @@ func (b *Builder) Blob(data []byte) {
 	}
 }
 
+// BlobWidth adds a blob whose size field is at least min wide: its data then starts at an
+// offset of the buffer that is a multiple of min's byte width (W32: a reader can use the
+// data in place as int32 words when the buffer itself is 4-byte aligned).
+func (b *Builder) BlobWidth(data []byte, min Width) {
+	if b.valueOK() {
+		b.sizedWidth(TypeBlob, "", data, min)
+	}
+}
+
 // Key adds a key value (a 0-terminated string without a count; keys are shared).
 func (b *Builder) Key(k string) {
 	if !b.valueOK() {
@@ -603,6 +616,13 @@ func (m *Map) String(key, s string) {
 func (m *Map) Blob(key string, data []byte) {
 	if m.keyOK(key) {
 		m.b.Blob(data)
+	}
+}
+
+// BlobWidth adds key: a blob whose data is aligned to min's byte width (see Builder.BlobWidth).
+func (m *Map) BlobWidth(key string, data []byte, min Width) {
+	if m.keyOK(key) {
+		m.b.BlobWidth(data, min)
 	}
 }
 

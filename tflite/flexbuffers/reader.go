@@ -257,6 +257,18 @@ func (v Value) Blob() ([]byte, error) {
 }
 
 // sizedBytes returns the bytes of a string or blob, checking a string's terminating 0.
+// BlobOffset returns the offset of a blob's data within the whole FlexBuffer.
+func (v Value) BlobOffset() (int, error) {
+	if v.typ != TypeBlob {
+		return 0, wrongType(v.typ, "a blob")
+	}
+	if _, err := v.sizedBytes(); err != nil {
+		return 0, err
+	}
+	start, _, err := v.counted()
+	return start, err
+}
+
 func (v Value) sizedBytes() ([]byte, error) {
 	start, n, err := v.counted()
 	if err != nil {

@@ -1,7 +1,9 @@
 // TFLM kernel of QMCU_PATCH_STAGE: a thin adapter around the portable C patch loop.
 //
-// Init copies the binary plan out of the FlexBuffer custom options into a persistent,
-// 4-byte-aligned buffer and parses it; Prepare checks the op's tensors against the plan and
+// Init parses the binary plan where it lies in the FlexBuffer custom options when it is
+// 4-byte aligned there (quantmcu writes it so: the model's bytes, usually in flash, are read
+// in place and the arena keeps only OpData), and otherwise copies it into a persistent,
+// 4-byte-aligned buffer first; Prepare checks the op's tensors against the plan and
 // requests the plan's scratch buffer in the arena; Eval runs the C patch loop. The plan format
 // is ../PLAN.md.
 #include <stddef.h>
@@ -29,8 +31,8 @@ constexpr size_t kMessageBytes = 128;
 
 // Per-node state, in the persistent arena.
 struct OpData {
-  qmcu_plan plan;     // points into words
-  int32_t* words;     // the plan, copied and aligned
+  qmcu_plan plan;        // points into words
+  const int32_t* words;  // the plan: in the model, or an aligned copy in the arena
   int scratch_index;  // -1 when the plan needs no scratch
   PatchStageStats stats;
 };
@@ -42,7 +44,7 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
   }
   const uint8_t* options = reinterpret_cast<const uint8_t*>(buffer);
   // The options come from the model file: verify the FlexBuffer before reading it (alignment
-  // is not required: the plan blob is copied anyway).
+  // is not required: an unaligned plan blob is copied).
   flexbuffers::Verifier verifier(options, length, nullptr, /*_check_alignment=*/false);
   if (!verifier.VerifyBuffer()) {
     MicroPrintf("%s: custom options are not a valid FlexBuffer", kPatchStageOpName);
@@ -75,15 +77,23 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
   const flexbuffers::Blob plan = blob.AsBlob();
   tflite::MicroContext* micro_context = tflite::GetMicroContext(context);
   OpData* data = static_cast<OpData*>(micro_context->AllocatePersistentBuffer(sizeof(OpData)));
-  // Persistent buffers are aligned for any type; the plan's words are little-endian, as are
-  // the targets TFLM runs on.
-  int32_t* words = static_cast<int32_t*>(micro_context->AllocatePersistentBuffer(plan.size()));
-  if (data == nullptr || words == nullptr) {
-    MicroPrintf("%s: arena too small for the plan (%d bytes)", kPatchStageOpName,
-                static_cast<int>(plan.size()));
+  if (data == nullptr) {
+    MicroPrintf("%s: arena too small for the op data", kPatchStageOpName);
     return nullptr;
   }
-  memcpy(words, plan.data(), plan.size());
+  // The plan's words are little-endian, as are the targets TFLM runs on. Persistent buffers
+  // are aligned for any type.
+  const int32_t* words = reinterpret_cast<const int32_t*>(plan.data());
+  if (reinterpret_cast<uintptr_t>(plan.data()) % alignof(int32_t) != 0) {
+    int32_t* copy = static_cast<int32_t*>(micro_context->AllocatePersistentBuffer(plan.size()));
+    if (copy == nullptr) {
+      MicroPrintf("%s: arena too small for the plan (%d bytes)", kPatchStageOpName,
+                  static_cast<int>(plan.size()));
+      return nullptr;
+    }
+    memcpy(copy, plan.data(), plan.size());
+    words = copy;
+  }
   data->words = words;
   data->scratch_index = -1;
   data->stats = PatchStageStats{0, 0, 0};
