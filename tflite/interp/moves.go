@@ -387,6 +387,10 @@ func (c *prep) depthSpace(toSpace bool) (kernel, error) {
 	}
 	in, _ := c.in(0)
 	out, _ := c.out(0)
+	// TFLM's kernels take float32 and int8 only.
+	if err := c.wantType(in, schema.TensorTypeINT8, schema.TensorTypeFLOAT32); err != nil {
+		return nil, err
+	}
 	elem, err := c.moveTypes(in, out)
 	if err != nil {
 		return nil, err

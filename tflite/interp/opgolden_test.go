@@ -1060,6 +1060,40 @@ func conv16Cases() []opCase {
 
 func transposeConvCases() []opCase {
 	var cs []opCase
+	for _, bt := range []schema.TensorType{schema.TensorTypeINT64, schema.TensorTypeINT16, noBias} {
+		bname := "nobias"
+		if bt != noBias {
+			bname = typeName(bt) + "bias"
+		}
+		cs = append(cs, opCase{name: "transpose_conv_16x8_k3_s2_same_" + bname, build: func(b *builder.Builder) {
+			rng := rand.New(rand.NewPCG(3, hashName(bname)))
+			const h, w, ic, oc = 4, 5, 3, 4
+			inQ, outQ := &tq{0.0005, 0}, &tq{0.003, 0}
+			scales := []float32{0.01, 0.012, 0.008, 0.015}
+			shape := constI32(b, "output_shape", []int32{4}, 1, 2*h, 2*w, oc)
+			wT := b.AddTensor(builder.TensorSpec{Name: "weights", Type: schema.TensorTypeINT8, Shape: []int32{oc, 3, 3, ic}, Scale: scales, ZeroPoint: make([]int64, oc), Data: randBytes(rng, oc*9*ic)})
+			x := in(b, schema.TensorTypeINT16, []int32{1, h, w, ic}, inQ)
+			bias := builder.NoTensor
+			bs := make([]float32, oc)
+			for i := range bs {
+				bs[i] = inQ.scale * scales[i]
+			}
+			switch bt {
+			case schema.TensorTypeINT64:
+				bias = biasTensor(b, rng, bt, oc, bs, 200000)
+			case schema.TensorTypeINT16:
+				d := make([]byte, 2*oc)
+				for i := 0; i < len(d); i += 2 {
+					binary.LittleEndian.PutUint16(d[i:], uint16(int16(rng.IntN(20001)-10000)))
+				}
+				bias = b.AddTensor(builder.TensorSpec{Name: "bias", Type: bt, Shape: []int32{oc}, Scale: bs, ZeroPoint: make([]int64, oc), Data: d})
+			}
+			y := act(b, "output", schema.TensorTypeINT16, []int32{1, 2 * h, 2 * w, oc}, outQ)
+			b.AddOperator(schema.BuiltinOperatorTRANSPOSE_CONV, []builder.Tensor{shape, wT, x, bias}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsTransposeConvOptions, &schema.TransposeConvOptionsT{Padding: schema.PaddingSAME, StrideH: 2, StrideW: 2}))
+			b.Output(y)
+		}})
+	}
 	for _, ty := range []schema.TensorType{schema.TensorTypeINT8, schema.TensorTypeFLOAT32} {
 		for _, g := range []struct {
 			name      string

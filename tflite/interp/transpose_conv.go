@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
@@ -24,14 +25,19 @@ func (c *prep) transposeConv() (kernel, error) {
 	input, _ := c.in(2)
 	bias := c.optIn(3)
 	output, _ := c.out(0)
-	if err := c.wantType(input, schema.TensorTypeINT8, schema.TensorTypeFLOAT32); err != nil {
+	if err := c.wantType(input, schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeFLOAT32); err != nil {
 		return nil, err
 	}
 	ty := c.info(input).Type
-	for _, t := range []int{filter, output} {
-		if c.info(t).Type != ty {
-			return nil, c.errorf("%s: type differs from the input", c.desc(t))
-		}
+	wantFilter := ty
+	if ty == schema.TensorTypeINT16 {
+		wantFilter = schema.TensorTypeINT8 // 16x8
+	}
+	if c.info(filter).Type != wantFilter {
+		return nil, c.errorf("%s: type must be %s for %s input", c.desc(filter), tflite.TypeName(wantFilter), tflite.TypeName(ty))
+	}
+	if c.info(output).Type != ty {
+		return nil, c.errorf("%s: type differs from the input", c.desc(output))
 	}
 	for _, t := range []int{input, filter, output} {
 		if err := c.wantRank(t, 4); err != nil {
@@ -94,6 +100,9 @@ func (c *prep) transposeConv() (kernel, error) {
 			}
 		}), nil
 	}
+	if ty == schema.TensorTypeINT16 {
+		return c.transposeConv16(g, input, filter, bias, output, opts)
+	}
 	rq, err := c.convRequant(input, filter, output, oc, opts.FusedActivationFunction)
 	if err != nil {
 		return nil, err
@@ -126,6 +135,56 @@ func (c *prep) transposeConv() (kernel, error) {
 				a += bv[ch]
 			}
 			dst[o] = rq.output(a, ch)
+		}
+	}), nil
+}
+
+// transposeConv16 is the 16x8 TRANSPOSE_CONV: int16 input and output, int8 filter, an
+// int64 (or int16, widened) bias, int64 accumulation, no zero points, TFLM's int64
+// MultiplyByQuantizedMultiplier.
+func (c *prep) transposeConv16(g tconvGeom, input, filter, bias, output int, opts *schema.TransposeConvOptionsT) (kernel, error) {
+	oc := g.os[3]
+	mult, shift, oq, err := c.perChannel16(input, filter, output, oc)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkShift64(shift); err != nil {
+		return nil, err
+	}
+	lo, hi, err := c.activationRangeTyped(opts.FusedActivationFunction, output, oq)
+	if err != nil {
+		return nil, err
+	}
+	bv := make([]int64, oc)
+	if bias >= 0 {
+		if err := c.wantType(bias, schema.TensorTypeINT64, schema.TensorTypeINT16); err != nil {
+			return nil, err
+		}
+		if err := c.wantConst(bias); err != nil {
+			return nil, err
+		}
+		if c.elements(bias) != oc {
+			return nil, c.errorf("%s has %d elements, want %d", c.desc(bias), c.elements(bias), oc)
+		}
+		if c.info(bias).Type == schema.TensorTypeINT16 {
+			for i, v := range i16(c.p.constant[bias])[:oc] {
+				bv[i] = int64(v)
+			}
+		} else {
+			copy(bv, view[int64](c.p.constant[bias])[:oc])
+		}
+	}
+	w := i8(c.p.constant[filter])
+	n := c.elements(output)
+	c.p.scratch = max(c.p.scratch, 8*n)
+	return kernelFunc(func(x *execCtx) {
+		src, dst := i16(x.data[input]), i16(x.data[output])
+		acc := view[int64](x.scratch[0])[:n]
+		clear(acc)
+		g.scatter(func(o, i, wi int) { acc[o] += int64(int32(src[i]) * int32(w[wi])) })
+		for o, a := range acc {
+			ch := o % oc
+			dst[o] = requant16(a+bv[ch], true, mult[ch], shift[ch], 0, lo, hi)
 		}
 	}), nil
 }
