@@ -72,6 +72,8 @@ type Result struct {
 	Diagnostics []Diagnostic
 	// Search is what QuantMCU's search did (nil without Options.Calib).
 	Search *SearchReport
+	// Stage is the patch plan's report (FirstOp > LastOp when the model is kept unchanged).
+	Stage *patch.Report
 }
 
 // ErrUnsupported marks models or options the rewriter refuses (the user's input is at
@@ -166,6 +168,7 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 			"memory.svg":    rep.memorySVG(),
 		},
 		Summary: rep.summaryText(),
+		Stage:   sp.Report,
 	}
 	if spec != nil {
 		if res.Artifacts["precision.json"], err = spec.Marshal(); err != nil {
@@ -247,6 +250,7 @@ func keepOriginal(m *schema.ModelT, before *analysis.Report, plan *patch.Report)
 			"memory.svg":    rep.memorySVG(),
 		},
 		Summary: rep.summaryText(),
+		Stage:   kept,
 	}
 	res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Warning, Operator: -1, Message: kept.Note})
 	return res

@@ -287,6 +287,11 @@ QMCU_DSP_INLINE void dsp_dw_tap1x4(int32_t v, const int8_t *f, int32_t *a0, int3
   *a3 = __smlatt(vv, wo, *a3);
 }
 
+/* Where depthwise_dsp's general group loop starts: after the groups of the 3x3 path. */
+QMCU_DSP_INLINE int32_t oc_start(int32_t dm, int32_t nx, int32_t ny, int32_t groups) {
+  return dm == 1 && nx == 3 && ny == 3 ? groups : 0;
+}
+
 /* DEPTHWISE_CONV_2D on int8 channels in place, four output channels per pass with their
  * accumulators in registers over the in-map taps: with depth multiplier 1 the four channels'
  * inputs are one word (SXTAB16 adds the offset to two of them at once), with a multiple of 4
@@ -320,7 +325,26 @@ static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_d
       nx = fx1 - fx0;
       first = ibase + (ptrdiff_t)(by + fy0 * dh) * irow + (ptrdiff_t)(bx + fx0 * dw) * icol;
       wfirst = weights + ((ptrdiff_t)fy0 * kw + fx0) * c;
-      for (oc = 0; oc < groups; oc += 4) {
+      if (dm == 1 && nx == 3 && fy1 - fy0 == 3) {
+        /* A whole 3x3 window (the interior of 3x3 layers): nine taps at fixed offsets. */
+        const ptrdiff_t r1 = row_step, r2 = 2 * row_step, t1 = tap_step, t2 = 2 * tap_step;
+        const ptrdiff_t w1 = wrow, w2 = 2 * wrow, c1 = c, c2 = 2 * (ptrdiff_t)c;
+        for (oc = 0; oc < groups; oc += 4) {
+          int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+          const int8_t *px = first + oc, *f = wfirst + oc;
+          dsp_dw_tap4(px, f, off2, &a0, &a1, &a2, &a3);
+          dsp_dw_tap4(px + t1, f + c1, off2, &a0, &a1, &a2, &a3);
+          dsp_dw_tap4(px + t2, f + c2, off2, &a0, &a1, &a2, &a3);
+          dsp_dw_tap4(px + r1, f + w1, off2, &a0, &a1, &a2, &a3);
+          dsp_dw_tap4(px + r1 + t1, f + w1 + c1, off2, &a0, &a1, &a2, &a3);
+          dsp_dw_tap4(px + r1 + t2, f + w1 + c2, off2, &a0, &a1, &a2, &a3);
+          dsp_dw_tap4(px + r2, f + w2, off2, &a0, &a1, &a2, &a3);
+          dsp_dw_tap4(px + r2 + t1, f + w2 + c1, off2, &a0, &a1, &a2, &a3);
+          dsp_dw_tap4(px + r2 + t2, f + w2 + c2, off2, &a0, &a1, &a2, &a3);
+          dsp_emit4(&q, o, oc, a0, a1, a2, a3);
+        }
+      }
+      for (oc = oc_start(dm, nx, fy1 - fy0, groups); oc < groups; oc += 4) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         const int8_t *rowp = first + (dm == 1 ? oc : oc / dm), *wrowp = wfirst + oc;
         for (fy = fy0; fy < fy1; fy++, rowp += row_step, wrowp += wrow) {

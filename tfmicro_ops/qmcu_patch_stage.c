@@ -8,6 +8,18 @@
 #include "qmcu_kernels.h"
 #include "qmcu_msg.h"
 
+/* Profiling builds (host/mcuprof's per-layer images) mark every layer of every tile with calls
+ * to marker functions an instruction-counting emulator watches; other builds compile nothing. */
+#ifdef QMCU_PROFILE_LAYERS
+void qmcu_profile_begin(void);
+void qmcu_profile_end(void);
+#define QMCU_LAYER_BEGIN() qmcu_profile_begin()
+#define QMCU_LAYER_END() qmcu_profile_end()
+#else
+#define QMCU_LAYER_BEGIN() ((void)0)
+#define QMCU_LAYER_END() ((void)0)
+#endif
+
 /* Decodes a layer record into kernel parameters. */
 static void layer_params(const int32_t *w, int32_t flags, qmcu_params *k) {
   k->kh = w[QMCU_L_KH];
@@ -296,6 +308,7 @@ int qmcu_patch_stage_run(const qmcu_plan *p, const void *input, const void *cons
   const int8_t *in = (const int8_t *)input;
   int8_t *out = (int8_t *)output, *sc = (int8_t *)scratch;
   int32_t t, l;
+  int rc;
   if (step < 1) step = 1;
   if (end > p->n_tiles) end = p->n_tiles;
   for (t = first < 0 ? 0 : first; t < end; t += step) {
@@ -306,8 +319,10 @@ int qmcu_patch_stage_run(const qmcu_plan *p, const void *input, const void *cons
         low = !outlier_tile(p, t, sc);
         stats->outlier_tiles += !low;
       }
-      if (run_layer(p, t, l, low ? p->low_layers[l] : p->layers[l], low, prepared, flags, in, consts, out, sc) != QMCU_OK)
-        return QMCU_E_PLAN;
+      QMCU_LAYER_BEGIN();
+      rc = run_layer(p, t, l, low ? p->low_layers[l] : p->layers[l], low, prepared, flags, in, consts, out, sc);
+      QMCU_LAYER_END();
+      if (rc != QMCU_OK) return QMCU_E_PLAN;
     }
     stats->tiles++;
   }

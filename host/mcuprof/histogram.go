@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -68,4 +69,30 @@ func ParseHistograms(r io.Reader) ([]Histogram, error) {
 		return nil, fmt.Errorf("histogram: segment %d not closed (the guest stopped inside it)", len(out)-1)
 	}
 	return out, nil
+}
+
+// Merge adds histograms address by address.
+func Merge(hs []Histogram) Histogram {
+	if len(hs) == 1 {
+		return hs[0]
+	}
+	byAddr := map[uint64]*PC{}
+	var out Histogram
+	for _, h := range hs {
+		out.Insns += h.Insns
+		for _, p := range h.PCs {
+			if q := byAddr[p.Addr]; q != nil {
+				q.Count += p.Count
+				q.Taken += p.Taken
+			} else {
+				c := p
+				byAddr[p.Addr] = &c
+			}
+		}
+	}
+	for _, p := range byAddr {
+		out.PCs = append(out.PCs, *p)
+	}
+	sort.Slice(out.PCs, func(i, j int) bool { return out.PCs[i].Addr < out.PCs[j].Addr })
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/rewrite/patch"
 	"github.com/quantmcu/quantmcu/tflite"
 )
 
@@ -35,9 +36,19 @@ func tools(t testing.TB) (Tools, string) {
 	return tl, plugin
 }
 
-// realStage optimizes a shared model with default options and returns its patch stage on a
-// real input.
+// realStage optimizes a shared model and returns its patch stage on a real input.
 func realStage(t testing.TB, model, input string, opts rewrite.Options) *Stage {
+	t.Helper()
+	s, _ := realStageResult(t, model, input, opts)
+	return s
+}
+
+// stageResult is what the rewriter reported about the stage.
+type stageResult struct {
+	layers []patch.LayerReport
+}
+
+func realStageResult(t testing.TB, model, input string, opts rewrite.Options) (*Stage, stageResult) {
 	t.Helper()
 	d := sharedData(t)
 	m, err := tflite.Load(filepath.Join(d, "models", model))
@@ -56,7 +67,7 @@ func realStage(t testing.TB, model, input string, opts rewrite.Options) *Stage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, stageResult{layers: res.Stage.Layers}
 }
 
 // TestCountsDeterministic runs person_detect's patch stage (real person image) on the emulated

@@ -127,6 +127,9 @@ func (s *Stage) Parsed() *tfmicroops.Plan { return s.parsed }
 // Build selects how a stage image is compiled.
 type Build struct {
 	Opt string // optimization flag, "-O2" when empty
+	// PerLayer compiles the patch loop with QMCU_PROFILE_LAYERS: every layer of every tile is
+	// a segment, so Run.Layers splits the counts by layer.
+	PerLayer bool
 }
 
 func (b Build) opt() string {
@@ -232,6 +235,9 @@ func (t Tools) BuildStage(dir string, s *Stage, target Target, b Build) (string,
 		return "", err
 	}
 	args := append([]string{"-std=gnu99", "-Wall", "-Wextra", "-Werror", b.opt()}, target.Flags...)
+	if b.PerLayer {
+		args = append(args, "-DQMCU_PROFILE_LAYERS")
+	}
 	elfPath := filepath.Join(dir, "stage.elf")
 	args = append(args, "--specs=nano.specs", "-nostartfiles", "-T", "stage.ld", "-I", ".", "-o", elfPath)
 	cmd := exec.Command(t.GCC, append(args, srcs...)...)
@@ -244,10 +250,17 @@ func (t Tools) BuildStage(dir string, s *Stage, target Target, b Build) (string,
 
 // Run is one evaluation of the stage measured under the plugin.
 type Run struct {
-	Insns     uint64          // executed instructions (the whole qmcu_patch_stage_run)
+	Insns     uint64          // executed instructions (the whole qmcu_patch_stage_run, or its layers)
 	CyclesM4  float64         // DefaultCostM4 over the histogram
 	Functions []FunctionCount // by function, most cycles first
-	Histogram Histogram
+	Histogram Histogram       // all segments of the run merged
+	Layers    []LayerCount    // per plan layer, summed over tiles (Build.PerLayer only)
+}
+
+// LayerCount is one plan layer's share of a run.
+type LayerCount struct {
+	Insns    uint64
+	CyclesM4 float64
 }
 
 // Measurement is one stage image run under the plugin: the stage evaluated with the portable
@@ -271,15 +284,20 @@ func (t Tools) Measure(ctx context.Context, plugin, workDir string, s *Stage, ta
 	if err != nil {
 		return nil, err
 	}
-	out, segs, err := t.Run(ctx, plugin, elfPath, target, 10*time.Minute)
+	out, segs, err := t.Run(ctx, plugin, elfPath, target, 20*time.Minute)
 	if err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(out) != "ok" {
 		return nil, fmt.Errorf("%s (%s): the emulated stage failed: %s", target.Name, b.opt(), strings.TrimSpace(out))
 	}
-	if len(segs) != 2 {
-		return nil, fmt.Errorf("%s (%s): %d profiled segments, want 2", target.Name, b.opt(), len(segs))
+	per := 1
+	layers := len(s.parsed.Layers())
+	if b.PerLayer {
+		per = s.parsed.NumTiles() * layers
+	}
+	if len(segs) != 2*per {
+		return nil, fmt.Errorf("%s (%s): %d profiled segments, want %d", target.Name, b.opt(), len(segs), 2*per)
 	}
 	dis, err := t.Disassemble(elfPath)
 	if err != nil {
@@ -289,8 +307,19 @@ func (t Tools) Measure(ctx context.Context, plugin, workDir string, s *Stage, ta
 	if err != nil {
 		return nil, err
 	}
-	run := func(h Histogram) Run {
-		return Run{Insns: h.Insns, CyclesM4: DefaultCostM4.Cycles(h, dis), Functions: DefaultCostM4.ByFunction(h, dis, syms), Histogram: h}
+	run := func(segs []Histogram) Run {
+		var r Run
+		if b.PerLayer {
+			r.Layers = make([]LayerCount, layers)
+			for i, h := range segs {
+				r.Layers[i%layers].Insns += h.Insns
+				r.Layers[i%layers].CyclesM4 += DefaultCostM4.Cycles(h, dis)
+			}
+		}
+		r.Histogram = Merge(segs)
+		r.Insns, r.CyclesM4 = r.Histogram.Insns, DefaultCostM4.Cycles(r.Histogram, dis)
+		r.Functions = DefaultCostM4.ByFunction(r.Histogram, dis, syms)
+		return r
 	}
-	return &Measurement{Target: target, Build: b, Portable: run(segs[0]), Default: run(segs[1])}, nil
+	return &Measurement{Target: target, Build: b, Portable: run(segs[:per]), Default: run(segs[per:])}, nil
 }

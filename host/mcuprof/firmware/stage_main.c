@@ -33,10 +33,14 @@ static int run(const qmcu_plan *plan, int32_t flags, const char *name) {
   qmcu_stats stats = {0, 0};
   int rc;
   memset(output, 0x55, output_bytes);
+#ifndef QMCU_PROFILE_LAYERS /* else the patch loop marks every layer of every tile */
   qmcu_profile_begin();
+#endif
   rc = qmcu_patch_stage_run(plan, stage_input, stage_consts, output, scratch, 0, plan->n_tiles, 1,
                             NULL, flags, &stats);
+#ifndef QMCU_PROFILE_LAYERS
   qmcu_profile_end();
+#endif
   if (rc != QMCU_OK) {
     mcu_puts(name);
     mcu_puts(": the stage failed\n");
@@ -50,7 +54,8 @@ static int run(const qmcu_plan *plan, int32_t flags, const char *name) {
   return 0;
 }
 
-/* Segment 0: the portable loops; segment 1: the default ones (DSP where the core has it). */
+/* Segment 0: the portable loops; segment 1: the default ones (DSP where the core has it). With
+ * QMCU_PROFILE_LAYERS, one segment per layer and tile instead, in the same two runs. */
 int main(void) {
   static char msg[160];
   static qmcu_plan plan;

@@ -1,0 +1,46 @@
+package mcuprof
+
+import (
+	"context"
+	"testing"
+
+	"github.com/quantmcu/quantmcu/rewrite"
+)
+
+// sharedModels are the four patchable shared models with one real input each.
+var sharedModels = []struct{ model, input string }{
+	{"person_detect.tflite", "person_96x96x1_int8.raw"},
+	{"vww_96_int8.tflite", "vww96_person_crop_96x96x3_int8.raw"},
+	{"pretrainedResnet_quant.tflite", "0_airplane_32x32x3_int8.raw"},
+	{"mobilenet_v2_quantized_1x3x224x224.tflite", "mbv2pt_n01440764_tench_1x3x224x224_int8.raw"},
+}
+
+// TestSharedModelsOnCortexM4 runs each shared model's default patch stage on its real input on
+// the emulated Cortex-M4, layer by layer: portable and DSP loops must both produce the host's
+// stage output. It logs instructions and estimated cycles per layer and per patch MAC.
+func TestSharedModelsOnCortexM4(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: the four shared models under the instruction-counting plugin")
+	}
+	tl, plugin := tools(t)
+	for _, c := range sharedModels {
+		t.Run(c.model, func(t *testing.T) {
+			s, res := realStageResult(t, c.model, c.input, rewrite.Options{})
+			m, err := tl.Measure(context.Background(), plugin, t.TempDir(), s, Targets["cortex-m4"], Build{PerLayer: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := s.Parsed()
+			var macs int64
+			for i, l := range res.layers {
+				macs += l.PatchMACs
+				t.Logf("layer %2d %-18s patch MACs %10d  portable %11d  dsp %11d insns (%.2f/MAC)  dsp %12.0f cycles",
+					i, plan.Layers()[i].Kind, l.PatchMACs, m.Portable.Layers[i].Insns, m.Default.Layers[i].Insns,
+					float64(m.Default.Layers[i].Insns)/float64(max(l.PatchMACs, 1)), m.Default.Layers[i].CyclesM4)
+			}
+			t.Logf("stage: %d patch MACs; portable %d insns (%.2f/MAC), %.0f cycles; dsp %d insns (%.2f/MAC), %.0f cycles",
+				macs, m.Portable.Insns, float64(m.Portable.Insns)/float64(macs), m.Portable.CyclesM4,
+				m.Default.Insns, float64(m.Default.Insns)/float64(macs), m.Default.CyclesM4)
+		})
+	}
+}
