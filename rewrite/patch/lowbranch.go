@@ -340,24 +340,27 @@ func packedBytes(rows, cols, c, bits int) int64 {
 	return int64(rows) * int64(cols) * ((int64(c)*int64(bits) + 7) / 8)
 }
 
-// LowScratchBytes is the scratch the low branch needs when its buffers are planned on their
-// own (maps up to the checked one in int8, later maps packed): the bytes it touches at most.
+// LowScratchBytes is the scratch the low branch touches at most: the window buffers keep the
+// offsets of the int8 layout (sized for the worst case), and packed 4/2-bit windows fill only
+// the start of theirs, so this is the largest end of a buffer as the low branch fills it.
 func (sp *StagePlan) LowScratchBytes() int64 {
 	if sp.Low == nil {
 		return sp.ScratchBytes
 	}
-	sizes := make([]int64, len(sp.FMs))
+	var top int64
 	for _, t := range sp.Tiles {
 		for f, w := range t {
+			if sp.ScratchOffsets[f] < 0 {
+				continue
+			}
 			bits := 8
 			if f > sp.Low.Checked {
 				bits = sp.Low.FMs[f].Bits
 			}
-			sizes[f] = max(sizes[f], packedBytes(w.Rows(), w.Cols(), sp.FMs[f].C, bits))
+			top = max(top, sp.ScratchOffsets[f]+packedBytes(w.Rows(), w.Cols(), sp.FMs[f].C, bits))
 		}
 	}
-	_, total := assignScratch(sp.Layers, sizes)
-	return total
+	return top
 }
 
 // FreeMaps lists the maps after checked map k whose low-branch precision can be chosen: all

@@ -1,9 +1,11 @@
 package patch
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite/precision"
+	"github.com/quantmcu/quantmcu/tflite/builder"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
@@ -39,5 +41,38 @@ func TestActivationRangeInCodes(t *testing.T) {
 	}
 	if lo, hi := activationRangeIn(schema.ActivationFunctionTypeRELU6, y, 0, 3); lo != 2 || hi != 3 {
 		t.Errorf("RELU6 on 2-bit codes: %d..%d, want 2..3", lo, hi)
+	}
+}
+
+// TestLowScratchWithinScratch: whatever the bitwidths, the low branch touches no more scratch
+// than the int8 layout has (its packed windows live at the int8 offsets), on every grid.
+func TestLowScratchWithinScratch(t *testing.T) {
+	m, err := builder.MobileNetV2(builder.DemoConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, grid := range [][2]int{{2, 2}, {3, 3}, {4, 4}, {2, 5}} {
+		sp, err := Plan(m, Options{Rows: grid[0], Cols: grid[1]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			spec, err := sp.UniformSpec(4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for n, mp := range spec.Maps {
+				mp.Bits = []int{8, 4, 2}[rng.IntN(3)]
+				spec.Maps[n] = mp
+			}
+			c := *sp
+			if err := c.ApplyPrecision(spec); err != nil {
+				t.Fatal(err)
+			}
+			if low := c.LowScratchBytes(); low > c.ScratchBytes || low <= 0 {
+				t.Fatalf("grid %v: low branch touches %d B of %d B scratch", grid, low, c.ScratchBytes)
+			}
+		}
 	}
 }
