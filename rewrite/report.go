@@ -195,8 +195,8 @@ func (r *report) summaryText() string {
 			p.BitOPsPatchInt8, p.BitOPsPatchMixed, ratio(p.BitOPsPatchInt8, p.BitOPsPatchMixed), 100*p.OutlierRate, human(p.LowScratchBytes))
 	}
 	if s := r.search; s != nil {
-		fmt.Fprintf(&b, "QuantMCU search  %d calibration inputs (+%d held out), outlier tiles %.1f%% (|code - zp| > %d), lambda %g: %d of %d steps kept, held-out top-1 agreement %.1f%% (min %.1f%%), %.1f s\n",
-			s.Samples, s.Held, 100*s.Thresholds.Rate, s.Thresholds.Distance, s.Options.Lambda, s.Chosen, len(s.Steps),
+		fmt.Fprintf(&b, "QuantMCU search  %d calibration inputs (+%d held out), outlier tiles %.1f%% (|code - zp| > %d), lambda %g: %d steps kept, %d taken back by the guard, held-out top-1 agreement %.1f%% (min %.1f%%), %.1f s\n",
+			s.Samples, s.Held, 100*s.Thresholds.Rate, s.Thresholds.Distance, s.Options.Lambda, s.Chosen, len(s.Refused),
 			100*s.Agreement, 100*s.Options.MinAgreement, s.Seconds)
 	}
 	if p.Note != "" {
