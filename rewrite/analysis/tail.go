@@ -236,13 +236,17 @@ func prepareAllocations(k Kernels, code schema.BuiltinOperator, in func(int) *sc
 		return int64(t.Shape[i])
 	}
 	switch code {
-	case schema.BuiltinOperatorCONV_2D:
-		// conv_common.cc: per-channel multipliers and shifts, filter dimension 0.
-		c := 4 * dim(in(1), 0)
-		return []int64{c, c}
-	case schema.BuiltinOperatorDEPTHWISE_CONV_2D:
-		// depthwise_conv_common.cc: filter dimension 3.
-		c := 4 * dim(in(1), 3)
+	case schema.BuiltinOperatorCONV_2D, schema.BuiltinOperatorDEPTHWISE_CONV_2D:
+		// conv_common.cc, depthwise_conv_common.cc: per-channel multipliers and shifts (filter
+		// dimension 0, resp. 3), whatever the type; CMSIS-NN's kernels only for int8/int16.
+		if x := in(0); k == KernelsCMSISNN && (x == nil || (x.Type != schema.TensorTypeINT8 && x.Type != schema.TensorTypeINT16)) {
+			return nil
+		}
+		axis := 0
+		if code == schema.BuiltinOperatorDEPTHWISE_CONV_2D {
+			axis = 3
+		}
+		c := 4 * dim(in(1), axis)
 		return []int64{c, c}
 	case schema.BuiltinOperatorFULLY_CONNECTED:
 		// fully_connected_common.cc: only per-channel quantized int8/int16 filters.
@@ -260,8 +264,20 @@ func prepareAllocations(k Kernels, code schema.BuiltinOperator, in func(int) *sc
 	return nil
 }
 
-// cmsisInitData is the op data CMSIS-NN's kernels allocate in Init where it differs from
-// the reference kernels'.
+// cmsisInitData is the op data CMSIS-NN's kernels (TFLM kernels/cmsis_nn) allocate in Init
+// where it differs from the reference kernels': their OpData wraps the reference one and adds
+// a scratch index (convolutions, pools), scratch indices, a kernel-sums pointer and three
+// dimensions (fully connected), or two row counts (softmax).
 func cmsisInitData(a *abi, code schema.BuiltinOperator) (int64, bool) {
+	switch code {
+	case schema.BuiltinOperatorCONV_2D, schema.BuiltinOperatorDEPTHWISE_CONV_2D:
+		return a.opData["conv"] + 4, true
+	case schema.BuiltinOperatorFULLY_CONNECTED:
+		return a.opData["fully_connected"] + 2*4 + a.pointer + 3*4, true
+	case schema.BuiltinOperatorAVERAGE_POOL_2D, schema.BuiltinOperatorMAX_POOL_2D:
+		return a.opData["pooling"] + 4, true
+	case schema.BuiltinOperatorSOFTMAX:
+		return a.opData["softmax"] + 2*4, true
+	}
 	return 0, false
 }

@@ -1,0 +1,85 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/rewrite/analysis"
+	"github.com/quantmcu/quantmcu/rewrite/patch"
+	"github.com/quantmcu/quantmcu/tflite"
+)
+
+// TestWholeArenaMatchesTFLMBuilds compares the predicted whole arena (head + persistent tail)
+// with arena_used_bytes() that real TFLM builds reported (testdata/tflm_arena_measured.tsv:
+// Cortex-M4 with reference and CMSIS-NN kernels, x86-64), for the four patchable models as
+// they are and rewritten.
+func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
+	dir := sharedData(t)
+	f, err := os.Open("testdata/tflm_arena_measured.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || strings.HasPrefix(line, "model\t") || line == "" {
+			continue
+		}
+		c := strings.Split(line, "\t")
+		if len(c) != 7 {
+			t.Fatalf("bad row %q", line)
+		}
+		rows++
+		split, _ := strconv.Atoi(c[1])
+		used, _ := strconv.ParseInt(c[5], 10, 64)
+		head, _ := strconv.ParseInt(c[6], 10, 64)
+		target, kernels := analysis.Target(c[3]), analysis.Kernels(c[4])
+		t.Run(filepath.Base(c[0])+"/"+c[1]+"/"+c[3]+"/"+c[4], func(t *testing.T) {
+			m, err := tflite.Load(filepath.Join(dir, c[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if split == 0 {
+				r, err := analysis.AnalyzeWith(m, analysis.Options{Target: target, Kernels: kernels, Custom: patch.DescribeCustomOpFor(target)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.ArenaBytes != head || r.TotalBytes != used {
+					t.Errorf("predicted %d B head, %d B whole; TFLM %d B head, %d B used", r.ArenaBytes, r.TotalBytes, head, used)
+				}
+				return
+			}
+			res, err := rewrite.Optimize(context.Background(), m, rewrite.Options{Split: split, Patches: c[2], Target: target, Kernels: kernels}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := csv.NewReader(bytes.NewReader(res.Artifacts["summary.csv"])).ReadAll()
+			if err != nil || len(recs) != 2 {
+				t.Fatalf("summary.csv: %v", err)
+			}
+			col := map[string]string{}
+			for i, h := range recs[0] {
+				col[h] = recs[1][i]
+			}
+			if col["arena_bytes_after"] != c[6] || col["arena_total_bytes_after"] != c[5] {
+				t.Errorf("predicted %s B head, %s B whole; TFLM %d B head, %d B used", col["arena_bytes_after"], col["arena_total_bytes_after"], head, used)
+			}
+			if d, _ := strconv.ParseInt(col["arena_declare_bytes_after"], 10, 64); d%16 != 0 || d < used || d >= used+16 {
+				t.Errorf("declare %d B for %d B used", d, used)
+			}
+		})
+	}
+	if err := sc.Err(); err != nil || rows < 20 {
+		t.Fatalf("read %d rows: %v", rows, err)
+	}
+}
