@@ -262,6 +262,7 @@ func opCases() []opCase {
 	cs = append(cs, conv16Cases()...)
 	cs = append(cs, transposeConvCases()...)
 	cs = append(cs, floatCases()...)
+	cs = append(cs, moreCases()...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	return cs
 }
@@ -1289,6 +1290,85 @@ func floatCases() []opCase {
 				b.Output(y)
 			}})
 		}
+	}
+	return cs
+}
+
+func moreCases() []opCase {
+	var cs []opCase
+	f32t, i32t := schema.TensorTypeFLOAT32, schema.TensorTypeINT32
+	halves := func(i int, info TensorInfo, rng *rand.Rand) []byte {
+		d := make([]byte, info.Bytes)
+		for j := 0; j < len(d); j += 4 {
+			v := float32(rng.IntN(41)-20) / 2 // many exact halves
+			if j%8 == 0 {
+				v = float32(rng.Float64()*60 - 30)
+			}
+			binary.LittleEndian.PutUint32(d[j:], math.Float32bits(v))
+		}
+		return d
+	}
+	positive := func(i int, info TensorInfo, rng *rand.Rand) []byte {
+		return floatBytes(rng, info.Bytes/4, 0, 50)
+	}
+	for _, u := range []struct {
+		code schema.BuiltinOperator
+		gen  func(int, TensorInfo, *rand.Rand) []byte
+	}{{schema.BuiltinOperatorSQRT, positive}, {schema.BuiltinOperatorLOG, positive}, {schema.BuiltinOperatorSQUARE, nil},
+		{schema.BuiltinOperatorFLOOR, halves}, {schema.BuiltinOperatorCEIL, halves}, {schema.BuiltinOperatorROUND, halves}} {
+		cs = append(cs, opCase{name: strings.ToLower(schema.EnumNamesBuiltinOperator[u.code]) + "_float32", gen: u.gen, build: func(b *builder.Builder) {
+			x := in(b, f32t, []int32{2, 200}, nil)
+			y := act(b, "output", f32t, []int32{2, 200}, nil)
+			b.AddOperator(u.code, []builder.Tensor{x}, []builder.Tensor{y}, nil)
+			b.Output(y)
+		}})
+	}
+	nonzero := func(i int, info TensorInfo, rng *rand.Rand) []byte {
+		d := make([]byte, info.Bytes)
+		for j := 0; j < len(d); j += 4 {
+			v := int32(rng.IntN(20001) - 10000)
+			if i == 1 && v == 0 {
+				v = 7
+			}
+			binary.LittleEndian.PutUint32(d[j:], uint32(v))
+		}
+		return d
+	}
+	for _, ty := range []schema.TensorType{f32t, i32t} {
+		for _, a := range []schema.ActivationFunctionType{schema.ActivationFunctionTypeNONE, schema.ActivationFunctionTypeRELU6} {
+			c := opCase{name: "div_bcast_" + typeName(ty) + "_" + strings.ToLower(schema.EnumNamesActivationFunctionType[a]), build: func(b *builder.Builder) {
+				x := in(b, ty, []int32{2, 3, 4}, nil)
+				y := in(b, ty, []int32{3, 1}, nil)
+				z := act(b, "output", ty, []int32{2, 3, 4}, nil)
+				b.AddOperator(schema.BuiltinOperatorDIV, []builder.Tensor{x, y}, []builder.Tensor{z},
+					builder.Options(schema.BuiltinOptionsDivOptions, &schema.DivOptionsT{FusedActivationFunction: a}))
+				b.Output(z)
+			}}
+			if ty == i32t {
+				c.gen = nonzero
+			}
+			cs = append(cs, c)
+		}
+	}
+	cs = append(cs, opCase{name: "zeros_like_int8", build: func(b *builder.Builder) {
+		x := in(b, schema.TensorTypeINT8, []int32{3, 5}, q8)
+		y := act(b, "output", schema.TensorTypeINT8, []int32{3, 5}, q8)
+		b.AddOperator(schema.BuiltinOperatorZEROS_LIKE, []builder.Tensor{x}, []builder.Tensor{y}, nil)
+		b.Output(y)
+	}})
+	for _, axes := range [][]int32{{1}, {2, 1}, {0}} {
+		name := "reverse_v2_axes"
+		for _, a := range axes {
+			name += fmtInt(int(a))
+		}
+		cs = append(cs, opCase{name: name + "_int8", build: func(b *builder.Builder) {
+			x := in(b, schema.TensorTypeINT8, []int32{2, 3, 4, 2}, q8)
+			ax := constI32(b, "axes", []int32{int32(len(axes))}, axes...)
+			y := act(b, "output", schema.TensorTypeINT8, []int32{2, 3, 4, 2}, q8)
+			b.AddOperator(schema.BuiltinOperatorREVERSE_V2, []builder.Tensor{x, ax}, []builder.Tensor{y},
+				builder.Options(schema.BuiltinOptionsReverseV2Options, &schema.ReverseV2OptionsT{}))
+			b.Output(y)
+		}})
 	}
 	return cs
 }

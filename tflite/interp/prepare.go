@@ -312,6 +312,15 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.slice()
 	case schema.BuiltinOperatorMIRROR_PAD:
 		return c.mirrorPad()
+	case schema.BuiltinOperatorSQRT, schema.BuiltinOperatorSQUARE, schema.BuiltinOperatorLOG,
+		schema.BuiltinOperatorFLOOR, schema.BuiltinOperatorCEIL, schema.BuiltinOperatorROUND:
+		return c.floatUnary(code)
+	case schema.BuiltinOperatorDIV:
+		return c.div()
+	case schema.BuiltinOperatorZEROS_LIKE:
+		return c.zerosLike()
+	case schema.BuiltinOperatorREVERSE_V2:
+		return c.reverseV2()
 	case schema.BuiltinOperatorSHAPE:
 		return c.shape()
 	case schema.BuiltinOperatorPACK:

@@ -12,6 +12,7 @@ package libm
 static float qmcu_expf(float x) { return expf(x); }
 static float qmcu_tanhf(float x) { return tanhf(x); }
 static float qmcu_expm1f(float x) { return expm1f(x); }
+static float qmcu_logf(float x) { return logf(x); }
 */
 import "C"
 
@@ -23,3 +24,6 @@ func Tanhf(x float32) float32 { return float32(C.qmcu_tanhf(C.float(x))) }
 
 // Expm1f is C's expm1f.
 func Expm1f(x float32) float32 { return float32(C.qmcu_expm1f(C.float(x))) }
+
+// Logf is C's logf.
+func Logf(x float32) float32 { return float32(C.qmcu_logf(C.float(x))) }
