@@ -1,0 +1,37 @@
+package cost
+
+// The constants below are least-squares fits (relative error) of per-layer cycle estimates on
+// the four shared patchable models (person_detect, vww_96_int8, ResNet-8, MobileNetV2 on
+// real inputs), measured with host/mcuprof's plugin and Cortex-M4 cost table; see
+// host/mcuprof/models_test.go for the stage side.
+
+// CMSISNN is TFLM's CMSIS-NN int8 kernels layer by layer (TFLM 90b983c2, CMSIS-NN 4ab83cc3,
+// cortex-m4+fp, outside this repository).
+var CMSISNN = Kernels{
+	Name: "cmsis-nn",
+	coef: map[Kind]coef{
+		Conv2D:          {PerMAC: 1.694, PerOutput: 48.10, PerColumn: 15.28, PerPointColumn: 8.207, PerOddColumn: 41.45},
+		DepthwiseConv2D: {PerMAC: 9.496},
+		FullyConnected:  {PerMAC: 2.584, PerOutput: 148.2},
+		Add:             {PerOutput: 101.9},
+		Pad:             {PerOutput: 0.795},
+		MaxPool2D:       {PerMAC: 9.41, PerOutput: 21.87},
+		AveragePool2D:   {PerMAC: 9.41, PerOutput: 21.87},
+		Other:           {PerMAC: 194.1, PerOutput: 1.505},
+	},
+}
+
+// Stage is QMCU_PATCH_STAGE with the Cortex-M DSP loops, -O2.
+var Stage = Kernels{
+	Name: "qmcu-dsp",
+	coef: map[Kind]coef{
+		Conv2D:          {PerMAC: 1.285, PerOutput: 67.06, PerColumn: 11.75, PerPointColumn: 11.35, PerOddColumn: 51.08},
+		DepthwiseConv2D: {PerMAC: 11.63},
+		Add:             {PerOutput: 104.5},
+		Pad:             {PerOutput: 0.882},
+		MaxPool2D:       {PerMAC: 9.41, PerOutput: 21.87},
+		AveragePool2D:   {PerMAC: 9.41, PerOutput: 21.87},
+		Other:           {PerOutput: 1},
+	},
+	transposed: 67.9,
+}
