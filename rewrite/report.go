@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/quantmcu/quantmcu/rewrite/analysis"
+	"github.com/quantmcu/quantmcu/rewrite/cost"
 	"github.com/quantmcu/quantmcu/rewrite/patch"
 	"github.com/quantmcu/quantmcu/tflite"
 )
@@ -35,6 +36,10 @@ type layerRow struct {
 	patchOverhead         float64 // patch MACs / per-layer MACs - 1 (stage layers)
 	liveBefore, liveAfter int64
 	windowBytes           int64
+	// Estimated Cortex-M4 cycles (rewrite/cost): CMSIS-NN-class int8 kernels layer by layer
+	// before; after, the patch stage's DSP loops on its patch MACs inside the stage (a folded
+	// TRANSPOSE costs nothing) and CMSIS-NN outside it.
+	cyclesBefore, cyclesAfter float64
 }
 
 func newReport(before, after *analysis.Report, plan *patch.Report) *report {
@@ -46,6 +51,8 @@ func newReport(before, after *analysis.Report, plan *patch.Report) *report {
 	removed := max(plan.LastOp-plan.FirstOp, 0) // operators the custom op replaced, minus itself
 	for i, op := range before.Ops {
 		row := layerRow{op: op, liveBefore: op.LiveBytes, macsAfter: op.MACs}
+		row.cyclesBefore = cost.CMSISNN.Cycles(cost.FromOp(op, before.Tensors))
+		row.cyclesAfter = row.cyclesBefore
 		if len(op.Outputs) > 0 && op.Outputs[0] >= 0 && int(op.Outputs[0]) < len(before.Tensors) {
 			row.shape = tflite.FormatShape(before.Tensors[op.Outputs[0]].Shape)
 		}
@@ -54,8 +61,11 @@ func newReport(before, after *analysis.Report, plan *patch.Report) *report {
 			row.inStage = true
 			after = plan.FirstOp
 			row.macsAfter = 0
+			row.cyclesAfter = 0
 			if l, ok := r.layers[i]; ok {
 				row.macsAfter = l.PatchMACs
+				// The low branch's loops are priced as int8 ones (no low-bit constants yet).
+				row.cyclesAfter = cost.Stage.Cycles(cost.FromStageLayer(l, plan.StageOverhead, plan.Transpose && l.Op == plan.Layers[0].Op, 0, 0))
 				row.windowBytes = l.WindowBytes
 				if l.MACs > 0 {
 					row.patchOverhead = float64(l.PatchMACs)/float64(l.MACs) - 1
@@ -91,6 +101,28 @@ func pct(f float64) string { return strconv.FormatFloat(100*f, 'f', 2, 64) }
 
 func i64(v int64) string { return strconv.FormatInt(v, 10) }
 
+func cycles(c float64) string { return strconv.FormatInt(int64(math.Round(c)), 10) }
+
+// stageCyclesM4 sums the estimated cycles of the stage's operators before and after.
+func (r *report) stageCyclesM4() (before, after float64) {
+	for _, l := range r.rows {
+		if l.inStage {
+			before += l.cyclesBefore
+			after += l.cyclesAfter
+		}
+	}
+	return before, after
+}
+
+// cyclesM4 sums the rows' estimated Cortex-M4 cycles before and after the rewrite.
+func (r *report) cyclesM4() (before, after float64) {
+	for _, l := range r.rows {
+		before += l.cyclesBefore
+		after += l.cyclesAfter
+	}
+	return before, after
+}
+
 func writeCSV(rows [][]string) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
@@ -110,7 +142,8 @@ func (r *report) summaryCSV() []byte {
 		"outlier_tile_rate", "lambda", "calib_samples", "held_out_samples", "search_steps", "search_steps_kept",
 		"search_seconds", "agreement_top1", "tool_version",
 		"arena_tail_bytes_before", "arena_tail_bytes_after", "arena_total_bytes_before", "arena_total_bytes_after",
-		"arena_declare_bytes_after", "target", "kernels"}
+		"arena_declare_bytes_after", "target", "kernels", "cycles_m4_before", "cycles_m4_after", "cycles_m4_stage_before",
+		"cycles_m4_stage_after"}
 	grid := fmt.Sprintf("%dx%d", p.Rows, p.Cols)
 	if p.Split == 0 {
 		grid = "none" // no rewrite
@@ -135,6 +168,9 @@ func (r *report) summaryCSV() []byte {
 	row = append(row, Version,
 		i64(p.TailBefore), i64(p.TailAfter), i64(p.TotalBefore), i64(p.TotalAfter),
 		i64(analysis.DeclareBytes(p.TotalAfter)), string(p.Target), string(p.Kernels))
+	before, after := r.cyclesM4()
+	stageBefore, stageAfter := r.stageCyclesM4()
+	row = append(row, cycles(before), cycles(after), cycles(stageBefore), cycles(stageAfter))
 	return writeCSV([][]string{header, row})
 }
 
@@ -142,7 +178,7 @@ func (r *report) summaryCSV() []byte {
 func (r *report) perLayerCSV() []byte {
 	rows := [][]string{{"op_index", "op", "output_shape", "in_stage", "macs_before", "macs_after", "patch_overhead_pct",
 		"weight_bytes", "weight_bits", "activation_bits", "input_bits", "bitops_int8", "bitops_mixed", "entropy_bits",
-		"live_bytes_before", "live_bytes_after", "window_bytes"}}
+		"live_bytes_before", "live_bytes_after", "window_bytes", "cycles_m4_before", "cycles_m4_after"}}
 	for _, l := range r.rows {
 		over := ""
 		if l.inStage && l.op.MACs > 0 {
@@ -160,7 +196,7 @@ func (r *report) perLayerCSV() []byte {
 		}
 		rows = append(rows, []string{strconv.Itoa(l.op.Index), l.op.Name, l.shape, strconv.FormatBool(l.inStage),
 			i64(l.op.MACs), i64(l.macsAfter), over, i64(l.op.WeightBytes), "8", bits, inBits, b8, bm, entropy,
-			i64(l.liveBefore), i64(l.liveAfter), i64(l.windowBytes)})
+			i64(l.liveBefore), i64(l.liveAfter), i64(l.windowBytes), cycles(l.cyclesBefore), cycles(l.cyclesAfter)})
 	}
 	return writeCSV(rows)
 }
@@ -188,6 +224,9 @@ func (r *report) summaryText() string {
 		human(p.TotalBefore), human(p.TotalAfter), ratio(p.TotalBefore, p.TotalAfter), buildName(p), analysis.DeclareBytes(p.TotalAfter))
 	fmt.Fprintf(&b, "MACs             %d -> %d (network %+.1f%%, patch stage %+.1f%%)\n", p.MACsBefore, p.MACsAfter,
 		100*p.NetworkOverhead, 100*p.StageOverhead)
+	before, after := r.cyclesM4()
+	fmt.Fprintf(&b, "Cortex-M4 est.   %.1f ms -> %.1f ms at %d MHz (%+.1f%%; CMSIS-NN-class int8 kernels, patch stage on its DSP loops)\n",
+		cost.Milliseconds(before, cost.DefaultMHz), cost.Milliseconds(after, cost.DefaultMHz), cost.DefaultMHz, 100*(after/before-1))
 	if p.LowBranch {
 		fmt.Fprintf(&b, "Low-bit branch   checked %q, int8 when a code is outside [%d, %d]; bits after it: %s\n",
 			p.CheckedName, p.Lo, p.Hi, bitsSummary(p))

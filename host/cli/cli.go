@@ -79,6 +79,7 @@ func Commands() []*Command {
 		optimizeCommand(),
 		exportCCommand(),
 		runCommand(),
+		profileCommand(),
 		evalCommand(),
 		pluginsCommand(),
 		servePluginCommand(),

@@ -45,7 +45,9 @@ func realStage(t testing.TB, model, input string, opts rewrite.Options) *Stage {
 
 // stageResult is what the rewriter reported about the stage.
 type stageResult struct {
-	layers []patch.LayerReport
+	layers    []patch.LayerReport
+	overhead  float64
+	transpose bool
 }
 
 func realStageResult(t testing.TB, model, input string, opts rewrite.Options) (*Stage, stageResult) {
@@ -67,7 +69,7 @@ func realStageResult(t testing.TB, model, input string, opts rewrite.Options) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, stageResult{layers: res.Stage.Layers}
+	return s, stageResult{layers: res.Stage.Layers, overhead: res.Stage.StageOverhead, transpose: res.Stage.Transpose}
 }
 
 // TestCountsDeterministic runs person_detect's patch stage (real person image) on the emulated

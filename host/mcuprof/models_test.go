@@ -2,9 +2,11 @@ package mcuprof
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite"
+	"github.com/quantmcu/quantmcu/rewrite/cost"
 )
 
 // sharedModels are the four patchable shared models with one real input each.
@@ -17,7 +19,8 @@ var sharedModels = []struct{ model, input string }{
 
 // TestSharedModelsOnCortexM4 runs each shared model's default patch stage on its real input on
 // the emulated Cortex-M4, layer by layer: portable and DSP loops must both produce the host's
-// stage output. It logs instructions and estimated cycles per layer and per patch MAC.
+// stage output. It logs instructions and estimated cycles per layer and per patch MAC, and
+// checks that rewrite/cost's estimate of the stage is within 15% of the histogram's.
 func TestSharedModelsOnCortexM4(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: the four shared models under the instruction-counting plugin")
@@ -41,6 +44,15 @@ func TestSharedModelsOnCortexM4(t *testing.T) {
 			t.Logf("stage: %d patch MACs; portable %d insns (%.2f/MAC), %.0f cycles; dsp %d insns (%.2f/MAC), %.0f cycles",
 				macs, m.Portable.Insns, float64(m.Portable.Insns)/float64(macs), m.Portable.CyclesM4,
 				m.Default.Insns, float64(m.Default.Insns)/float64(macs), m.Default.CyclesM4)
+			// The rewriter's estimate (rewrite/cost, no emulation) against the histogram's.
+			est := 0.0
+			for i, l := range res.layers {
+				est += cost.Stage.Cycles(cost.FromStageLayer(l, res.overhead, i == 0 && res.transpose, 0, 0))
+			}
+			t.Logf("cycle model: %.0f estimated vs %.0f from the histogram (%+.1f%%)", est, m.Default.CyclesM4, 100*(est/m.Default.CyclesM4-1))
+			if math.Abs(est/m.Default.CyclesM4-1) > 0.15 {
+				t.Errorf("the cycle model is %.1f%% off the histogram estimate (more than 15%%)", 100*(est/m.Default.CyclesM4-1))
+			}
 		})
 	}
 }
