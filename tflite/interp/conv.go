@@ -157,7 +157,7 @@ func (c *prep) convLike(pad schema.Padding, sh, sw, dh, dw int, act schema.Activ
 	if os[0] != is[0] || fs[0] != os[3] {
 		return nil, c.errorf("shapes do not match: input %v, filter %v, output %v", is, fs, os)
 	}
-	if k.cg <= 0 || k.c%k.cg != 0 || k.oc%(k.c/k.cg) != 0 {
+	if k.cg <= 0 || k.c < k.cg || k.c%k.cg != 0 || k.oc%(k.c/k.cg) != 0 {
 		return nil, c.errorf("filter depth %d does not divide input depth %d into groups", k.cg, k.c)
 	}
 	k.groups = k.c / k.cg
