@@ -116,7 +116,17 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
-	sp, err := patch.Plan(m, patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: opts.Split, Target: target, Kernels: kernels})
+	// Explicit PADs that SAME padding reproduces exactly are folded first (bit-exact; see
+	// patch.FoldPads): the stage and the rest of the network then hold neither the PAD's
+	// output nor its window buffers. pm is the model planned and rewritten.
+	pm, folds, _ := patch.FoldPads(m)
+	pmBefore := before
+	if len(folds) > 0 {
+		if pmBefore, err = analysis.AnalyzeWith(pm, ao); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+	}
+	sp, err := patch.Plan(pm, patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: opts.Split, Target: target, Kernels: kernels})
 	if errors.Is(err, patch.ErrNothingToPatch) && rows == 0 && opts.Split == 0 {
 		// Not a model this step can improve: a drop-in step leaves it as it is.
 		reason := strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+": ")
@@ -130,12 +140,14 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Before is the model as given, folds included.
+	sp.Report.ArenaBefore, sp.Report.TailBefore, sp.Report.TotalBefore = before.ArenaBytes, before.Tail.Bytes, before.TotalBytes
 	if sp.Report.TotalAfter >= sp.Report.TotalBefore && rows == 0 && opts.Split == 0 {
 		return keepOriginal(m, before, sp.Report), nil
 	}
 	var searched *SearchReport
 	if opts.Calib != nil {
-		if opts.Precision, searched, err = search(ctx, m, sp, opts.Calib, withDefaults(opts.Search), progress); err != nil {
+		if opts.Precision, searched, err = search(ctx, pm, sp, opts.Calib, withDefaults(opts.Search), progress); err != nil {
 			return nil, err
 		}
 	}
@@ -144,7 +156,7 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 		return nil, err
 	}
 	progress(fmt.Sprintf("rewriting: split %d, grid %dx%d", sp.Split, sp.Rows, sp.Cols), 0.6)
-	out, err := patch.Rewrite(m, sp)
+	out, err := patch.Rewrite(pm, sp)
 	if err != nil {
 		return nil, fmt.Errorf("rewriting the patch stage: %w", err)
 	}
@@ -158,7 +170,8 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	// The plan predicted the int8 stage's tail; low-branch weight copies add tensors to it.
 	sp.Report.TailAfter, sp.Report.TotalAfter = after.Tail.Bytes, after.TotalBytes
 	progress("writing reports", 0.9)
-	rep := newReport(before, after, sp.Report)
+	// Per-layer rows describe the planned model (folded PADs are gone; the diagnostics list them).
+	rep := newReport(pmBefore, after, sp.Report)
 	rep.search = searched
 	res := &Result{
 		Model: out,
@@ -181,6 +194,15 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	res.Search = searched
 	// Reasons about operators are shown one by one; split points that cut a residual block
 	// (every MobileNetV2 block has some) are summarised in one line.
+	if len(folds) > 0 {
+		var list []string
+		for _, f := range folds {
+			list = append(list, fmt.Sprintf("%d into %d", f.Pad, f.Conv))
+		}
+		res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Info, Operator: -1,
+			Message: fmt.Sprintf("%d explicit PADs folded into the stride-1 convolution reading them as SAME padding (bit-exact; operators %s); operator numbers below and in the per-layer report are those after folding",
+				len(folds), strings.Join(list, ", "))})
+	}
 	openSplits := 0
 	for _, r := range sp.Report.Reasons {
 		if strings.HasPrefix(r, "split after") && strings.Contains(r, "is still needed after it") {

@@ -59,6 +59,8 @@ returns is checked before the next step gets it.
 
 The built-in rewriter replaces the memory-heavy first stage of the network by one
 QMCU_PATCH_STAGE operator that computes it patch by patch (MCUNetV2), bit-exact in int8.
+Explicit PADs (PyTorch exports) that the stride-1 convolution reading them would reproduce
+with SAME padding are folded into it first, also bit-exact.
 --sram, --target, --kernels, --patches, --split, --precision and --bits are short for
 --set quantmcu.sram=..., etc.:
   --sram SIZE       choose the fewest MACs whose whole TFLM arena (the planned head and the

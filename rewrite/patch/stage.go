@@ -605,17 +605,8 @@ func (g *graph) padLayer(l *Layer, op *schema.OperatorT, x, y FeatureMap) string
 	if data == nil {
 		return "paddings are not constant"
 	}
-	var pads []int64
-	switch g.sg.Tensors[p].Type {
-	case schema.TensorTypeINT32:
-		for i := 0; i+4 <= len(data); i += 4 {
-			pads = append(pads, int64(int32(binary.LittleEndian.Uint32(data[i:]))))
-		}
-	case schema.TensorTypeINT64:
-		for i := 0; i+8 <= len(data); i += 8 {
-			pads = append(pads, int64(binary.LittleEndian.Uint64(data[i:])))
-		}
-	default:
+	pads, ok := decodeInts(g.sg.Tensors[p].Type, data)
+	if !ok {
 		return "paddings are neither int32 nor int64"
 	}
 	if len(pads) != 8 {
