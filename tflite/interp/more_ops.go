@@ -153,3 +153,124 @@ func (c *prep) reverseV2() (kernel, error) {
 	})
 	return m.k, nil
 }
+
+// comparison is EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL (TFLM
+// comparisons.cc) with a bool output. int8 compares rescaled values
+// (ComparisonWithScaling): (x - zp) << 8 scaled by QuantizeMultiplierSmallerThanOneExp(s),
+// each input by its own scale; float32 and int32 (and bool for the equalities) compare raw.
+func (c *prep) comparison(code schema.BuiltinOperator) (kernel, error) {
+	if err := c.counts(2, 2, 1); err != nil {
+		return nil, err
+	}
+	a, _ := c.in(0)
+	b, _ := c.in(1)
+	out, _ := c.out(0)
+	types := []schema.TensorType{schema.TensorTypeINT8, schema.TensorTypeINT32, schema.TensorTypeFLOAT32}
+	if code == schema.BuiltinOperatorEQUAL || code == schema.BuiltinOperatorNOT_EQUAL {
+		types = append(types, schema.TensorTypeBOOL)
+	}
+	if err := c.wantType(a, types...); err != nil {
+		return nil, err
+	}
+	if c.info(b).Type != c.info(a).Type {
+		return nil, c.errorf("%s: type differs from %s", c.desc(b), c.desc(a))
+	}
+	if err := c.wantType(out, schema.TensorTypeBOOL); err != nil {
+		return nil, err
+	}
+	bc, err := c.nbroadcastShapes(out, a, b)
+	if err != nil {
+		return nil, err
+	}
+	cmp := func(x, y int64) bool {
+		switch code {
+		case schema.BuiltinOperatorEQUAL:
+			return x == y
+		case schema.BuiltinOperatorNOT_EQUAL:
+			return x != y
+		case schema.BuiltinOperatorLESS:
+			return x < y
+		case schema.BuiltinOperatorLESS_EQUAL:
+			return x <= y
+		case schema.BuiltinOperatorGREATER:
+			return x > y
+		}
+		return x >= y
+	}
+	n := c.elements(out)
+	b2u := func(v bool) uint8 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	switch c.info(a).Type {
+	case schema.TensorTypeFLOAT32:
+		cmpF := func(x, y float32) bool {
+			switch code {
+			case schema.BuiltinOperatorEQUAL:
+				return x == y
+			case schema.BuiltinOperatorNOT_EQUAL:
+				return x != y
+			case schema.BuiltinOperatorLESS:
+				return x < y
+			case schema.BuiltinOperatorLESS_EQUAL:
+				return x <= y
+			case schema.BuiltinOperatorGREATER:
+				return x > y
+			}
+			return x >= y
+		}
+		return binaryLoop(&bc, a, b, out, n, func(x, y float32) uint8 { return b2u(cmpF(x, y)) }), nil
+	case schema.TensorTypeINT32:
+		return binaryLoop(&bc, a, b, out, n, func(x, y int32) uint8 { return b2u(cmp(int64(x), int64(y))) }), nil
+	case schema.TensorTypeBOOL:
+		return binaryLoop(&bc, a, b, out, n, func(x, y uint8) uint8 { return b2u(cmp(int64(x), int64(y))) }), nil
+	}
+	qa, qb, err := c.quant2(a, b)
+	if err != nil {
+		return nil, err
+	}
+	if qa.scale >= 1 || qb.scale >= 1 {
+		return nil, c.errorf("int8 input scales must be below 1 (have %g, %g)", qa.scale, qb.scale)
+	}
+	m1, s1 := quantizeMultiplier(float64(qa.scale))
+	m2, s2 := quantizeMultiplier(float64(qb.scale))
+	return binaryLoop(&bc, a, b, out, n, func(x, y int8) uint8 {
+		sx := mulQuant((int32(x)-qa.zp)*(1<<8), m1, s1)
+		sy := mulQuant((int32(y)-qb.zp)*(1<<8), m2, s2)
+		return b2u(cmp(int64(sx), int64(sy)))
+	}), nil
+}
+
+// logical is LOGICAL_AND, LOGICAL_OR (broadcasting) and LOGICAL_NOT on bool tensors (TFLM
+// logical.cc, elementwise.cc).
+func (c *prep) logical(code schema.BuiltinOperator) (kernel, error) {
+	if code == schema.BuiltinOperatorLOGICAL_NOT {
+		in, out, err := c.sameTypeUnary(schema.TensorTypeBOOL)
+		if err != nil {
+			return nil, err
+		}
+		return unaryLoop(in, out, func(v uint8) uint8 {
+			if v != 0 {
+				return 0
+			}
+			return 1
+		}), nil
+	}
+	a, b, out, bc, err := c.binaryOperands(schema.TensorTypeBOOL)
+	if err != nil {
+		return nil, err
+	}
+	and := code == schema.BuiltinOperatorLOGICAL_AND
+	return binaryLoop(&bc, a, b, out, c.elements(out), func(x, y uint8) uint8 {
+		r := x != 0 || y != 0
+		if and {
+			r = x != 0 && y != 0
+		}
+		if r {
+			return 1
+		}
+		return 0
+	}), nil
+}

@@ -1350,6 +1350,59 @@ func moreCases() []opCase {
 			cs = append(cs, c)
 		}
 	}
+	for _, code := range []schema.BuiltinOperator{schema.BuiltinOperatorEQUAL, schema.BuiltinOperatorNOT_EQUAL, schema.BuiltinOperatorLESS,
+		schema.BuiltinOperatorLESS_EQUAL, schema.BuiltinOperatorGREATER, schema.BuiltinOperatorGREATER_EQUAL} {
+		for _, ty := range []schema.TensorType{schema.TensorTypeINT8, i32t, f32t} {
+			name := strings.ToLower(schema.EnumNamesBuiltinOperator[code]) + "_" + typeName(ty)
+			// Narrow value ranges so that equal values occur.
+			gen := func(i int, info TensorInfo, rng *rand.Rand) []byte {
+				d := make([]byte, info.Bytes)
+				switch info.Type {
+				case schema.TensorTypeINT8:
+					for j := range d {
+						d[j] = byte(int8(rng.IntN(11) - 5))
+					}
+				case i32t:
+					for j := 0; j < len(d); j += 4 {
+						binary.LittleEndian.PutUint32(d[j:], uint32(int32(rng.IntN(7)-3)))
+					}
+				default:
+					for j := 0; j < len(d); j += 4 {
+						binary.LittleEndian.PutUint32(d[j:], math.Float32bits(float32(rng.IntN(7)-3)/2))
+					}
+				}
+				return d
+			}
+			cs = append(cs, opCase{name: name, gen: gen, build: func(b *builder.Builder) {
+				var qa, qb *tq
+				if ty == schema.TensorTypeINT8 {
+					qa, qb = &tq{0.1, 1}, &tq{0.2, -1}
+				}
+				x := in(b, ty, []int32{2, 3, 4}, qa)
+				y := in(b, ty, []int32{3, 1}, qb)
+				z := act(b, "output", schema.TensorTypeBOOL, []int32{2, 3, 4}, nil)
+				b.AddOperator(code, []builder.Tensor{x, y}, []builder.Tensor{z}, nil)
+				b.Output(z)
+			}})
+		}
+	}
+	for _, code := range []schema.BuiltinOperator{schema.BuiltinOperatorLOGICAL_AND, schema.BuiltinOperatorLOGICAL_OR} {
+		cs = append(cs, opCase{name: strings.ToLower(schema.EnumNamesBuiltinOperator[code]), gen: func(i int, info TensorInfo, rng *rand.Rand) []byte {
+			return boolGen(i)(i, info, rng)
+		}, build: func(b *builder.Builder) {
+			x := in(b, schema.TensorTypeBOOL, []int32{2, 3, 4}, nil)
+			y := in(b, schema.TensorTypeBOOL, []int32{4}, nil)
+			z := act(b, "output", schema.TensorTypeBOOL, []int32{2, 3, 4}, nil)
+			b.AddOperator(code, []builder.Tensor{x, y}, []builder.Tensor{z}, nil)
+			b.Output(z)
+		}})
+	}
+	cs = append(cs, opCase{name: "logical_not", gen: boolGen(0), build: func(b *builder.Builder) {
+		x := in(b, schema.TensorTypeBOOL, []int32{3, 7}, nil)
+		z := act(b, "output", schema.TensorTypeBOOL, []int32{3, 7}, nil)
+		b.AddOperator(schema.BuiltinOperatorLOGICAL_NOT, []builder.Tensor{x}, []builder.Tensor{z}, nil)
+		b.Output(z)
+	}})
 	cs = append(cs, opCase{name: "zeros_like_int8", build: func(b *builder.Builder) {
 		x := in(b, schema.TensorTypeINT8, []int32{3, 5}, q8)
 		y := act(b, "output", schema.TensorTypeINT8, []int32{3, 5}, q8)

@@ -321,6 +321,11 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.zerosLike()
 	case schema.BuiltinOperatorREVERSE_V2:
 		return c.reverseV2()
+	case schema.BuiltinOperatorEQUAL, schema.BuiltinOperatorNOT_EQUAL, schema.BuiltinOperatorLESS,
+		schema.BuiltinOperatorLESS_EQUAL, schema.BuiltinOperatorGREATER, schema.BuiltinOperatorGREATER_EQUAL:
+		return c.comparison(code)
+	case schema.BuiltinOperatorLOGICAL_AND, schema.BuiltinOperatorLOGICAL_OR, schema.BuiltinOperatorLOGICAL_NOT:
+		return c.logical(code)
 	case schema.BuiltinOperatorSHAPE:
 		return c.shape()
 	case schema.BuiltinOperatorPACK:
