@@ -173,11 +173,13 @@ typedef struct {
   const unsigned char *bias;
   int32_t out_off, lo, hi;
   int out8; /* int8 output channels in place */
+  int fast; /* dsp_fast_requant holds: the short requantization is exact */
   const qmcu_dst *out;
 } dsp_out;
 
-QMCU_DSP_INLINE dsp_out dsp_out_of(const qmcu_params *p, const qmcu_dst *out, const void *bias) {
+QMCU_DSP_INLINE dsp_out dsp_out_of(const qmcu_params *p, const qmcu_dst *out, const void *bias, int fast) {
   dsp_out q;
+  q.fast = fast;
   q.mult = p->multiplier;
   q.shift = p->shift;
   q.bias = (const unsigned char *)bias;
@@ -199,12 +201,42 @@ QMCU_DSP_INLINE void dsp_put(const dsp_out *q, int8_t *o, int32_t k, int32_t v) 
     put(q->out, o, k, v);
 }
 
+/* Whether the short requantization of dsp_out_code is exact for a layer: every shift is
+ * negative (a right shift of at least one bit, no left shift) and every accumulator stays
+ * below 2^30 in magnitude (|bias| + taps * 255 * 128, each product bounded as in the header
+ * comment). Then SaturatingRoundingDoublingHighMul(a, m) = floor((a*m + 2^30) / 2^31) is
+ * SMMULR(2a, m) = floor((2a*m + 2^31) / 2^32), and RoundingDivideByPOT(v, e), e >= 1, is
+ * floor((v + 2^(e-1) - [v < 0]) / 2^e): writing v = q*2^e + r, both add 1 to q exactly when
+ * r >= 2^(e-1) + [v < 0]; |v| < 2^29 keeps the sum in range. */
+static int dsp_fast_requant(const qmcu_params *p, const void *bias, int32_t out_c, int64_t taps) {
+  const int64_t sum_max = taps * 255 * 128;
+  int32_t oc, b;
+  if (sum_max >= ((int64_t)1 << 30)) return 0;
+  for (oc = 0; oc < out_c; oc++) {
+    memcpy(&b, (const unsigned char *)bias + 4 * (size_t)oc, sizeof b);
+    if (p->shift[oc] > -1 || (b < 0 ? -(int64_t)b : (int64_t)b) + sum_max >= ((int64_t)1 << 30)) return 0;
+  }
+  return 1;
+}
+
+QMCU_DSP_INLINE int32_t dsp_smmulr(int32_t a, int32_t b) {
+  int32_t r;
+  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+
 /* Bias, requantization, output offset and clamp of output channel oc's sum (the DSP paths
  * run with a bias array only). */
 QMCU_DSP_INLINE int32_t dsp_out_code(const dsp_out *q, int32_t oc, int32_t sum) {
   int32_t b, v;
   memcpy(&b, q->bias + 4 * (size_t)oc, sizeof b);
-  v = dsp_mbqm((int32_t)((uint32_t)b + (uint32_t)sum), q->mult[oc], q->shift[oc]);
+  if (q->fast) {
+    const int32_t a = (int32_t)((uint32_t)b + (uint32_t)sum), right = -q->shift[oc];
+    v = dsp_smmulr(a * 2, q->mult[oc]);
+    v = (v + ((int32_t)1 << (right - 1)) - (int32_t)((uint32_t)v >> 31)) >> right;
+  } else {
+    v = dsp_mbqm((int32_t)((uint32_t)b + (uint32_t)sum), q->mult[oc], q->shift[oc]);
+  }
   return dsp_clamp((int32_t)((uint32_t)v + (uint32_t)q->out_off), q->lo, q->hi);
 }
 
@@ -231,11 +263,11 @@ QMCU_DSP_INLINE void dsp_emit4(const dsp_out *q, int8_t *o, int32_t oc, int32_t 
 /* CONV_2D, any kernel size whose im2col row fits QMCU_DSP_COL_MAX: the rectangle's output
  * pixels in pairs (in row-major order, so only a rectangle's last pixel can be single), two
  * filters per pass over both rows. */
-static void conv_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
-                     const int8_t *weights, const void *bias) {
+QMCU_DSP_INLINE void conv_dsp_impl(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                                   const int8_t *weights, const void *bias, const int fast) {
   const int32_t out_c = out->c, K = p->kh * p->kw * in->c, w = r.c1 - r.c0;
   const int32_t n = (r.r1 - r.r0) * w;
-  const dsp_out q = dsp_out_of(p, out, bias);
+  const dsp_out q = dsp_out_of(p, out, bias, fast);
   int16_t col[2][QMCU_DSP_COL_MAX];
   int32_t i, oc, s[4];
   for (i = 0; i < n; i += 2) {
@@ -292,13 +324,22 @@ QMCU_DSP_INLINE int32_t oc_start(int32_t dm, int32_t nx, int32_t ny, int32_t gro
   return dm == 1 && nx == 3 && ny == 3 ? groups : 0;
 }
 
+/* conv_dsp_impl compiled for both requantizations. */
+static void conv_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                     const int8_t *weights, const void *bias) {
+  if (dsp_fast_requant(p, bias, out->c, (int64_t)p->kh * p->kw * in->c))
+    conv_dsp_impl(p, in, out, r, weights, bias, 1);
+  else
+    conv_dsp_impl(p, in, out, r, weights, bias, 0);
+}
+
 /* DEPTHWISE_CONV_2D on int8 channels in place, four output channels per pass with their
  * accumulators in registers over the in-map taps: with depth multiplier 1 the four channels'
  * inputs are one word (SXTAB16 adds the offset to two of them at once), with a multiple of 4
  * they share one input value; four weights per word either way. Other multipliers and the last
  * out_c % 4 channels run one channel at a time. */
-static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
-                          const int8_t *weights, const void *bias) {
+QMCU_DSP_INLINE void depthwise_dsp_impl(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
+                                        qmcu_rect r, const int8_t *weights, const void *bias, const int fast) {
   const int32_t c = out->c, dm = p->depth_multiplier, off = p->input_offset;
   const uint32_t off2 = ((uint32_t)off & 0xffffu) | ((uint32_t)off << 16);
   const int32_t in_h = in->h, in_w = in->w, kh = p->kh, kw = p->kw, sh = p->sh, sw = p->sw;
@@ -308,7 +349,7 @@ static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_d
   const int8_t *const ibase = in->data - (ptrdiff_t)in->r0 * irow - (ptrdiff_t)in->c0 * icol;
   int8_t *const obase = out->data - (ptrdiff_t)out->r0 * orow - (ptrdiff_t)out->c0 * ocol;
   const int32_t groups = dm == 1 || (dm & 3) == 0 ? c & ~3 : 0;
-  const dsp_out q = dsp_out_of(p, out, bias);
+  const dsp_out q = dsp_out_of(p, out, bias, fast);
   int32_t y, x, oc, fy, fx0, fx1, fy0, fy1, nx;
   for (y = r.r0; y < r.r1; y++) {
     const int32_t by = y * sh - pad_top;
@@ -326,21 +367,23 @@ static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_d
       first = ibase + (ptrdiff_t)(by + fy0 * dh) * irow + (ptrdiff_t)(bx + fx0 * dw) * icol;
       wfirst = weights + ((ptrdiff_t)fy0 * kw + fx0) * c;
       if (dm == 1 && nx == 3 && fy1 - fy0 == 3) {
-        /* A whole 3x3 window (the interior of 3x3 layers): nine taps at fixed offsets. */
-        const ptrdiff_t r1 = row_step, r2 = 2 * row_step, t1 = tap_step, t2 = 2 * tap_step;
-        const ptrdiff_t w1 = wrow, w2 = 2 * wrow, c1 = c, c2 = 2 * (ptrdiff_t)c;
+        /* A whole 3x3 window (the interior of 3x3 layers): nine taps, the pointers stepping
+         * tap by tap (post-indexed loads, few live registers). */
+        const ptrdiff_t radj = row_step - 2 * tap_step, wadj = wrow - 2 * (ptrdiff_t)c;
         for (oc = 0; oc < groups; oc += 4) {
-          int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+          int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky;
           const int8_t *px = first + oc, *f = wfirst + oc;
-          dsp_dw_tap4(px, f, off2, &a0, &a1, &a2, &a3);
-          dsp_dw_tap4(px + t1, f + c1, off2, &a0, &a1, &a2, &a3);
-          dsp_dw_tap4(px + t2, f + c2, off2, &a0, &a1, &a2, &a3);
-          dsp_dw_tap4(px + r1, f + w1, off2, &a0, &a1, &a2, &a3);
-          dsp_dw_tap4(px + r1 + t1, f + w1 + c1, off2, &a0, &a1, &a2, &a3);
-          dsp_dw_tap4(px + r1 + t2, f + w1 + c2, off2, &a0, &a1, &a2, &a3);
-          dsp_dw_tap4(px + r2, f + w2, off2, &a0, &a1, &a2, &a3);
-          dsp_dw_tap4(px + r2 + t1, f + w2 + c1, off2, &a0, &a1, &a2, &a3);
-          dsp_dw_tap4(px + r2 + t2, f + w2 + c2, off2, &a0, &a1, &a2, &a3);
+          for (ky = 0; ky < 3; ky++) {
+            dsp_dw_tap4(px, f, off2, &a0, &a1, &a2, &a3);
+            px += tap_step;
+            f += c;
+            dsp_dw_tap4(px, f, off2, &a0, &a1, &a2, &a3);
+            px += tap_step;
+            f += c;
+            dsp_dw_tap4(px, f, off2, &a0, &a1, &a2, &a3);
+            px += radj;
+            f += wadj;
+          }
           dsp_emit4(&q, o, oc, a0, a1, a2, a3);
         }
       }
@@ -376,6 +419,15 @@ static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_d
   }
 }
 
+/* depthwise_dsp_impl compiled for both requantizations. */
+static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                          const int8_t *weights, const void *bias) {
+  if (dsp_fast_requant(p, bias, out->c, (int64_t)p->kh * p->kw))
+    depthwise_dsp_impl(p, in, out, r, weights, bias, 1);
+  else
+    depthwise_dsp_impl(p, in, out, r, weights, bias, 0);
+}
+
 /* ADD on int8 channels in place: the portable arithmetic (add1 in qmcu_kernels.c, same bounds)
  * with the DSP requantization and the parameters in locals. */
 static void add_dsp(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, const qmcu_dst *out,
@@ -384,7 +436,7 @@ static void add_dsp(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *i
   const int32_t off1 = p->in1_offset, m1 = p->in1_multiplier, s1 = p->in1_shift;
   const int32_t off2 = p->in2_offset, m2 = p->in2_multiplier, s2 = p->in2_shift;
   const int32_t mo = p->out_multiplier, so = p->out_shift;
-  const dsp_out q = dsp_out_of(p, out, NULL);
+  const dsp_out q = dsp_out_of(p, out, NULL, 0);
   int32_t y, x, k;
   for (y = r.r0; y < r.r1; y++) {
     for (x = r.c0; x < r.c1; x++) {
@@ -406,7 +458,7 @@ static void max_pool_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_ds
   const int32_t c = out->c, kh = p->kh, kw = p->kw, sh = p->sh, sw = p->sw;
   const int32_t pad_top = p->pad_top, pad_left = p->pad_left;
   const ptrdiff_t irow = in->row, icol = in->col;
-  const dsp_out q = dsp_out_of(p, out, NULL);
+  const dsp_out q = dsp_out_of(p, out, NULL, 0);
   int32_t y, x, k, fy, fx, fy0, fy1, fx0, fx1, j;
   for (y = r.r0; y < r.r1; y++) {
     const int32_t by = y * sh - pad_top;
