@@ -25,9 +25,9 @@ var CMSISNN = Kernels{
 var Stage = Kernels{
 	Name: "qmcu-dsp",
 	coef: map[Kind]coef{
-		Conv2D:          {PerMAC: 1.285, PerOutput: 67.06, PerColumn: 11.75, PerPointColumn: 11.35, PerOddColumn: 51.08},
-		DepthwiseConv2D: {PerMAC: 11.63},
-		Add:             {PerOutput: 104.5},
+		Conv2D:          {PerMAC: 1.271, PerOutput: 56.90, PerColumn: 11.96, PerPointColumn: 11.67, PerOddColumn: 51.52},
+		DepthwiseConv2D: {PerMAC: 10.33},
+		Add:             {PerOutput: 106.5},
 		Pad:             {PerOutput: 0.882},
 		MaxPool2D:       {PerMAC: 9.41, PerOutput: 21.87},
 		AveragePool2D:   {PerMAC: 9.41, PerOutput: 21.87},
