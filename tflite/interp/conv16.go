@@ -116,84 +116,12 @@ func (c *prep) conv16(opts *schema.Conv2DOptionsT) (kernel, error) {
 	if err := c.wantType(output, schema.TensorTypeINT16); err != nil {
 		return nil, err
 	}
-	for _, t := range []int{input, filter, output} {
-		if err := c.wantRank(t, 4); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.wantConst(filter); err != nil {
-		return nil, err
-	}
-	is, fs, os := shapeInts(c.info(input).Shape), shapeInts(c.info(filter).Shape), shapeInts(c.info(output).Shape)
-	sh, sw := int(opts.StrideH), int(opts.StrideW)
-	dh, dw := max(int(opts.DilationHFactor), 1), max(int(opts.DilationWFactor), 1)
-	if sh <= 0 || sw <= 0 || os[0] != is[0] || fs[0] != os[3] || fs[3] <= 0 || is[3] < fs[3] || is[3]%fs[3] != 0 || os[3]%(is[3]/fs[3]) != 0 {
-		return nil, c.errorf("shapes do not match: input %v, filter %v, output %v", is, fs, os)
-	}
-	oh, padT, ok1 := padding(opts.Padding, is[1], fs[1], sh, dh)
-	ow, padL, ok2 := padding(opts.Padding, is[2], fs[2], sw, dw)
-	if !ok1 || !ok2 || oh != os[1] || ow != os[2] {
-		return nil, c.errorf("output shape %v does not match the %dx%d output this padding, stride and dilation give", os, oh, ow)
-	}
-	mult, shift, oq, err := c.perChannel16(input, filter, output, os[3])
+	g, err := c.convWindow(input, filter, output, opts.Padding, int(opts.StrideH), int(opts.StrideW),
+		int(opts.DilationHFactor), int(opts.DilationWFactor), false, 0)
 	if err != nil {
 		return nil, err
 	}
-	lo, hi, err := c.activationRangeTyped(opts.FusedActivationFunction, output, oq)
-	if err != nil {
-		return nil, err
-	}
-	bv, wide, err := c.bias16(bias, os[3], opts.QuantizedBiasType, true)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.checkShift64(shift); wide && err != nil {
-		return nil, err
-	}
-	w := i8(c.p.constant[filter])
-	cg := fs[3]
-	perGroup := os[3] / (is[3] / cg)
-	return kernelFunc(func(x *execCtx) {
-		src, dst := i16(x.data[input]), i16(x.data[output])
-		o := 0
-		for b := range is[0] {
-			for oy := range os[1] {
-				for ox := range os[2] {
-					for oc := range os[3] {
-						g := oc / perGroup
-						var acc int64
-						var acc32 int32
-						for ky := range fs[1] {
-							iy := oy*sh - padT + ky*dh
-							if iy < 0 || iy >= is[1] {
-								continue
-							}
-							for kx := range fs[2] {
-								ix := ox*sw - padL + kx*dw
-								if ix < 0 || ix >= is[2] {
-									continue
-								}
-								xs := src[((b*is[1]+iy)*is[2]+ix)*is[3]+g*cg:][:cg]
-								ws := w[((oc*fs[1]+ky)*fs[2]+kx)*cg:][:cg]
-								for i, v := range xs {
-									p := int32(ws[i]) * int32(v)
-									acc += int64(p)
-									acc32 += p
-								}
-							}
-						}
-						if !wide {
-							acc = int64(acc32 + int32(bv[oc]))
-						} else {
-							acc += bv[oc]
-						}
-						dst[o] = requant16(acc, wide, mult[oc], shift[oc], 0, lo, hi)
-						o++
-					}
-				}
-			}
-		}
-	}), nil
+	return c.window16(g, bias, opts.FusedActivationFunction, opts.QuantizedBiasType, true)
 }
 
 // depthwise16 is DEPTHWISE_CONV_2D with int16 input and output and an int64 bias (the only
@@ -209,74 +137,61 @@ func (c *prep) depthwise16(opts *schema.DepthwiseConv2DOptionsT) (kernel, error)
 	if err := c.wantType(output, schema.TensorTypeINT16); err != nil {
 		return nil, err
 	}
-	for _, t := range []int{input, filter, output} {
-		if err := c.wantRank(t, 4); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.wantConst(filter); err != nil {
-		return nil, err
-	}
-	is, fs, os := shapeInts(c.info(input).Shape), shapeInts(c.info(filter).Shape), shapeInts(c.info(output).Shape)
-	sh, sw := int(opts.StrideH), int(opts.StrideW)
-	dh, dw := max(int(opts.DilationHFactor), 1), max(int(opts.DilationWFactor), 1)
-	if sh <= 0 || sw <= 0 || fs[0] != 1 || fs[3] != os[3] || os[0] != is[0] || is[3] == 0 || os[3]%is[3] != 0 {
-		return nil, c.errorf("shapes do not match: input %v, filter %v, output %v", is, fs, os)
-	}
-	m := os[3] / is[3]
-	if dm := int(opts.DepthMultiplier); dm != 0 && dm != m {
-		return nil, c.errorf("depth_multiplier %d does not match input depth %d and output depth %d", dm, is[3], os[3])
-	}
-	oh, padT, ok1 := padding(opts.Padding, is[1], fs[1], sh, dh)
-	ow, padL, ok2 := padding(opts.Padding, is[2], fs[2], sw, dw)
-	if !ok1 || !ok2 || oh != os[1] || ow != os[2] {
-		return nil, c.errorf("output shape %v does not match the %dx%d output this padding, stride and dilation give", os, oh, ow)
-	}
-	mult, shift, oq, err := c.perChannel16(input, filter, output, os[3])
+	g, err := c.convWindow(input, filter, output, opts.Padding, int(opts.StrideH), int(opts.StrideW),
+		int(opts.DilationHFactor), int(opts.DilationWFactor), true, int(opts.DepthMultiplier))
 	if err != nil {
 		return nil, err
 	}
-	lo, hi, err := c.activationRangeTyped(opts.FusedActivationFunction, output, oq)
+	return c.window16(g, bias, opts.FusedActivationFunction, schema.TensorTypeINT64, false)
+}
+
+// window16 prepares the 16x8 CONV_2D (conv true: int32 or int64 bias) or
+// DEPTHWISE_CONV_2D (int64 bias, int64 accumulation).
+func (c *prep) window16(g *window, bias int, act schema.ActivationFunctionType, biasType schema.TensorType, conv bool) (kernel, error) {
+	oc := g.os[3]
+	mult, shift, oq, err := c.perChannel16(g.input, g.filter, g.output, oc)
 	if err != nil {
 		return nil, err
 	}
-	bv, _, err := c.bias16(bias, os[3], schema.TensorTypeINT64, false)
+	lo, hi, err := c.activationRangeTyped(act, g.output, oq)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkShift64(shift); err != nil {
+	bv, wide, err := c.bias16(bias, oc, biasType, conv)
+	if err != nil {
 		return nil, err
 	}
-	w := i8(c.p.constant[filter])
+	if !conv {
+		wide = true
+	}
+	if err := c.checkShift64(shift); wide && err != nil {
+		return nil, err
+	}
+	w := i8(c.p.constant[g.filter])
 	return kernelFunc(func(x *execCtx) {
-		src, dst := i16(x.data[input]), i16(x.data[output])
-		o := 0
-		for b := range is[0] {
-			for oy := range os[1] {
-				for ox := range os[2] {
-					for oc := range os[3] {
-						ic := oc / m
-						var acc int64
-						for ky := range fs[1] {
-							iy := oy*sh - padT + ky*dh
-							if iy < 0 || iy >= is[1] {
-								continue
-							}
-							for kx := range fs[2] {
-								ix := ox*sw - padL + kx*dw
-								if ix < 0 || ix >= is[2] {
-									continue
-								}
-								acc += int64(w[(ky*fs[2]+kx)*os[3]+oc]) * int64(src[((b*is[1]+iy)*is[2]+ix)*is[3]+ic])
-							}
-						}
-						acc += bv[oc]
-						dst[o] = requant16(acc, true, mult[oc], shift[oc], 0, lo, hi)
-						o++
+		src, dst := i16(x.data[g.input]), i16(x.data[g.output])
+		g.eachOutput(func(o, b, oy, ox, ch int) {
+			var acc int64
+			var acc32 int32
+			if conv {
+				g.convTaps(b, oy, ox, ch, func(in, wi, n int) {
+					ws := w[wi : wi+n]
+					for i, v := range src[in : in+n] {
+						p := int32(ws[i]) * int32(v)
+						acc += int64(p)
+						acc32 += p
 					}
-				}
+				})
+			} else {
+				g.depthwiseTaps(b, oy, ox, ch, func(in, wi int) { acc += int64(w[wi]) * int64(src[in]) })
 			}
-		}
+			if wide {
+				acc += bv[ch]
+			} else {
+				acc = int64(acc32 + int32(bv[ch]))
+			}
+			dst[o] = requant16(acc, wide, mult[ch], shift[ch], 0, lo, hi)
+		})
 	}), nil
 }
 

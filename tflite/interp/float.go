@@ -43,63 +43,12 @@ func (c *prep) convFloat(opts *schema.Conv2DOptionsT) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range []int{input, filter, output} {
-		if err := c.wantRank(t, 4); err != nil {
-			return nil, err
-		}
-	}
-	is, fs, os := shapeInts(c.info(input).Shape), shapeInts(c.info(filter).Shape), shapeInts(c.info(output).Shape)
-	sh, sw := int(opts.StrideH), int(opts.StrideW)
-	dh, dw := max(int(opts.DilationHFactor), 1), max(int(opts.DilationWFactor), 1)
-	if sh <= 0 || sw <= 0 || os[0] != is[0] || fs[0] != os[3] || fs[3] <= 0 || is[3] < fs[3] || is[3]%fs[3] != 0 || os[3]%(is[3]/fs[3]) != 0 || (bias != nil && len(bias) < os[3]) {
-		return nil, c.errorf("shapes do not match: input %v, filter %v, output %v", is, fs, os)
-	}
-	oh, padT, ok1 := padding(opts.Padding, is[1], fs[1], sh, dh)
-	ow, padL, ok2 := padding(opts.Padding, is[2], fs[2], sw, dw)
-	if !ok1 || !ok2 || oh != os[1] || ow != os[2] {
-		return nil, c.errorf("output shape %v does not match the %dx%d output this padding, stride and dilation give", os, oh, ow)
-	}
-	lo, hi, err := c.floatActivation(opts.FusedActivationFunction)
+	g, err := c.convWindow(input, filter, output, opts.Padding, int(opts.StrideH), int(opts.StrideW),
+		int(opts.DilationHFactor), int(opts.DilationWFactor), false, 0)
 	if err != nil {
 		return nil, err
 	}
-	w := view[float32](c.p.constant[filter])
-	cg := fs[3]
-	perGroup := os[3] / (is[3] / cg)
-	return kernelFunc(func(x *execCtx) {
-		src, dst := view[float32](x.data[input]), view[float32](x.data[output])
-		o := 0
-		for b := range is[0] {
-			for oy := range os[1] {
-				for ox := range os[2] {
-					for oc := range os[3] {
-						g := oc / perGroup
-						var total float32
-						for ky := range fs[1] {
-							iy := oy*sh - padT + ky*dh
-							for kx := range fs[2] {
-								ix := ox*sw - padL + kx*dw
-								if iy < 0 || iy >= is[1] || ix < 0 || ix >= is[2] {
-									continue
-								}
-								xs := src[((b*is[1]+iy)*is[2]+ix)*is[3]+g*cg:][:cg]
-								ws := w[((oc*fs[1]+ky)*fs[2]+kx)*cg:][:cg]
-								for i, v := range xs {
-									total += float32(v * ws[i])
-								}
-							}
-						}
-						var bv float32
-						if bias != nil {
-							bv = bias[oc]
-						}
-						dst[o] = clampF(total+bv, lo, hi)
-						o++
-					}
-				}
-			}
-		}
-	}), nil
+	return c.windowFloat(g, bias, opts.FusedActivationFunction, true)
 }
 
 func (c *prep) depthwiseFloat(opts *schema.DepthwiseConv2DOptionsT) (kernel, error) {
@@ -107,60 +56,47 @@ func (c *prep) depthwiseFloat(opts *schema.DepthwiseConv2DOptionsT) (kernel, err
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range []int{input, filter, output} {
-		if err := c.wantRank(t, 4); err != nil {
-			return nil, err
-		}
-	}
-	is, fs, os := shapeInts(c.info(input).Shape), shapeInts(c.info(filter).Shape), shapeInts(c.info(output).Shape)
-	sh, sw := int(opts.StrideH), int(opts.StrideW)
-	dh, dw := max(int(opts.DilationHFactor), 1), max(int(opts.DilationWFactor), 1)
-	if sh <= 0 || sw <= 0 || fs[0] != 1 || fs[3] != os[3] || os[0] != is[0] || is[3] == 0 || os[3]%is[3] != 0 || (bias != nil && len(bias) < os[3]) {
-		return nil, c.errorf("shapes do not match: input %v, filter %v, output %v", is, fs, os)
-	}
-	m := os[3] / is[3]
-	if dm := int(opts.DepthMultiplier); dm != 0 && dm != m {
-		return nil, c.errorf("depth_multiplier %d does not match input depth %d and output depth %d", dm, is[3], os[3])
-	}
-	oh, padT, ok1 := padding(opts.Padding, is[1], fs[1], sh, dh)
-	ow, padL, ok2 := padding(opts.Padding, is[2], fs[2], sw, dw)
-	if !ok1 || !ok2 || oh != os[1] || ow != os[2] {
-		return nil, c.errorf("output shape %v does not match the %dx%d output this padding, stride and dilation give", os, oh, ow)
-	}
-	lo, hi, err := c.floatActivation(opts.FusedActivationFunction)
+	g, err := c.convWindow(input, filter, output, opts.Padding, int(opts.StrideH), int(opts.StrideW),
+		int(opts.DilationHFactor), int(opts.DilationWFactor), true, int(opts.DepthMultiplier))
 	if err != nil {
 		return nil, err
 	}
-	w := view[float32](c.p.constant[filter])
+	return c.windowFloat(g, bias, opts.FusedActivationFunction, false)
+}
+
+// windowFloat is reference_ops::Conv / DepthwiseConv for float32: per output, the products
+// summed from 0 in tap order, plus the bias (0 without one), clamped to the activation.
+// The depthwise reference loops over input channel then multiplier, which visits outputs
+// in the same row-major order.
+func (c *prep) windowFloat(g *window, bias []float32, act schema.ActivationFunctionType, conv bool) (kernel, error) {
+	if bias != nil && len(bias) < g.os[3] {
+		return nil, c.errorf("bias has %d elements, want %d", len(bias), g.os[3])
+	}
+	lo, hi, err := c.floatActivation(act)
+	if err != nil {
+		return nil, err
+	}
+	w := view[float32](c.p.constant[g.filter])
 	return kernelFunc(func(x *execCtx) {
-		src, dst := view[float32](x.data[input]), view[float32](x.data[output])
-		for b := range is[0] {
-			for oy := range os[1] {
-				for ox := range os[2] {
-					for ic := range is[3] {
-						for mi := range m {
-							oc := ic*m + mi
-							var total float32
-							for ky := range fs[1] {
-								iy := oy*sh - padT + ky*dh
-								for kx := range fs[2] {
-									ix := ox*sw - padL + kx*dw
-									if iy < 0 || iy >= is[1] || ix < 0 || ix >= is[2] {
-										continue
-									}
-									total += float32(src[((b*is[1]+iy)*is[2]+ix)*is[3]+ic] * w[(ky*fs[2]+kx)*os[3]+oc])
-								}
-							}
-							var bv float32
-							if bias != nil {
-								bv = bias[oc]
-							}
-							dst[((b*os[1]+oy)*os[2]+ox)*os[3]+oc] = clampF(total+bv, lo, hi)
-						}
+		src, dst := view[float32](x.data[g.input]), view[float32](x.data[g.output])
+		g.eachOutput(func(o, b, oy, ox, ch int) {
+			var total float32
+			if conv {
+				g.convTaps(b, oy, ox, ch, func(in, wi, n int) {
+					ws := w[wi : wi+n]
+					for i, v := range src[in : in+n] {
+						total += float32(v * ws[i])
 					}
-				}
+				})
+			} else {
+				g.depthwiseTaps(b, oy, ox, ch, func(in, wi int) { total += float32(src[in] * w[wi]) })
 			}
-		}
+			var bv float32
+			if bias != nil {
+				bv = bias[ch]
+			}
+			dst[o] = clampF(total+bv, lo, hi)
+		})
 	}), nil
 }
 
