@@ -126,7 +126,7 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
 	}
-	sp, err := patch.Plan(pm, patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: opts.Split, Target: target, Kernels: kernels})
+	sp, err := patch.Plan(pm, patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: foldedSplit(m, opts.Split, folds), Target: target, Kernels: kernels})
 	if errors.Is(err, patch.ErrNothingToPatch) && rows == 0 && opts.Split == 0 {
 		// Not a model this step can improve: a drop-in step leaves it as it is.
 		reason := strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+": ")
@@ -135,6 +135,9 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 			Note: "nothing to patch (" + reason + "); the model is left unchanged"}), nil
 	}
 	if err != nil {
+		if len(folds) > 0 {
+			err = fmt.Errorf("%w (operator numbers after folding %d explicit PADs into their convolutions)", err, len(folds))
+		}
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -220,6 +223,29 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	}
 	progress("done", 1)
 	return res, nil
+}
+
+// foldedSplit translates a forced split, which counts the stage layers of m as given, to the
+// model with folds applied: the folded PADs among those layers are gone.
+func foldedSplit(m *schema.ModelT, split int, folds []patch.Fold) int {
+	if split <= 0 || len(folds) == 0 {
+		return split
+	}
+	s, err := patch.DetectStage(m)
+	if err != nil || split > len(s.Layers) {
+		return split
+	}
+	folded := map[int]bool{}
+	for _, f := range folds {
+		folded[f.Pad] = true
+	}
+	n := split
+	for _, l := range s.Layers[:split] {
+		if folded[l.Op] {
+			n--
+		}
+	}
+	return max(n, 1)
 }
 
 // applyPrecision gives sp its low branch from opts and returns the spec to write: the one

@@ -147,7 +147,8 @@ func TestOptimizeHonoursSRAMBudget(t *testing.T) {
 			t.Errorf("--sram %d: arena after = %d head, %d whole", budget, head, total)
 		}
 	}
-	if _, err := Optimize(context.Background(), m, Options{SRAM: 8 << 10}, nil); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "--sram") {
+	if _, err := Optimize(context.Background(), m, Options{SRAM: 8 << 10}, nil); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "--sram") ||
+		!strings.Contains(err.Error(), "its head of") || !strings.Contains(err.Error(), "persistent tail adds") {
 		t.Errorf("an impossible budget: got %v", err)
 	}
 }

@@ -49,10 +49,12 @@ type Candidate struct {
 	ArenaBytes        int64 // TFLM arena head of the rewritten model
 	TotalBytes        int64 // whole arena: head + persistent tail (arena_used_bytes)
 	TailBytes         int64
-	ScratchBytes      int64 // the op's scratch request
-	PatchMACs         int64 // stage MACs with halo recomputation (full kernel windows)
-	NetworkMACs       int64 // whole-network MACs after the rewrite
-	Overhead          float64
+	// tailOpData and tailRuntime split TailBytes (see analysis.Tail).
+	tailOpData, tailRuntime int64
+	ScratchBytes            int64 // the op's scratch request
+	PatchMACs               int64 // stage MACs with halo recomputation (full kernel windows)
+	NetworkMACs             int64 // whole-network MACs after the rewrite
+	Overhead                float64
 }
 
 // StagePlan is a chosen patch stage: everything Rewrite and EncodePlan need.
@@ -227,6 +229,9 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	}
 	best, err := choose(cands, opts, base.MACs)
 	if err != nil {
+		if lo, ok := smallest(cands); ok && opts.SRAM > 0 {
+			err = fmt.Errorf("%w; %s", err, floorNote(s, base, lo))
+		}
 		return nil, err
 	}
 	sp, err := s.build(m, best.Split, best.Rows, best.Cols)
@@ -283,6 +288,34 @@ func choose(cands []Candidate, opts Options, macsBefore int64) (Candidate, error
 	return slices.MinFunc(ok, func(a, b Candidate) int {
 		return cmp.Or(cmp.Compare(a.TotalBytes, b.TotalBytes), cmp.Compare(a.NetworkMACs, b.NetworkMACs), tieBreak(a, b))
 	}), nil
+}
+
+// smallest returns the candidate with the smallest whole arena.
+func smallest(cands []Candidate) (Candidate, bool) {
+	if len(cands) == 0 {
+		return Candidate{}, false
+	}
+	return slices.MinFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.TotalBytes, b.TotalBytes) }), true
+}
+
+// floorNote says what sets the smallest whole arena c: its head (the largest activation pair
+// after the stage, or the stage's own input, output and scratch) and the persistent tail
+// (mostly the kernels' op data, such as per-channel multipliers and shifts).
+func floorNote(s *Stage, base *analysis.Report, c Candidate) string {
+	lastOp := s.Layers[c.Split-1].Op
+	after, at := int64(0), -1
+	for _, op := range base.Ops[lastOp+1:] {
+		if op.LiveBytes > after {
+			after, at = op.LiveBytes, op.Index
+		}
+	}
+	own := s.FMs[0].Bytes() + s.FMs[c.Split].Bytes() + c.ScratchBytes
+	where := fmt.Sprintf("the stage's input, output and scratch (%d B live)", own)
+	if at >= 0 && after >= own {
+		where = fmt.Sprintf("operator %d (%s) after the stage, whose tensors need %d B live", at, base.Ops[at].Name, after)
+	}
+	return fmt.Sprintf("its head of %d B is set by %s, and the persistent tail adds %d B (kernel op data %d B, e.g. per-channel multipliers and shifts; TFLM runtime %d B)",
+		c.ArenaBytes, where, c.TailBytes, c.tailOpData, c.tailRuntime)
 }
 
 // tieBreak prefers fewer tiles, then the shorter stage.
@@ -347,7 +380,7 @@ func (sp *StagePlan) candidate(m *schema.ModelT, base *analysis.Report, ao analy
 	c := Candidate{Split: sp.Split, Rows: sp.Rows, Cols: sp.Cols, ArenaBytes: arena, ScratchBytes: sp.ScratchBytes,
 		PatchMACs: sum(patch), NetworkMACs: after}
 	tail := sp.tail(m, base, ao)
-	c.TailBytes, c.TotalBytes = tail.Bytes, arena+tail.Bytes
+	c.TailBytes, c.TotalBytes, c.tailOpData, c.tailRuntime = tail.Bytes, arena+tail.Bytes, tail.OpData, tail.Runtime
 	if base.MACs > 0 {
 		c.Overhead = float64(after)/float64(base.MACs) - 1
 	}
