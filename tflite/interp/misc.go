@@ -25,12 +25,8 @@ func (c *prep) argMinMax(isMax bool) (kernel, error) {
 	if err := c.wantType(out, schema.TensorTypeINT32); err != nil {
 		return nil, err
 	}
-	a, err := c.constScalarInt(axisT)
-	if err != nil {
-		return nil, err
-	}
 	is := shapeInts(c.info(in).Shape)
-	axis, err := c.resolveAxis(a, len(is))
+	axis, err := c.constAxis(axisT, len(is))
 	if err != nil {
 		return nil, err
 	}

@@ -182,21 +182,6 @@ func (c *prep) comparison(code schema.BuiltinOperator) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmp := func(x, y int64) bool {
-		switch code {
-		case schema.BuiltinOperatorEQUAL:
-			return x == y
-		case schema.BuiltinOperatorNOT_EQUAL:
-			return x != y
-		case schema.BuiltinOperatorLESS:
-			return x < y
-		case schema.BuiltinOperatorLESS_EQUAL:
-			return x <= y
-		case schema.BuiltinOperatorGREATER:
-			return x > y
-		}
-		return x >= y
-	}
 	n := c.elements(out)
 	b2u := func(v bool) uint8 {
 		if v {
@@ -206,26 +191,11 @@ func (c *prep) comparison(code schema.BuiltinOperator) (kernel, error) {
 	}
 	switch c.info(a).Type {
 	case schema.TensorTypeFLOAT32:
-		cmpF := func(x, y float32) bool {
-			switch code {
-			case schema.BuiltinOperatorEQUAL:
-				return x == y
-			case schema.BuiltinOperatorNOT_EQUAL:
-				return x != y
-			case schema.BuiltinOperatorLESS:
-				return x < y
-			case schema.BuiltinOperatorLESS_EQUAL:
-				return x <= y
-			case schema.BuiltinOperatorGREATER:
-				return x > y
-			}
-			return x >= y
-		}
-		return binaryLoop(&bc, a, b, out, n, func(x, y float32) uint8 { return b2u(cmpF(x, y)) }), nil
+		return binaryLoop(&bc, a, b, out, n, func(x, y float32) uint8 { return b2u(compare(code, x, y)) }), nil
 	case schema.TensorTypeINT32:
-		return binaryLoop(&bc, a, b, out, n, func(x, y int32) uint8 { return b2u(cmp(int64(x), int64(y))) }), nil
+		return binaryLoop(&bc, a, b, out, n, func(x, y int32) uint8 { return b2u(compare(code, int64(x), int64(y))) }), nil
 	case schema.TensorTypeBOOL:
-		return binaryLoop(&bc, a, b, out, n, func(x, y uint8) uint8 { return b2u(cmp(int64(x), int64(y))) }), nil
+		return binaryLoop(&bc, a, b, out, n, func(x, y uint8) uint8 { return b2u(compare(code, int64(x), int64(y))) }), nil
 	}
 	qa, qb, err := c.quant2(a, b)
 	if err != nil {
@@ -239,8 +209,25 @@ func (c *prep) comparison(code schema.BuiltinOperator) (kernel, error) {
 	return binaryLoop(&bc, a, b, out, n, func(x, y int8) uint8 {
 		sx := mulQuant((int32(x)-qa.zp)*(1<<8), m1, s1)
 		sy := mulQuant((int32(y)-qb.zp)*(1<<8), m2, s2)
-		return b2u(cmp(int64(sx), int64(sy)))
+		return b2u(compare(code, int64(sx), int64(sy)))
 	}), nil
+}
+
+// compare applies the comparison operator code to x and y.
+func compare[T int64 | float32](code schema.BuiltinOperator, x, y T) bool {
+	switch code {
+	case schema.BuiltinOperatorEQUAL:
+		return x == y
+	case schema.BuiltinOperatorNOT_EQUAL:
+		return x != y
+	case schema.BuiltinOperatorLESS:
+		return x < y
+	case schema.BuiltinOperatorLESS_EQUAL:
+		return x <= y
+	case schema.BuiltinOperatorGREATER:
+		return x > y
+	}
+	return x >= y
 }
 
 // logical is LOGICAL_AND, LOGICAL_OR (broadcasting) and LOGICAL_NOT on bool tensors (TFLM

@@ -117,6 +117,15 @@ func product(d []int) int {
 	return n
 }
 
+// constAxis reads a constant scalar axis tensor and resolves it for rank.
+func (c *prep) constAxis(t, rank int) (int, error) {
+	a, err := c.constScalarInt(t)
+	if err != nil {
+		return 0, err
+	}
+	return c.resolveAxis(a, rank)
+}
+
 // resolveAxis maps a possibly negative axis into [0, rank).
 func (c *prep) resolveAxis(axis, rank int) (int, error) {
 	if axis < 0 {
@@ -245,12 +254,8 @@ func (c *prep) split(v bool) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := c.constScalarInt(axisT)
-	if err != nil {
-		return nil, err
-	}
 	is := shapeInts(c.info(in).Shape)
-	axis, err := c.resolveAxis(a, len(is))
+	axis, err := c.constAxis(axisT, len(is))
 	if err != nil {
 		return nil, err
 	}
