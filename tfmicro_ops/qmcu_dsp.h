@@ -97,20 +97,46 @@ static void dsp_im2col(const qmcu_params *p, const qmcu_src *in, int32_t y, int3
     }
     return;
   }
-  for (fy = 0; fy < p->kh; fy++) {
-    const int32_t iy = by + fy * p->dh;
-    for (fx = 0; fx < p->kw; fx++) {
-      const int32_t ix = bx + fx * p->dw;
-      int16_t *c = col + (fy * p->kw + fx) * in_c;
-      if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
-        memset(c, 0, sizeof *c * (size_t)in_c);
+  if (direct(in)) {
+    /* Channels in place but groups straddling taps (in_c % 4 != 0, e.g. RGB input): the row
+     * in order, element by element, then the reordering below. */
+    const int32_t kh = p->kh, kw = p->kw, dh = p->dh, dw = p->dw, in_h = in->h, in_w = in->w;
+    const ptrdiff_t irow = in->row, icol = in->col;
+    const int8_t *const base = in->data - (ptrdiff_t)in->r0 * irow - (ptrdiff_t)in->c0 * icol;
+    int16_t *c = col;
+    for (fy = 0; fy < kh; fy++) {
+      const int32_t iy = by + fy * dh;
+      if (iy < 0 || iy >= in_h) {
+        memset(c, 0, sizeof *c * (size_t)(kw * in_c));
+        c += kw * in_c;
         continue;
       }
-      for (k0 = 0; k0 < in_c; k0 += QMCU_CHUNK) {
-        const int8_t *s;
-        m = in_c - k0 < QMCU_CHUNK ? in_c - k0 : QMCU_CHUNK;
-        s = fetch(in, src_at(in, iy, ix), k0, m, buf);
-        for (k = 0; k < m; k++) c[k0 + k] = (int16_t)(s[k] + off);
+      for (fx = 0; fx < kw; fx++, c += in_c) {
+        const int32_t ix = bx + fx * dw;
+        if (ix < 0 || ix >= in_w) {
+          for (k = 0; k < in_c; k++) c[k] = 0;
+        } else {
+          const int8_t *px = base + (ptrdiff_t)iy * irow + (ptrdiff_t)ix * icol;
+          for (k = 0; k < in_c; k++) c[k] = (int16_t)(px[k] + off);
+        }
+      }
+    }
+  } else {
+    for (fy = 0; fy < p->kh; fy++) {
+      const int32_t iy = by + fy * p->dh;
+      for (fx = 0; fx < p->kw; fx++) {
+        const int32_t ix = bx + fx * p->dw;
+        int16_t *c = col + (fy * p->kw + fx) * in_c;
+        if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
+          memset(c, 0, sizeof *c * (size_t)in_c);
+          continue;
+        }
+        for (k0 = 0; k0 < in_c; k0 += QMCU_CHUNK) {
+          const int8_t *s;
+          m = in_c - k0 < QMCU_CHUNK ? in_c - k0 : QMCU_CHUNK;
+          s = fetch(in, src_at(in, iy, ix), k0, m, buf);
+          for (k = 0; k < m; k++) c[k0 + k] = (int16_t)(s[k] + off);
+        }
       }
     }
   }
