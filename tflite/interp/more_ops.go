@@ -261,3 +261,65 @@ func (c *prep) logical(code schema.BuiltinOperator) (kernel, error) {
 		return 0
 	}), nil
 }
+
+// errGatherNd is TFLM gather_nd.cc's refusal of a slice outside the params tensor.
+var errGatherNd = errors.New("gather_nd index out of bounds")
+
+// gatherNd is GATHER_ND (TFLM gather_nd.cc: float32 or int8 params, int32 indices whose last
+// dimension, at most 5, indexes the leading params dimensions). As in TFLM only the flat
+// position is bounds-checked; a slice outside the params tensor fails at Invoke.
+func (c *prep) gatherNd() (kernel, error) {
+	if err := c.counts(2, 2, 1); err != nil {
+		return nil, err
+	}
+	params, _ := c.in(0)
+	idx, _ := c.in(1)
+	out, _ := c.out(0)
+	if err := c.wantType(params, schema.TensorTypeINT8, schema.TensorTypeFLOAT32); err != nil {
+		return nil, err
+	}
+	elem, err := c.moveTypes(params, out)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.wantType(idx, schema.TensorTypeINT32); err != nil {
+		return nil, err
+	}
+	ps, xs := shapeInts(c.info(params).Shape), shapeInts(c.info(idx).Shape)
+	if len(xs) == 0 || len(ps) == 0 {
+		return nil, c.errorf("params %v and indices %v need at least one dimension", ps, xs)
+	}
+	nd := xs[len(xs)-1]
+	if nd > 5 || nd > len(ps) || nd < 0 {
+		return nil, c.errorf("index depth %d is not supported for params of rank %d (at most 5)", nd, len(ps))
+	}
+	nSlices, sliceSize := product(xs[:len(xs)-1]), product(ps[nd:])
+	if nSlices*sliceSize != c.elements(out) {
+		return nil, c.errorf("output %s does not hold %d slices of %d elements", c.desc(out), nSlices, sliceSize)
+	}
+	flat := product(ps)
+	count := make([]int, nd)
+	rem := flat
+	for i := range nd {
+		if ps[i] == 0 {
+			return nil, c.errorf("params %v has an empty dimension", ps)
+		}
+		count[i] = rem / ps[i]
+		rem = count[i]
+	}
+	return kernelFunc(func(x *execCtx) {
+		src, dst, iv := x.data[params], x.data[out], i32(x.data[idx])
+		n := sliceSize * elem
+		for s := range nSlices {
+			from := 0
+			for j := range nd {
+				from += int(iv[s*nd+j]) * count[j]
+			}
+			if from < 0 || from+sliceSize > flat {
+				x.err = errGatherNd
+				return
+			}
+			copy(dst[s*n:(s+1)*n], src[from*elem:from*elem+n])
+		}
+	}), nil
+}

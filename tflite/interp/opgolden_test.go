@@ -1403,6 +1403,26 @@ func moreCases() []opCase {
 		b.AddOperator(schema.BuiltinOperatorLOGICAL_NOT, []builder.Tensor{x}, []builder.Tensor{z}, nil)
 		b.Output(z)
 	}})
+	for _, ty := range []schema.TensorType{schema.TensorTypeINT8, f32t} {
+		cs = append(cs, opCase{name: "gather_nd_" + typeName(ty), gen: func(i int, info TensorInfo, rng *rand.Rand) []byte {
+			if i != 1 {
+				return nil
+			}
+			d := make([]byte, info.Bytes)
+			for j := 0; j < len(d); j += 8 { // pairs (row < 4, column < 5)
+				binary.LittleEndian.PutUint32(d[j:], uint32(rng.IntN(4)))
+				binary.LittleEndian.PutUint32(d[j+4:], uint32(rng.IntN(5)))
+			}
+			return d
+		}, build: func(b *builder.Builder) {
+			x := in(b, ty, []int32{4, 5, 3}, qFor(ty))
+			idx := act(b, "indices", i32t, []int32{2, 3, 2}, nil)
+			b.MarkInput(idx)
+			y := act(b, "output", ty, []int32{2, 3, 3}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorGATHER_ND, []builder.Tensor{x, idx}, []builder.Tensor{y}, nil)
+			b.Output(y)
+		}})
+	}
 	cs = append(cs, opCase{name: "zeros_like_int8", build: func(b *builder.Builder) {
 		x := in(b, schema.TensorTypeINT8, []int32{3, 5}, q8)
 		y := act(b, "output", schema.TensorTypeINT8, []int32{3, 5}, q8)

@@ -326,6 +326,8 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.comparison(code)
 	case schema.BuiltinOperatorLOGICAL_AND, schema.BuiltinOperatorLOGICAL_OR, schema.BuiltinOperatorLOGICAL_NOT:
 		return c.logical(code)
+	case schema.BuiltinOperatorGATHER_ND:
+		return c.gatherNd()
 	case schema.BuiltinOperatorSHAPE:
 		return c.shape()
 	case schema.BuiltinOperatorPACK:
