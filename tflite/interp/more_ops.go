@@ -323,3 +323,83 @@ func (c *prep) gatherNd() (kernel, error) {
 		}
 	}), nil
 }
+
+// addN is ADD_N (TFLM add_n.cc; inputs of one shape, type and, for int8, quantization).
+// float32 sums from 0 in input order. int8 follows reference_ops::AddN literally: every
+// input (x - zp) is shifted left by 20 and halved onto twice its scale, the sum starts from
+// the same scaling of -zp (not of 0), and is rescaled to the output.
+func (c *prep) addN() (kernel, error) {
+	if len(c.op.Inputs) < 2 || len(c.op.Outputs) != 1 {
+		return nil, c.errorf("needs at least 2 inputs and 1 output")
+	}
+	ins := make([]int, len(c.op.Inputs))
+	for i := range ins {
+		t, err := c.in(i)
+		if err != nil {
+			return nil, err
+		}
+		ins[i] = t
+	}
+	out, _ := c.out(0)
+	if err := c.wantType(ins[0], schema.TensorTypeINT8, schema.TensorTypeFLOAT32); err != nil {
+		return nil, err
+	}
+	for _, t := range append(ins[1:], out) {
+		if c.info(t).Type != c.info(ins[0]).Type || !sameShape(c.info(t).Shape, c.info(ins[0]).Shape) {
+			return nil, c.errorf("%s: type or shape differs from %s", c.desc(t), c.desc(ins[0]))
+		}
+	}
+	n := c.elements(out)
+	if c.info(out).Type == schema.TensorTypeFLOAT32 {
+		return kernelFunc(func(x *execCtx) {
+			dst := view[float32](x.data[out])
+			for i := range n {
+				var s float32
+				for _, t := range ins {
+					s += view[float32](x.data[t])[i]
+				}
+				dst[i] = s
+			}
+		}), nil
+	}
+	q0, err := c.quant8(ins[0])
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ins[1:] {
+		q, err := c.quant8(t)
+		if err != nil {
+			return nil, err
+		}
+		if q != q0 {
+			return nil, c.errorf("%s: int8 inputs must share scale and zero point", c.desc(t))
+		}
+	}
+	qo, err := c.quant8(out)
+	if err != nil {
+		return nil, err
+	}
+	const leftShift = 20
+	twiceMax := 2 * float64(q0.scale)
+	mi, si := quantizeMultiplier(float64(q0.scale) / twiceMax)
+	ro := twiceMax / (float64(int32(1)<<leftShift) * float64(qo.scale))
+	if !(ro > 0 && ro < 1) {
+		return nil, c.errorf("output rescale factor %g is outside (0, 1)", ro)
+	}
+	mo, so := quantizeMultiplier(ro)
+	var table [256]int32
+	for v := -128; v < 128; v++ {
+		table[uint8(int8(v))] = mulQuant((int32(v)-q0.zp)*(1<<leftShift), mi, si)
+	}
+	start := mulQuant(-q0.zp*(1<<leftShift), mi, si)
+	return kernelFunc(func(x *execCtx) {
+		dst := x.data[out]
+		for i := range n {
+			s := start
+			for _, t := range ins {
+				s += table[x.data[t][i]]
+			}
+			dst[i] = byte(int8(clampI32(mulQuant(s, mo, so)+qo.zp, math.MinInt8, math.MaxInt8)))
+		}
+	}), nil
+}

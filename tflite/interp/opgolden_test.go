@@ -1423,6 +1423,23 @@ func moreCases() []opCase {
 			b.Output(y)
 		}})
 	}
+	for _, ty := range []schema.TensorType{schema.TensorTypeINT8, f32t} {
+		for _, zp := range []int64{0, -9} {
+			if ty == f32t && zp != 0 {
+				continue
+			}
+			cs = append(cs, opCase{name: "add_n_" + typeName(ty) + "_zp" + fmtInt(int(zp)), build: func(b *builder.Builder) {
+				var qi, qo *tq
+				if ty == schema.TensorTypeINT8 {
+					qi, qo = &tq{0.05, zp}, &tq{0.11, 4}
+				}
+				x0, x1, x2 := in(b, ty, []int32{3, 11}, qi), in(b, ty, []int32{3, 11}, qi), in(b, ty, []int32{3, 11}, qi)
+				y := act(b, "output", ty, []int32{3, 11}, qo)
+				b.AddOperator(schema.BuiltinOperatorADD_N, []builder.Tensor{x0, x1, x2}, []builder.Tensor{y}, nil)
+				b.Output(y)
+			}})
+		}
+	}
 	cs = append(cs, opCase{name: "zeros_like_int8", build: func(b *builder.Builder) {
 		x := in(b, schema.TensorTypeINT8, []int32{3, 5}, q8)
 		y := act(b, "output", schema.TensorTypeINT8, []int32{3, 5}, q8)

@@ -328,6 +328,8 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.logical(code)
 	case schema.BuiltinOperatorGATHER_ND:
 		return c.gatherNd()
+	case schema.BuiltinOperatorADD_N:
+		return c.addN()
 	case schema.BuiltinOperatorSHAPE:
 		return c.shape()
 	case schema.BuiltinOperatorPACK:
