@@ -200,6 +200,9 @@ func TestFastLoopsEqualPortable(t *testing.T) {
 				continue // no map after the checked one
 			}
 			for n, mp := range spec.Maps {
+				if mp.Bits == 8 {
+					continue // pinned: feeds the stage output through PAD or pools only
+				}
 				mp.Bits = []int{8, 4, 2}[rng.IntN(3)]
 				spec.Maps[n] = mp
 			}
