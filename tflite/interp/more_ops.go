@@ -3,6 +3,7 @@ package interp
 import (
 	"errors"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/quantmcu/quantmcu/tflite/schema"
@@ -44,16 +45,19 @@ func (c *prep) floatUnary(code schema.BuiltinOperator) (kernel, error) {
 // errDivByZero is an int32 DIV by zero, which TFLM does not guard.
 var errDivByZero = errors.New("int32 division by zero")
 
-// div is DIV for float32 and unquantized int32 (TFLM div.cc, reference_ops::Div:
+// div is DIV for float32, unquantized int32 and int8 (divInt8) (TFLM div.cc, reference_ops::Div:
 // ActivationFunctionWithMinMax(a / b)). A zero int32 divisor is an Invoke error.
 func (c *prep) div() (kernel, error) {
-	a, b, out, bc, err := c.binaryOperands(schema.TensorTypeFLOAT32, schema.TensorTypeINT32)
+	a, b, out, bc, err := c.binaryOperands(schema.TensorTypeFLOAT32, schema.TensorTypeINT32, schema.TensorTypeINT8)
 	if err != nil {
 		return nil, err
 	}
 	var act schema.ActivationFunctionType
 	if o, ok := c.options().(*schema.DivOptionsT); ok && o != nil {
 		act = o.FusedActivationFunction
+	}
+	if c.info(a).Type == schema.TensorTypeINT8 {
+		return c.divInt8(a, b, out, bc, act)
 	}
 	n := c.elements(out)
 	if c.info(a).Type == schema.TensorTypeFLOAT32 {
@@ -401,5 +405,69 @@ func (c *prep) addN() (kernel, error) {
 			}
 			dst[i] = byte(int8(clampI32(mulQuant(s, mo, so)+qo.zp, math.MinInt8, math.MaxInt8)))
 		}
+	}), nil
+}
+
+// errDivZeroQuantized is an int8 DIV whose divisor is its zero point (TFLM only DCHECKs it).
+var errDivZeroQuantized = errors.New("int8 division by a zero divisor")
+
+// countLeadingSignBits is TFLM common.h CountLeadingSignBits as GCC builds it
+// (__builtin_clrsb; 31 for 0).
+func countLeadingSignBits(x int32) int {
+	if x == 0 {
+		return 31
+	}
+	return bits.LeadingZeros32(uint32(x^(x>>31))) - 1
+}
+
+// roundingDivideByPOTx86 is gemmlowp's RoundingDivideByPOT for any exponent as x86-64
+// executes it. DIV's exponent leaves [0, 31] for small dividends and large divisors, where
+// the C code shifts by out-of-range amounts (undefined behaviour); on x86-64 the 64-bit
+// mask shift uses the count modulo 64 and the 32-bit arithmetic shift modulo 32, which is
+// what TFLM's x86 reference build computes.
+func roundingDivideByPOTx86(x int32, exponent int) int32 {
+	mask := int32(uint64(1)<<(uint(exponent)&63) - 1)
+	threshold := mask >> 1
+	if x < 0 {
+		threshold++
+	}
+	r := x >> (uint(exponent) & 31)
+	if x&mask > threshold {
+		r++
+	}
+	return r
+}
+
+// divInt8 is quantized DIV (TFLM div.cc, reference_ops::DivElementwise): the divisor's
+// reciprocal from GetReciprocal, the dividend normalized by its sign-bit headroom, the
+// quotient rescaled by QuantizeMultiplier(float(s1 / (s2 * s_out))), + zp_out, clamped.
+func (c *prep) divInt8(a, b, out int, bc nbroadcast, act schema.ActivationFunctionType) (kernel, error) {
+	qa, qb, qo, err := c.quant3(a, b, out)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi, err := c.activationRange(act, qo)
+	if err != nil {
+		return nil, err
+	}
+	mult, shift := quantizeMultiplier(float64(qa.scale / (qb.scale * qo.scale)))
+	n := c.elements(out)
+	return kernelFunc(func(x *execCtx) {
+		av, bv, ov := i8(x.data[a]), i8(x.data[b]), i8(x.data[out])
+		bc.each2(n, func(o, i1, i2 int) {
+			v1, v2 := int32(av[i1])-qa.zp, int32(bv[i2])-qb.zp
+			if v2 == 0 {
+				x.err = errDivZeroQuantized
+				return
+			}
+			if v2 < 0 {
+				v1, v2 = -v1, -v2
+			}
+			inv, recipShift := getReciprocal(v2, 31)
+			headroom := countLeadingSignBits(v1)
+			q := mulQuant(v1, inv, headroom)
+			r := roundingDivideByPOTx86(srdhm(q, mult), -(shift-recipShift-headroom)) + qo.zp
+			ov[o] = int8(clampI32(r, lo, hi))
+		})
 	}), nil
 }

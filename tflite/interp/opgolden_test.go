@@ -205,7 +205,7 @@ func diffTyped(got, want []byte, ty schema.TensorType) string {
 			n++
 		}
 	}
-	return fmt.Sprintf("%d of %d bytes differ (%s), first at byte %d", n, len(got), tflite.TypeName(ty), first)
+	return fmt.Sprintf("%d of %d bytes differ (%s), first at byte %d (got %#02x, want %#02x)", n, len(got), tflite.TypeName(ty), first, got[first], want[first])
 }
 
 // ---- case construction helpers ----------------------------------------------------------
@@ -1439,6 +1439,29 @@ func moreCases() []opCase {
 				b.Output(y)
 			}})
 		}
+	}
+	for _, a := range []schema.ActivationFunctionType{schema.ActivationFunctionTypeNONE, schema.ActivationFunctionTypeRELU} {
+		cs = append(cs, opCase{name: "div_bcast_int8_" + strings.ToLower(schema.EnumNamesActivationFunctionType[a]), gen: func(i int, info TensorInfo, rng *rand.Rand) []byte {
+			if i != 1 {
+				return nil
+			}
+			d := make([]byte, info.Bytes)
+			for j := range d {
+				v := int8(rng.IntN(256) - 128)
+				if v == 3 { // the divisor's zero point
+					v = 4
+				}
+				d[j] = byte(v)
+			}
+			return d
+		}, build: func(b *builder.Builder) {
+			x := in(b, schema.TensorTypeINT8, []int32{2, 3, 4}, &tq{0.05, -2})
+			y := in(b, schema.TensorTypeINT8, []int32{3, 1}, &tq{0.02, 3})
+			z := act(b, "output", schema.TensorTypeINT8, []int32{2, 3, 4}, &tq{0.2, 1})
+			b.AddOperator(schema.BuiltinOperatorDIV, []builder.Tensor{x, y}, []builder.Tensor{z},
+				builder.Options(schema.BuiltinOptionsDivOptions, &schema.DivOptionsT{FusedActivationFunction: a}))
+			b.Output(z)
+		}})
 	}
 	cs = append(cs, opCase{name: "zeros_like_int8", build: func(b *builder.Builder) {
 		x := in(b, schema.TensorTypeINT8, []int32{3, 5}, q8)
