@@ -471,3 +471,36 @@ func (c *prep) divInt8(a, b, out int, bc nbroadcast, act schema.ActivationFuncti
 		})
 	}), nil
 }
+
+// fill is FILL (TFLM fill.cc): constant dims equal to the output shape, a scalar value of
+// the output's type (float32, int8, int16, int32, int64) copied into every element.
+func (c *prep) fill() (kernel, error) {
+	if err := c.counts(2, 2, 1); err != nil {
+		return nil, err
+	}
+	dimsT, _ := c.in(0)
+	val, _ := c.in(1)
+	out, _ := c.out(0)
+	if err := c.wantType(out, schema.TensorTypeFLOAT32, schema.TensorTypeINT8, schema.TensorTypeINT16, schema.TensorTypeINT32, schema.TensorTypeINT64); err != nil {
+		return nil, err
+	}
+	if c.info(val).Type != c.info(out).Type || len(c.info(val).Shape) != 0 {
+		return nil, c.errorf("%s must be a scalar of the output's type", c.desc(val))
+	}
+	if c.p.constant[dimsT] == nil {
+		return nil, c.errorf("Non-constant >dims< tensor is not supported")
+	}
+	dims, err := c.constInt32s(dimsT)
+	if err != nil {
+		return nil, err
+	}
+	if !equalInts(shapeInts(dims), shapeInts(c.info(out).Shape)) {
+		return nil, c.errorf("dims %v differ from the output shape %v", dims, c.info(out).Shape)
+	}
+	return kernelFunc(func(x *execCtx) {
+		v, d := x.data[val], x.data[out]
+		for i := 0; i+len(v) <= len(d); i += len(v) {
+			copy(d[i:], v)
+		}
+	}), nil
+}

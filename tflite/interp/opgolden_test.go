@@ -1463,6 +1463,15 @@ func moreCases() []opCase {
 			b.Output(z)
 		}})
 	}
+	for _, ty := range []schema.TensorType{schema.TensorTypeINT8, f32t, i32t} {
+		cs = append(cs, opCase{name: "fill_" + typeName(ty), gen: smallInt32Gen, build: func(b *builder.Builder) {
+			dims := constI32(b, "dims", []int32{3}, 2, 3, 4)
+			v := in(b, ty, []int32{}, qFor(ty))
+			y := act(b, "output", ty, []int32{2, 3, 4}, qFor(ty))
+			b.AddOperator(schema.BuiltinOperatorFILL, []builder.Tensor{dims, v}, []builder.Tensor{y}, nil)
+			b.Output(y)
+		}})
+	}
 	cs = append(cs, opCase{name: "zeros_like_int8", build: func(b *builder.Builder) {
 		x := in(b, schema.TensorTypeINT8, []int32{3, 5}, q8)
 		y := act(b, "output", schema.TensorTypeINT8, []int32{3, 5}, q8)

@@ -330,6 +330,8 @@ func (c *prep) kernelFor(code schema.BuiltinOperator) (kernel, error) {
 		return c.gatherNd()
 	case schema.BuiltinOperatorADD_N:
 		return c.addN()
+	case schema.BuiltinOperatorFILL:
+		return c.fill()
 	case schema.BuiltinOperatorSHAPE:
 		return c.shape()
 	case schema.BuiltinOperatorPACK:
