@@ -64,8 +64,7 @@ func newReport(before, after *analysis.Report, plan *patch.Report) *report {
 			row.cyclesAfter = 0
 			if l, ok := r.layers[i]; ok {
 				row.macsAfter = l.PatchMACs
-				// The low branch's loops are priced as int8 ones (no low-bit constants yet).
-				row.cyclesAfter = cost.Stage.Cycles(cost.FromStageLayer(l, plan.StageOverhead, plan.Transpose && l.Op == plan.Layers[0].Op, 0, 0))
+				row.cyclesAfter = stageLayerCycles(plan, l)
 				row.windowBytes = l.WindowBytes
 				if l.MACs > 0 {
 					row.patchOverhead = float64(l.PatchMACs)/float64(l.MACs) - 1
@@ -102,6 +101,19 @@ func pct(f float64) string { return strconv.FormatFloat(100*f, 'f', 2, 64) }
 func i64(v int64) string { return strconv.FormatInt(v, 10) }
 
 func cycles(c float64) string { return strconv.FormatInt(int64(math.Round(c)), 10) }
+
+// stageLayerCycles prices a stage layer on the DSP loops: int8 on outlier tiles, at its
+// low-branch bitwidths on the others (the report's outlier-tile rate).
+func stageLayerCycles(plan *patch.Report, l patch.LayerReport) float64 {
+	transposed := plan.Transpose && len(plan.Layers) > 0 && l.Op == plan.Layers[0].Op
+	int8 := cost.Stage.Cycles(cost.FromStageLayer(l, plan.StageOverhead, transposed, 0, 0))
+	inBits := int(math.Round(l.InputBits))
+	if !plan.LowBranch || (l.ActivationBits >= 8 && inBits >= 8) {
+		return int8
+	}
+	low := cost.Stage.Cycles(cost.FromStageLayer(l, plan.StageOverhead, transposed, inBits, l.ActivationBits))
+	return plan.OutlierRate*int8 + (1-plan.OutlierRate)*low
+}
 
 // stageCyclesM4 sums the estimated cycles of the stage's operators before and after.
 func (r *report) stageCyclesM4() (before, after float64) {
