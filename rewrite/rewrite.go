@@ -145,7 +145,10 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	}
 	// Before is the model as given, folds included.
 	sp.Report.ArenaBefore, sp.Report.TailBefore, sp.Report.TotalBefore = before.ArenaBytes, before.Tail.Bytes, before.TotalBytes
-	if sp.Report.TotalAfter >= sp.Report.TotalBefore && rows == 0 && opts.Split == 0 {
+	// A gain means a lower activation head (what patching is for) without a larger whole
+	// arena: a tail that only shrinks because the stage's per-channel data moves into the
+	// plan is not a reason to rewrite.
+	if (sp.Report.ArenaAfter >= sp.Report.ArenaBefore || sp.Report.TotalAfter >= sp.Report.TotalBefore) && rows == 0 && opts.Split == 0 {
 		return keepOriginal(m, before, sp.Report), nil
 	}
 	var searched *SearchReport

@@ -194,7 +194,7 @@ static int prepared_before(const qmcu_plan *p, int32_t l, int32_t b, int32_t wi)
   int32_t i, j;
   for (i = 0; i <= l; i++) {
     for (j = 0; j < 2; j++) {
-      const int32_t *w = j == 0 ? p->layers[i] : p->low_layers[i];
+      const int32_t *w = j == 0 ? qmcu_plan_layer(p, i) : qmcu_plan_low_layer(p, i);
       if (i == l && j == b) return 0;
       if (prepared_elems(p, i, w) > 0 && w[QMCU_L_WEIGHTS] == wi) return 1;
     }
@@ -210,7 +210,7 @@ static int one_geometry(const qmcu_plan *p, int32_t l, const int32_t *w) {
   int32_t i, j;
   for (i = 0; i < p->n_layers; i++) {
     for (j = 0; j < 2; j++) {
-      const int32_t *v = j == 0 ? p->layers[i] : p->low_layers[i];
+      const int32_t *v = j == 0 ? qmcu_plan_layer(p, i) : qmcu_plan_low_layer(p, i);
       if (v == NULL || v[QMCU_L_KIND] != QMCU_CONV_2D || v[QMCU_L_WEIGHTS] != wi) continue;
       if (qmcu_plan_fm(p, i + 1)[QMCU_FM_C] != out_c ||
           (int64_t)v[QMCU_L_KH] * v[QMCU_L_KW] * qmcu_plan_fm(p, v[QMCU_L_IN])[QMCU_FM_C] != k)
@@ -233,7 +233,7 @@ static size_t prepare(const qmcu_plan *p, const void *const *consts, unsigned ch
   }
   for (l = 0; l < p->n_layers; l++) {
     for (b = 0; b < 2; b++) {
-      const int32_t *w = b == 0 ? p->layers[l] : p->low_layers[l];
+      const int32_t *w = b == 0 ? qmcu_plan_layer(p, l) : qmcu_plan_low_layer(p, l);
       const size_t n = prepared_elems(p, l, w);
       if (n == 0 || prepared_before(p, l, b, w[QMCU_L_WEIGHTS]) || !one_geometry(p, l, w)) continue;
       if (buf != NULL) {
@@ -313,6 +313,7 @@ int qmcu_patch_stage_run(const qmcu_plan *p, const void *input, const void *cons
   if (end > p->n_tiles) end = p->n_tiles;
   for (t = first < 0 ? 0 : first; t < end; t += step) {
     int low = 0;
+    const int32_t *rec = p->layer0, *low_rec = p->low0; /* layer l's records */
     for (l = 0; l < p->n_layers; l++) {
       if (p->checked > 0 && l == p->checked) {
         /* fm k (written by layer k-1) is complete: choose the branch of the remaining layers. */
@@ -320,9 +321,11 @@ int qmcu_patch_stage_run(const qmcu_plan *p, const void *input, const void *cons
         stats->outlier_tiles += !low;
       }
       QMCU_LAYER_BEGIN();
-      rc = run_layer(p, t, l, low ? p->low_layers[l] : p->layers[l], low, prepared, flags, in, consts, out, sc);
+      rc = run_layer(p, t, l, low ? low_rec : rec, low, prepared, flags, in, consts, out, sc);
       QMCU_LAYER_END();
       if (rc != QMCU_OK) return QMCU_E_PLAN;
+      rec = qmcu_record_next(rec);
+      if (low_rec != NULL && l >= p->checked) low_rec = qmcu_record_next(low_rec);
     }
     stats->tiles++;
   }

@@ -37,6 +37,20 @@ static int32_t code_max(int32_t bits) { return bits == 8 ? 127 : (1 << bits) - 1
 static int is_conv(int32_t kind) { return kind == QMCU_CONV_2D || kind == QMCU_DEPTHWISE_CONV_2D; }
 static int is_pool(int32_t kind) { return kind == QMCU_MAX_POOL_2D || kind == QMCU_AVERAGE_POOL_2D; }
 
+const int32_t *qmcu_plan_layer(const qmcu_plan *p, int32_t l) {
+  const int32_t *rec = p->layer0;
+  for (; l > 0; l--) rec = qmcu_record_next(rec);
+  return rec;
+}
+
+const int32_t *qmcu_plan_low_layer(const qmcu_plan *p, int32_t l) {
+  const int32_t *rec = p->low0;
+  int32_t i;
+  if (rec == NULL || l < p->checked || l >= p->n_layers) return NULL;
+  for (i = p->checked; i < l; i++) rec = qmcu_record_next(rec);
+  return rec;
+}
+
 int32_t qmcu_plan_fm_bytes(const qmcu_plan *p, int32_t f) {
   const int32_t *fm = qmcu_plan_fm(p, f);
   /* The parser guarantees the product fits. */
@@ -63,7 +77,7 @@ int qmcu_plan_input_spec(const qmcu_plan *p, int32_t index, int32_t *type, int32
     return QMCU_OK;
   }
   for (r = 0; r < 2 * p->n_layers; r++) {
-    record_input(p, r < p->n_layers ? p->layers[r] : p->low_layers[r - p->n_layers], index, type, bytes);
+    record_input(p, r < p->n_layers ? qmcu_plan_layer(p, r) : qmcu_plan_low_layer(p, r - p->n_layers), index, type, bytes);
     if (*type != QMCU_TYPE_NONE) return QMCU_OK;
   }
   return QMCU_E_ARG; /* unreachable for a parsed plan: every index is referenced */
@@ -327,12 +341,12 @@ static void record_input(const qmcu_plan *p, const int32_t *l, int32_t idx, int3
 static int parse_layers(parser *ps, size_t *pos) {
   qmcu_plan *p = ps->p;
   int32_t li, max_index = 0, idx, r;
+  p->low0 = NULL;
   for (li = 0; li < p->n_layers; li++) {
     const int32_t *l;
     int rc;
-    p->low_layers[li] = NULL;
     if ((rc = take_record(ps, pos, li, &l)) != QMCU_OK) return rc;
-    p->layers[li] = l;
+    if (li == 0) p->layer0 = l;
     if ((rc = check_layer(ps, li, l)) != QMCU_OK) return rc;
     if ((rc = check_channels(ps, li, l)) != QMCU_OK) return rc;
     if (l[QMCU_L_WEIGHTS] > max_index) max_index = l[QMCU_L_WEIGHTS];
@@ -342,8 +356,8 @@ static int parse_layers(parser *ps, size_t *pos) {
     const int32_t *l;
     int rc;
     if ((rc = take_record(ps, pos, li, &l)) != QMCU_OK) return rc;
-    p->low_layers[li] = l;
-    if ((rc = check_low_layer(ps, li, l, p->layers[li])) != QMCU_OK) return rc;
+    if (p->low0 == NULL) p->low0 = l;
+    if ((rc = check_low_layer(ps, li, l, qmcu_plan_layer(p, li))) != QMCU_OK) return rc;
     if ((rc = check_channels(ps, li, l)) != QMCU_OK) return rc;
     if (l[QMCU_L_WEIGHTS] > max_index) max_index = l[QMCU_L_WEIGHTS];
   }
@@ -354,7 +368,7 @@ static int parse_layers(parser *ps, size_t *pos) {
     int32_t type = QMCU_TYPE_NONE, bytes = 0;
     for (r = 0; r < 2 * p->n_layers; r++) {
       int32_t t, b;
-      record_input(p, r < p->n_layers ? p->layers[r] : p->low_layers[r - p->n_layers], idx, &t, &b);
+      record_input(p, r < p->n_layers ? qmcu_plan_layer(p, r) : qmcu_plan_low_layer(p, r - p->n_layers), idx, &t, &b);
       if (t == QMCU_TYPE_NONE) continue;
       if (type != QMCU_TYPE_NONE && (t != type || b != bytes))
         FAIL(QMCU_E_PLAN, "plan: input %d is used as two different tensors", idx);
@@ -395,14 +409,15 @@ static int check_tiles(parser *ps, size_t pos) {
   qmcu_plan *p = ps->p;
   const int32_t last_fm = p->n_fms - 1;
   int32_t t, f, li, u;
+  const int32_t *rec;
   int32_t last_use[QMCU_MAX_FMS];
   int64_t covered = 0;
   if ((size_t)p->n_words - pos != (size_t)p->n_tiles * (size_t)p->n_fms * QMCU_WINDOW_WORDS)
     FAIL(QMCU_E_FORMAT, "plan: %d words after the layers, want %d tile windows", (int32_t)((size_t)p->n_words - pos), p->n_tiles * p->n_fms);
   p->tiles = p->words + pos;
   for (f = 0; f < p->n_fms; f++) last_use[f] = f - 1;
-  for (li = 0; li < p->n_layers; li++) {
-    const int32_t *l = p->layers[li];
+  for (li = 0, rec = p->layer0; li < p->n_layers; li++, rec = qmcu_record_next(rec)) {
+    const int32_t *l = rec;
     if (last_use[l[QMCU_L_IN]] < li) last_use[l[QMCU_L_IN]] = li;
     if (l[QMCU_L_IN2] >= 0 && last_use[l[QMCU_L_IN2]] < li) last_use[l[QMCU_L_IN2]] = li;
   }
@@ -417,8 +432,8 @@ static int check_tiles(parser *ps, size_t pos) {
           (int64_t)fm[QMCU_FM_SCRATCH] + (int64_t)(w[1] - w[0]) * (w[3] - w[2]) * fm[QMCU_FM_C] > p->scratch_bytes)
         FAIL(QMCU_E_PLAN, "tile %d fm %d: window buffer at %d does not fit the %d scratch bytes", t, f, fm[QMCU_FM_SCRATCH], p->scratch_bytes);
     }
-    for (li = 0; li < p->n_layers; li++) {
-      const int32_t *l = p->layers[li];
+    for (li = 0, rec = p->layer0; li < p->n_layers; li++, rec = qmcu_record_next(rec)) {
+      const int32_t *l = rec;
       const int32_t kind = l[QMCU_L_KIND];
       const int32_t *ow = qmcu_plan_window(p, t, l[QMCU_L_OUT]);
       const int32_t *in = qmcu_plan_fm(p, l[QMCU_L_IN]);

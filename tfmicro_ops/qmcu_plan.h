@@ -131,8 +131,13 @@ typedef struct {
   int32_t lo, hi;                            /* outlier thresholds (lo > hi: all tiles) */
   int32_t low_scratch_bytes;
   const int32_t *fms;                        /* n_fms records of QMCU_FM_WORDS */
-  const int32_t *layers[QMCU_MAX_LAYERS];    /* int8 layer records (per-channel arrays follow) */
-  const int32_t *low_layers[QMCU_MAX_LAYERS]; /* low-branch records, NULL for layers < checked */
+  /* The layer records follow one another (qmcu_record_next): the int8 records of layers
+   * 0..L-1 from layer0, then the low-branch records of layers checked..L-1 from low0 (NULL
+   * without a low branch). Reach them with qmcu_plan_layer / qmcu_plan_low_layer, or walk
+   * them in order; the view stores no per-layer table, so that it stays small (TFLM keeps it
+   * in the arena). */
+  const int32_t *layer0;
+  const int32_t *low0;
   const int32_t *tiles;                      /* n_tiles x n_fms windows of QMCU_WINDOW_WORDS */
 } qmcu_plan;
 
@@ -149,6 +154,17 @@ static inline const int32_t *qmcu_plan_fm(const qmcu_plan *p, int32_t f) {
 static inline const int32_t *qmcu_plan_window(const qmcu_plan *p, int32_t tile, int32_t f) {
   return p->tiles + ((ptrdiff_t)tile * p->n_fms + f) * QMCU_WINDOW_WORDS;
 }
+/* The record after record rec (the next layer's record in the same branch). */
+static inline const int32_t *qmcu_record_next(const int32_t *rec) {
+  return rec + QMCU_LAYER_WORDS + (rec[QMCU_L_PLAN_BIAS] == 1 ? 3 : 2) * rec[QMCU_L_CHANNELS];
+}
+
+/* The int8 record of layer l (0 <= l < n_layers), and the low-branch record of layer l (NULL
+ * for layers before the checked map and without a low branch). Both walk the records from
+ * the first: loops over the layers in order should use qmcu_record_next instead. */
+const int32_t *qmcu_plan_layer(const qmcu_plan *p, int32_t l);
+const int32_t *qmcu_plan_low_layer(const qmcu_plan *p, int32_t l);
+
 /* Per-channel output multipliers, shifts and (low-branch records with word 29 set) biases of a
  * layer record (QMCU_L_CHANNELS entries each). */
 static inline const int32_t *qmcu_record_multipliers(const int32_t *rec) { return rec + QMCU_LAYER_WORDS; }
@@ -159,10 +175,10 @@ static inline const int32_t *qmcu_record_biases(const int32_t *rec) {
   return rec[QMCU_L_PLAN_BIAS] ? rec + QMCU_LAYER_WORDS + 2 * rec[QMCU_L_CHANNELS] : NULL;
 }
 static inline const int32_t *qmcu_plan_multipliers(const qmcu_plan *p, int32_t l) {
-  return qmcu_record_multipliers(p->layers[l]);
+  return qmcu_record_multipliers(qmcu_plan_layer(p, l));
 }
 static inline const int32_t *qmcu_plan_shifts(const qmcu_plan *p, int32_t l) {
-  return qmcu_record_shifts(p->layers[l]);
+  return qmcu_record_shifts(qmcu_plan_layer(p, l));
 }
 /* Bits of feature map f in the low branch (8 for maps that stay int8, and in v1 plans). */
 static inline int32_t qmcu_plan_low_bits(const qmcu_plan *p, int32_t f) {

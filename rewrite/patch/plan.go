@@ -397,8 +397,9 @@ func (sp *StagePlan) report(base *analysis.Report, c Candidate) *Report {
 	if s.Transpose >= 0 {
 		r.FirstOp = s.Transpose
 	}
-	if r.TotalAfter >= r.TotalBefore {
-		r.Note = fmt.Sprintf("patch-based inference does not lower the arena (%d B before, %d B after, head and tail): the activation peak lies outside every tileable prefix", r.TotalBefore, r.TotalAfter)
+	if r.ArenaAfter >= r.ArenaBefore || r.TotalAfter >= r.TotalBefore {
+		r.Note = fmt.Sprintf("patch-based inference does not lower the arena (head %d B before, %d B after; whole %d B before, %d B after): the activation peak lies outside every tileable prefix",
+			r.ArenaBefore, r.ArenaAfter, r.TotalBefore, r.TotalAfter)
 	}
 	orig, origClip, patch, patchClip := sp.macs()
 	r.StageMACs, r.StageMACsClipped, r.PatchMACs, r.PatchMACsClipped = sum(orig), sum(origClip), sum(patch), sum(patchClip)
