@@ -13,8 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/quantmcu/quantmcu/rewrite/patch"
 	"github.com/quantmcu/quantmcu/tflite/interp"
@@ -64,15 +62,6 @@ func Run(m *schema.ModelT, sp *patch.StagePlan, checked int, src Source, opts Op
 	if checked < 1 || checked >= len(sp.FMs)-1 {
 		return nil, fmt.Errorf("calibrate: checked map %d outside 1..%d", checked, len(sp.FMs)-2)
 	}
-	threads := opts.Threads
-	if threads <= 0 {
-		threads = runtime.NumCPU()
-	}
-	threads = min(threads, n)
-	base, err := interp.New(m, interp.WithThreads(1))
-	if err != nil {
-		return nil, fmt.Errorf("calibrate: %w", err)
-	}
 	st := &Stats{Checked: checked, CheckedZP: sp.FMs[checked].ZeroPoint, Samples: n, Tiles: len(sp.Tiles),
 		Peaks: make([][]uint8, n), Hist: map[int]*[256][256]int64{}, Int8Top1: make([]int, n)}
 	free := sp.FreeMaps(checked)
@@ -81,40 +70,19 @@ func Run(m *schema.ModelT, sp *patch.StagePlan, checked int, src Source, opts Op
 	for _, f := range free {
 		watch[sp.FMs[f].Tensor] = f
 	}
-	type worker struct {
-		it   *interp.Interpreter
-		hist map[int]*[256][256]int64
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
 	}
-	workers := make([]*worker, threads)
-	for w := range workers {
-		it := base
-		if w > 0 {
-			it = base.Clone()
-		}
-		workers[w] = &worker{it: it, hist: map[int]*[256][256]int64{}}
-		for _, f := range free {
-			workers[w].hist[f] = new([256][256]int64)
-		}
-	}
-	var (
-		next, done atomic.Int64
-		wg         sync.WaitGroup
-		errMu      sync.Mutex
-		firstErr   error
-	)
-	fail := func(err error) {
-		errMu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		errMu.Unlock()
-	}
-	for _, w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var peaks []uint8
-			w.it.SetHook(func(op int, outs []interp.Tensor) {
+	hists := make([]map[int]*[256][256]int64, threads)
+	peaks := make([][]uint8, threads) // the sample each worker runs now
+	err := Each(m, src, Job{Threads: threads, Progress: opts.Progress,
+		Setup: func(w int, it *interp.Interpreter) {
+			hists[w] = map[int]*[256][256]int64{}
+			for _, f := range free {
+				hists[w][f] = new([256][256]int64)
+			}
+			it.SetHook(func(op int, outs []interp.Tensor) {
 				for _, o := range outs {
 					f, ok := watch[o.Index]
 					if !ok {
@@ -123,50 +91,33 @@ func Run(m *schema.ModelT, sp *patch.StagePlan, checked int, src Source, opts Op
 					fm := sp.FMs[f]
 					if f == checked {
 						for t, tile := range sp.Tiles {
-							peaks[t] = windowPeak(o.Data, fm, tile[f], fm.ZeroPoint)
+							peaks[w][t] = windowPeak(o.Data, fm, tile[f], fm.ZeroPoint)
 						}
 						continue
 					}
-					h := w.hist[f]
+					h := hists[w][f]
 					for t, tile := range sp.Tiles {
-						countWindow(o.Data, fm, tile[f], &h[peaks[t]])
+						countWindow(o.Data, fm, tile[f], &h[peaks[w][t]])
 					}
 				}
 			})
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				in, err := src.Input(i)
-				if err != nil {
-					fail(fmt.Errorf("calibration input: %w", err))
-					return
-				}
-				peaks = make([]uint8, len(sp.Tiles))
-				outs, err := w.it.Invoke(in)
-				if err != nil {
-					fail(fmt.Errorf("calibration input %s: %w", src.Name(i), err))
-					return
-				}
-				st.Peaks[i] = peaks
-				st.Int8Top1[i] = Argmax(outs[0], w.it.Outputs()[0].Type)
-				if d := int(done.Add(1)); opts.Progress != nil {
-					opts.Progress(d, n)
-				}
-			}
-		}()
+		},
+		Before: func(w, i int) { peaks[w] = make([]uint8, len(sp.Tiles)) },
+		After: func(w, i int, it *interp.Interpreter, outs [][]byte) {
+			st.Peaks[i] = peaks[w]
+			st.Int8Top1[i] = Argmax(outs[0], it.Outputs()[0].Type)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("calibration input: %w", err)
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
+	workers := hists[:min(threads, n)]
 	for _, f := range free {
 		sum := new([256][256]int64)
-		for _, w := range workers {
+		for _, h := range workers {
 			for p := range sum {
 				for c := range sum[p] {
-					sum[p][c] += w.hist[f][p][c]
+					sum[p][c] += h[f][p][c]
 				}
 			}
 		}
@@ -285,40 +236,23 @@ func Channels(m *schema.ModelT, sp *patch.StagePlan, st *Stats, d int, maps []in
 	if n != st.Samples {
 		return nil, fmt.Errorf("calibrate: %d inputs, the statistics have %d", n, st.Samples)
 	}
-	threads := opts.Threads
-	if threads <= 0 {
-		threads = runtime.NumCPU()
-	}
-	threads = min(threads, n)
-	base, err := interp.New(m, interp.WithThreads(1))
-	if err != nil {
-		return nil, fmt.Errorf("calibrate: %w", err)
-	}
 	watch := map[int]int{}
 	for _, f := range maps {
 		watch[sp.FMs[f].Tensor] = f
 	}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
 	parts := make([]map[int][][256]int64, threads)
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		firstErr error
-	)
-	for w := range threads {
-		it := base
-		if w > 0 {
-			it = base.Clone()
-		}
-		part := map[int][][256]int64{}
-		for _, f := range maps {
-			part[f] = make([][256]int64, sp.FMs[f].C)
-		}
-		parts[w] = part
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var sample int
+	sample := make([]int, threads) // the sample each worker runs now
+	err := Each(m, src, Job{Threads: threads, Progress: opts.Progress,
+		Setup: func(w int, it *interp.Interpreter) {
+			part := map[int][][256]int64{}
+			for _, f := range maps {
+				part[f] = make([][256]int64, sp.FMs[f].C)
+			}
+			parts[w] = part
 			it.SetHook(func(op int, outs []interp.Tensor) {
 				for _, o := range outs {
 					f, ok := watch[o.Index]
@@ -327,7 +261,7 @@ func Channels(m *schema.ModelT, sp *patch.StagePlan, st *Stats, d int, maps []in
 					}
 					fm, h := sp.FMs[f], part[f]
 					for t, tile := range sp.Tiles {
-						if int(st.Peaks[sample][t]) > d {
+						if int(st.Peaks[sample[w]][t]) > d {
 							continue
 						}
 						win, row := tile[f], fm.W*fm.C
@@ -340,34 +274,13 @@ func Channels(m *schema.ModelT, sp *patch.StagePlan, st *Stats, d int, maps []in
 					}
 				}
 			})
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				sample = i
-				in, err := src.Input(i)
-				if err == nil {
-					_, err = it.Invoke(in)
-				}
-				if err != nil {
-					errMu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("calibration input: %w", err)
-					}
-					errMu.Unlock()
-					return
-				}
-				if opts.Progress != nil {
-					opts.Progress(i+1, n)
-				}
-			}
-		}()
+		},
+		Before: func(w, i int) { sample[w] = i },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("calibration input: %w", err)
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
+	parts = parts[:min(threads, n)]
 	for _, f := range maps {
 		sum := make([][256]int64, sp.FMs[f].C)
 		for _, part := range parts {

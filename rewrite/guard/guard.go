@@ -7,9 +7,6 @@ package guard
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/quantmcu/quantmcu/rewrite/calibrate"
 	"github.com/quantmcu/quantmcu/tflite/interp"
@@ -19,57 +16,15 @@ import (
 // Top1 runs m on every input of src and returns the top-1 index of output 0 per input (-1
 // when output 0 is not int8 or uint8, or is empty).
 func Top1(m *schema.ModelT, src calibrate.Source, threads int) ([]int, error) {
-	n := src.Len()
-	out := make([]int, n)
-	if n == 0 {
-		return out, nil
-	}
-	if threads <= 0 {
-		threads = runtime.NumCPU()
-	}
-	threads = min(threads, n)
-	base, err := interp.New(m, interp.WithThreads(1))
+	out := make([]int, src.Len())
+	err := calibrate.Each(m, src, calibrate.Job{Threads: threads,
+		After: func(w, i int, it *interp.Interpreter, outs [][]byte) {
+			out[i] = calibrate.Argmax(outs[0], it.Outputs()[0].Type)
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	for w := range threads {
-		it := base
-		if w > 0 {
-			it = base.Clone()
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				in, err := src.Input(i)
-				if err == nil {
-					var outs [][]byte
-					if outs, err = it.Invoke(in); err == nil {
-						out[i] = calibrate.Argmax(outs[0], it.Outputs()[0].Type)
-						continue
-					}
-				}
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = fmt.Errorf("input %d of %d: %w", i+1, n, err)
-				}
-				mu.Unlock()
-				return
-			}
-		}()
-	}
-	wg.Wait()
-	return out, firstErr
+	return out, nil
 }
 
 // Agreement is the fraction of positions where a and b are equal (1 for empty slices).

@@ -142,12 +142,18 @@ func SquaredError(h [256]int64, fm patch.FeatureMap, f patch.LowFormat) float64 
 // Entropy is the Shannon entropy (bits) of the histogram's values coded in format f.
 func Entropy(h [256]int64, fm patch.FeatureMap, f patch.LowFormat) float64 {
 	var counts [256]int64 // by code + 128, summed in code order (deterministic)
-	var total int64
 	for i, n := range h {
-		if n == 0 {
-			continue
+		if n > 0 {
+			counts[Requantize(i-128, fm, f)+128] += n
 		}
-		counts[Requantize(i-128, fm, f)+128] += n
+	}
+	return entropyOf(&counts)
+}
+
+// entropyOf is the Shannon entropy (bits) of a histogram, summed in index order.
+func entropyOf(counts *[256]int64) float64 {
+	var total int64
+	for _, n := range counts {
 		total += n
 	}
 	var e float64
@@ -221,23 +227,14 @@ func ChannelRange(h [][256]int64, fm patch.FeatureMap, bits int, limit float64) 
 // per-channel histograms.
 func ChannelEntropy(h [][256]int64, fm patch.FeatureMap, f patch.LowFormat) float64 {
 	var counts [256]int64
-	var total int64
 	for c, ch := range h {
 		g := f
 		g.Scale, g.ChannelScales = f.ChannelScales[c], nil
 		for i, n := range ch {
 			if n > 0 {
 				counts[Requantize(i-128, fm, g)+128] += n
-				total += n
 			}
 		}
 	}
-	var e float64
-	for _, n := range counts {
-		if n > 0 {
-			p := float64(n) / float64(total)
-			e -= p * math.Log2(p)
-		}
-	}
-	return e
+	return entropyOf(&counts)
 }
