@@ -28,42 +28,8 @@ func TestAblationMobileNetV2(t *testing.T) {
 	if os.Getenv("QMCU_ABLATION") == "" {
 		t.Skip("set QMCU_ABLATION=1 to run the ablation (minutes)")
 	}
-	files := imagenetSample(t)
-	data := loadShared(t, "mobilenet_v2_quantized_1x3x224x224.tflite")
-	m, err := tflite.Parse(data, "mobilenet_v2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, _ := tensorio.Preset("torchvision")
-	var calibFiles, evalFiles []string
-	var labels []int
-	for i, f := range files {
-		if i%2 == 0 {
-			calibFiles = append(calibFiles, f)
-			continue
-		}
-		evalFiles = append(evalFiles, f)
-		n, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		labels = append(labels, n)
-	}
-	in, err := inputSpec(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	evalSrc := (&calibrate.FileSet{Files: evalFiles, Image: img}).Source(in)
-	ref, err := guard.Top1(m, evalSrc, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top1 := func(pred []int) float64 {
-		n := 0
-		for i, p := range pred {
-			if p == labels[i] {
-				n++
-			}
-		}
-		return float64(n) / float64(len(pred))
-	}
+	s := newImagenetSplit(t)
+	m, img, calibFiles, evalSrc, ref, top1 := s.m, s.img, s.calibFiles, s.evalSrc, s.ref, s.top1
 	t.Logf("int8 model: held-out top-1 %.0f%% (%d images)", 100*top1(ref), len(ref))
 	row := func(name string, model *schema.ModelT, summary []byte, extra string) {
 		pred, err := guard.Top1(model, evalSrc, 0)
@@ -141,39 +107,8 @@ func TestSearchCurveMobileNetV2(t *testing.T) {
 	if os.Getenv("QMCU_ABLATION") == "" {
 		t.Skip("set QMCU_ABLATION=1 to run the ablation (minutes)")
 	}
-	files := imagenetSample(t)
-	data := loadShared(t, "mobilenet_v2_quantized_1x3x224x224.tflite")
-	m, err := tflite.Parse(data, "mobilenet_v2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, _ := tensorio.Preset("torchvision")
-	var calibFiles, evalFiles []string
-	var labels []int
-	for i, f := range files {
-		if i%2 == 0 {
-			calibFiles = append(calibFiles, f)
-			continue
-		}
-		evalFiles = append(evalFiles, f)
-		n, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		labels = append(labels, n)
-	}
-	in, _ := inputSpec(m)
-	evalSrc := (&calibrate.FileSet{Files: evalFiles, Image: img}).Source(in)
-	ref, err := guard.Top1(m, evalSrc, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top1 := func(pred []int) float64 {
-		n := 0
-		for i, p := range pred {
-			if p == labels[i] {
-				n++
-			}
-		}
-		return float64(n) / float64(len(pred))
-	}
+	s := newImagenetSplit(t)
+	m, img, calibFiles, evalSrc, ref, top1 := s.m, s.img, s.calibFiles, s.evalSrc, s.ref, s.top1
 	for _, pt := range []bool{true, false} {
 		sp, err := patch.Plan(m, patch.Options{})
 		if err != nil {
@@ -209,4 +144,58 @@ func TestSearchCurveMobileNetV2(t *testing.T) {
 				n, step, ratio, 100*top1(pred), 100*guard.Agreement(pred, ref))
 		}
 	}
+}
+
+// imagenetSplit is the split of the ablation: mobilenet_v2, the even-numbered sample photos for
+// calibration, the odd-numbered ones (labelled by file name) for evaluation, and the int8
+// model's top-1 on them.
+type imagenetSplit struct {
+	m          *schema.ModelT
+	img        tensorio.ImageOptions
+	calibFiles []string
+	evalSrc    calibrate.Source
+	labels     []int
+	ref        []int
+}
+
+func newImagenetSplit(t *testing.T) *imagenetSplit {
+	t.Helper()
+	files := imagenetSample(t)
+	data := loadShared(t, "mobilenet_v2_quantized_1x3x224x224.tflite")
+	m, err := tflite.Parse(data, "mobilenet_v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &imagenetSplit{m: m}
+	s.img, _ = tensorio.Preset("torchvision")
+	var evalFiles []string
+	for i, f := range files {
+		if i%2 == 0 {
+			s.calibFiles = append(s.calibFiles, f)
+			continue
+		}
+		evalFiles = append(evalFiles, f)
+		n, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		s.labels = append(s.labels, n)
+	}
+	in, err := inputSpec(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.evalSrc = (&calibrate.FileSet{Files: evalFiles, Image: s.img}).Source(in)
+	if s.ref, err = guard.Top1(m, s.evalSrc, 0); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// top1 is the fraction of predictions equal to the labels.
+func (s *imagenetSplit) top1(pred []int) float64 {
+	n := 0
+	for i, p := range pred {
+		if p == s.labels[i] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(pred))
 }

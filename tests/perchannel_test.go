@@ -15,6 +15,18 @@ import (
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
+// firstGoldenCase is the first golden case of model name (e.g. "person_detect").
+func firstGoldenCase(t *testing.T, cases []goldenCase, name string) *goldenCase {
+	t.Helper()
+	for i := range cases {
+		if filepath.Base(cases[i].model) == name+".tflite" {
+			return &cases[i]
+		}
+	}
+	t.Fatalf("%s: no golden case", name)
+	return nil
+}
+
 // fmByName is the index of the stage map called name.
 func fmByName(sp *patch.StagePlan, name string) int {
 	for f, fm := range sp.FMs {
@@ -46,16 +58,7 @@ func TestPerChannelLowBitsMatchReference(t *testing.T) {
 	_, cases := goldenCases(t)
 	for mi, name := range []string{"mobilenet_v2_quantized_1x3x224x224", "vww_96_int8", "person_detect"} {
 		t.Run(name, func(t *testing.T) {
-			var c *goldenCase
-			for i := range cases {
-				if filepath.Base(cases[i].model) == name+".tflite" {
-					c = &cases[i]
-					break
-				}
-			}
-			if c == nil {
-				t.Fatalf("%s: no golden case", name)
-			}
+			c := firstGoldenCase(t, cases, name)
 			m, err := tflite.Load(c.model)
 			if err != nil {
 				t.Fatal(err)

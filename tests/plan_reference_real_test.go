@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite"
@@ -26,16 +25,7 @@ func TestPlanReferenceRealModels(t *testing.T) {
 			if testing.Short() && mi > 0 {
 				t.Skip("-short: pretrainedResnet_quant only")
 			}
-			var c *goldenCase
-			for i := range cases {
-				if filepath.Base(cases[i].model) == name+".tflite" {
-					c = &cases[i]
-					break
-				}
-			}
-			if c == nil {
-				t.Fatalf("%s: no golden case", name)
-			}
+			c := firstGoldenCase(t, cases, name)
 			m, err := tflite.Load(c.model)
 			if err != nil {
 				t.Fatal(err)
