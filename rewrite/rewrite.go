@@ -35,6 +35,10 @@ type Options struct {
 	// Without either the stage runs in int8 only.
 	Precision *precision.Spec
 	Bits      int
+	// Int8IO gives the model int8 inputs and outputs where a QUANTIZE reads a float input or
+	// a DEQUANTIZE writes a float output (patch.Int8IO); the diagnostics state the new scales
+	// and zero points.
+	Int8IO bool
 	// Calib, when set, runs QuantMCU's search on these inputs (calibration, VDPC thresholds,
 	// VDQS bitwidths, accuracy guard) with Search (zero fields: DefaultSearch's).
 	Calib  *calibrate.FileSet
@@ -116,11 +120,38 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
+	// --int8-io: the model's float edges become int8 first; before stays the model as given.
+	var ioChanges []patch.IOChange
+	if opts.Int8IO {
+		m, ioChanges = patch.Int8IO(m)
+	}
+	base := before
+	if len(ioChanges) > 0 {
+		if base, err = analysis.AnalyzeWith(m, ao); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+	}
+	res, err := optimizeModel(ctx, m, before, base, ao, opts, rows, cols, progress)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range ioChanges {
+		res.Diagnostics = append(res.Diagnostics, Diagnostic{Severity: Info, Operator: -1, Message: "--int8-io: " + c.String()})
+	}
+	return res, nil
+}
+
+// optimizeModel is Optimize after option checks on m (the model as given, or its int8-io
+// variant); before describes the model as given, base m.
+func optimizeModel(ctx context.Context, m *schema.ModelT, before, base *analysis.Report, ao analysis.Options, opts Options,
+	rows, cols int, progress func(msg string, fraction float64)) (*Result, error) {
+	target, kernels := ao.Target, ao.Kernels
+	var err error
 	// Explicit PADs that SAME padding reproduces exactly are folded first (bit-exact; see
 	// patch.FoldPads): the stage and the rest of the network then hold neither the PAD's
 	// output nor its window buffers. pm is the model planned and rewritten.
 	pm, folds, _ := patch.FoldPads(m)
-	pmBefore := before
+	pmBefore := base
 	if len(folds) > 0 {
 		if pmBefore, err = analysis.AnalyzeWith(pm, ao); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
@@ -130,7 +161,7 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if errors.Is(err, patch.ErrNothingToPatch) && rows == 0 && opts.Split == 0 {
 		// Not a model this step can improve: a drop-in step leaves it as it is.
 		reason := strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+": ")
-		return keepOriginal(m, before, &patch.Report{MACsBefore: before.MACs, ArenaBefore: before.ArenaBytes,
+		return keepOriginal(m, base, &patch.Report{MACsBefore: before.MACs, ArenaBefore: before.ArenaBytes,
 			TailBefore: before.Tail.Bytes, TotalBefore: before.TotalBytes, Target: target, Kernels: kernels,
 			Note: "nothing to patch (" + reason + "); the model is left unchanged"}), nil
 	}
@@ -149,7 +180,7 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	// arena: a tail that only shrinks because the stage's per-channel data moves into the
 	// plan is not a reason to rewrite.
 	if (sp.Report.ArenaAfter >= sp.Report.ArenaBefore || sp.Report.TotalAfter >= sp.Report.TotalBefore) && rows == 0 && opts.Split == 0 {
-		return keepOriginal(m, before, sp.Report), nil
+		return keepOriginal(m, base, sp.Report), nil
 	}
 	var searched *SearchReport
 	if opts.Calib != nil {
@@ -289,8 +320,8 @@ func keepOriginal(m *schema.ModelT, before *analysis.Report, plan *patch.Report)
 		note += "; the model is left unchanged (force a rewrite with --patches or --split)"
 	}
 	kept := &patch.Report{FirstOp: 0, LastOp: -1, MACsBefore: plan.MACsBefore, MACsAfter: plan.MACsBefore,
-		ArenaBefore: plan.ArenaBefore, ArenaAfter: plan.ArenaBefore, TailBefore: plan.TailBefore, TailAfter: plan.TailBefore,
-		TotalBefore: plan.TotalBefore, TotalAfter: plan.TotalBefore, Target: plan.Target, Kernels: plan.Kernels,
+		ArenaBefore: plan.ArenaBefore, ArenaAfter: before.ArenaBytes, TailBefore: plan.TailBefore, TailAfter: before.Tail.Bytes,
+		TotalBefore: plan.TotalBefore, TotalAfter: before.TotalBytes, Target: plan.Target, Kernels: plan.Kernels,
 		Reasons: plan.Reasons, Note: note}
 	rep := newReport(before, before, kept)
 	res := &Result{

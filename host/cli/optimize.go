@@ -42,6 +42,7 @@ func optimizeCommand() *Command {
 		sram     string
 		target   string
 		kernels  string
+		int8IO   bool
 		patches  string
 		split    string
 		precFile string
@@ -51,7 +52,7 @@ func optimizeCommand() *Command {
 	return &Command{
 		Name:    "optimize",
 		Summary: "rewrite a model to need less TFLM arena (patch-based first stage; more plugins via --pipeline)",
-		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--target cortex-m|host64] [--kernels reference|cmsis-nn] [--patches auto|RxC] [--split N] [--precision FILE | --bits N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
+		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--target cortex-m|host64] [--kernels reference|cmsis-nn] [--int8-io] [--patches auto|RxC] [--split N] [--precision FILE | --bits N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
 		Help: `Passes MODEL through the plugins of --pipeline in order, each running in its own
 process (see 'quantmcu plugins'). The default pipeline is the built-in QuantMCU rewriter.
 Options are checked against each plugin's schema before anything runs; every model a plugin
@@ -69,6 +70,9 @@ with SAME padding are folded into it first, also bit-exact.
   --target T        the TFLM build the arena is predicted for: cortex-m (32-bit, default) or
                     host64 (x86-64/AArch64 Linux)
   --kernels K       its kernels: reference (default) or cmsis-nn (cortex-m only)
+  --int8-io         int8 model inputs and outputs: a float input only a QUANTIZE reads becomes
+                    that QUANTIZE's int8 output, a float output a DEQUANTIZE writes becomes its
+                    int8 input (the application quantizes; the new scales are printed)
   --patches RxC     force the patch grid (rows x columns; uneven tiles allowed)
   --split N         force the number of layers in the patch stage
   --precision FILE  QuantMCU mixed precision from a spec (JSON): the checked map and its int8
@@ -106,6 +110,7 @@ written.`,
 			fs.StringVar(&sram, "sram", "", "whole TFLM arena budget (head + tail) for the QuantMCU rewriter, e.g. 256KiB")
 			fs.StringVar(&target, "target", "", "TFLM build the arena is predicted for: cortex-m or host64")
 			fs.StringVar(&kernels, "kernels", "", "TFLM kernels: reference or cmsis-nn")
+			fs.BoolVar(&int8IO, "int8-io", false, "give the model int8 inputs and outputs (drop a leading QUANTIZE and a trailing DEQUANTIZE; the new scales are reported)")
 			fs.StringVar(&patches, "patches", "", `patch grid "RxC" or "auto"`)
 			fs.StringVar(&split, "split", "", "number of layers in the patch stage (0 = automatic)")
 			fs.StringVar(&precFile, "precision", "", "precision spec (JSON) of the low-bit branch, e.g. a <name>_precision.json written before")
@@ -155,6 +160,9 @@ written.`,
 				if o.value != "" {
 					sets = append(sets, builtin.QuantMCU+"."+o.name+"="+o.value)
 				}
+			}
+			if int8IO {
+				sets = append(sets, builtin.QuantMCU+".int8-io=true")
 			}
 			values, err := parseSets(sets, names)
 			if err != nil {

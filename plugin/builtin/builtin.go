@@ -50,6 +50,8 @@ func (q *quantMCU) Describe() plugin.Description {
 				Help: "TFLM build the arena is predicted for: cortex-m (32-bit) or host64", Allowed: []string{string(analysis.TargetCortexM), string(analysis.TargetHost64)}},
 			{Name: "kernels", Type: plugin.String, Default: string(analysis.KernelsReference),
 				Help: "TFLM kernel library: reference or cmsis-nn (their scratch buffers and op data differ)", Allowed: []string{string(analysis.KernelsReference), string(analysis.KernelsCMSISNN)}},
+			{Name: "int8-io", Type: plugin.Bool, Default: "false",
+				Help: "give the model int8 inputs/outputs where a QUANTIZE reads a float input or a DEQUANTIZE writes a float output (the new scales and zero points are reported)"},
 			{Name: "patches", Type: plugin.String, Default: "auto",
 				Help: `patch grid "RxC" (e.g. 4x4) or "auto"`},
 			{Name: "split", Type: plugin.Int, Default: "0",
@@ -97,6 +99,9 @@ func options(o plugin.Options) (rewrite.Options, error) {
 		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option split: %d is not an operator count", split))
 	}
 	opts := rewrite.Options{SRAM: sram, Patches: patches, Split: int(split)}
+	if opts.Int8IO, err = o.Bool("int8-io"); err != nil {
+		return rewrite.Options{}, err
+	}
 	for _, o2 := range []struct {
 		name string
 		set  func(string) error
