@@ -336,7 +336,8 @@ QMCU_DSP_INLINE void dsp_dw_tap4(const int8_t *px, const int8_t *f, uint32_t off
 
 /* One depthwise tap for four channels sharing the input value v (plus offset). */
 QMCU_DSP_INLINE void dsp_dw_tap1x4(int32_t v, const int8_t *f, int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
-  const int32_t vv = (int32_t)(((uint32_t)v & 0xffffu) | ((uint32_t)v << 16));
+  int32_t vv; /* v in both halves */
+  __asm__("pkhbt %0, %1, %1, lsl #16" : "=r"(vv) : "r"(v));
   const uint32_t wt = dsp_ld32(f);
   const int16x2_t we = __sxtb16((int8x4_t)wt), wo = dsp_sxtb16_ror8(wt);
   *a0 = __smlabb(vv, we, *a0);
@@ -345,9 +346,11 @@ QMCU_DSP_INLINE void dsp_dw_tap1x4(int32_t v, const int8_t *f, int32_t *a0, int3
   *a3 = __smlatt(vv, wo, *a3);
 }
 
-/* Where depthwise_dsp's general group loop starts: after the groups of the 3x3 path. */
+/* Where depthwise_dsp's general group loop starts: after the groups of the 3x3 paths (taken
+ * for every multiplier that has groups). */
 QMCU_DSP_INLINE int32_t oc_start(int32_t dm, int32_t nx, int32_t ny, int32_t groups) {
-  return dm == 1 && nx == 3 && ny == 3 ? groups : 0;
+  (void)dm;
+  return nx == 3 && ny == 3 ? groups : 0;
 }
 
 /* conv_dsp_impl compiled for both requantizations. */
@@ -407,6 +410,26 @@ QMCU_DSP_INLINE void depthwise_dsp_impl(const qmcu_params *p, const qmcu_src *in
             px += tap_step;
             f += c;
             dsp_dw_tap4(px, f, off2, &a0, &a1, &a2, &a3);
+            px += radj;
+            f += wadj;
+          }
+          dsp_emit4(&q, o, oc, a0, a1, a2, a3);
+        }
+      }
+      if (dm != 1 && nx == 3 && fy1 - fy0 == 3) {
+        /* The same for depth multipliers 4k: the four channels share one input per tap. */
+        const ptrdiff_t radj = row_step - 2 * tap_step, wadj = wrow - 2 * (ptrdiff_t)c;
+        for (oc = 0; oc < groups; oc += 4) {
+          int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky;
+          const int8_t *px = first + oc / dm, *f = wfirst + oc;
+          for (ky = 0; ky < 3; ky++) {
+            dsp_dw_tap1x4(*px + off, f, &a0, &a1, &a2, &a3);
+            px += tap_step;
+            f += c;
+            dsp_dw_tap1x4(*px + off, f, &a0, &a1, &a2, &a3);
+            px += tap_step;
+            f += c;
+            dsp_dw_tap1x4(*px + off, f, &a0, &a1, &a2, &a3);
             px += radj;
             f += wadj;
           }
