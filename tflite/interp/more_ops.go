@@ -273,16 +273,7 @@ var errGatherNd = errors.New("gather_nd index out of bounds")
 // dimension, at most 5, indexes the leading params dimensions). As in TFLM only the flat
 // position is bounds-checked; a slice outside the params tensor fails at Invoke.
 func (c *prep) gatherNd() (kernel, error) {
-	if err := c.counts(2, 2, 1); err != nil {
-		return nil, err
-	}
-	params, _ := c.in(0)
-	idx, _ := c.in(1)
-	out, _ := c.out(0)
-	if err := c.wantType(params, schema.TensorTypeINT8, schema.TensorTypeFLOAT32); err != nil {
-		return nil, err
-	}
-	elem, err := c.moveTypes(params, out)
+	params, idx, out, elem, err := c.moveOperands()
 	if err != nil {
 		return nil, err
 	}

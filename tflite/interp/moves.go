@@ -78,6 +78,23 @@ func (m *mover) move(dst, dstElem, src, srcElem, n int) {
 	m.k.segs = append(m.k.segs, segment{dst: dst, src: src, dstOff: do, srcOff: so, n: nb})
 }
 
+// moveOperands checks a data-movement operator with a data input (0, int8 or float32), a
+// second input (positions, indices, paddings) and one output of the data's type, and returns
+// the three tensor indices and the element size.
+func (c *prep) moveOperands() (data, second, out, elem int, err error) {
+	if err = c.counts(2, 2, 1); err != nil {
+		return
+	}
+	data, _ = c.in(0)
+	second, _ = c.in(1)
+	out, _ = c.out(0)
+	if err = c.wantType(data, schema.TensorTypeINT8, schema.TensorTypeFLOAT32); err != nil {
+		return
+	}
+	elem, err = c.moveTypes(data, out)
+	return
+}
+
 // moveTypes checks that every tensor in ts has one of the element types TFLM's data
 // movement kernels share and the same type as the first; it returns the element size.
 func (c *prep) moveTypes(ts ...int) (int, error) {
@@ -561,16 +578,7 @@ func (c *prep) spaceBatch(toBatch bool) (kernel, error) {
 // Constant positions are resolved at preparation; others are read at Invoke, where a
 // position outside the axis is an error (TFLM only DCHECKs it).
 func (c *prep) gather() (kernel, error) {
-	if err := c.counts(2, 2, 1); err != nil {
-		return nil, err
-	}
-	in, _ := c.in(0)
-	pos, _ := c.in(1)
-	out, _ := c.out(0)
-	if err := c.wantType(in, schema.TensorTypeINT8, schema.TensorTypeFLOAT32); err != nil {
-		return nil, err
-	}
-	elem, err := c.moveTypes(in, out)
+	in, pos, out, elem, err := c.moveOperands()
 	if err != nil {
 		return nil, err
 	}
@@ -834,16 +842,7 @@ func rowStrides(shape []int) []int {
 // border element (offset 1), SYMMETRIC repeats it (offset 0); GetInputDimension maps each
 // padded coordinate back into the input.
 func (c *prep) mirrorPad() (kernel, error) {
-	if err := c.counts(2, 2, 1); err != nil {
-		return nil, err
-	}
-	in, _ := c.in(0)
-	padT, _ := c.in(1)
-	out, _ := c.out(0)
-	if err := c.wantType(in, schema.TensorTypeINT8, schema.TensorTypeFLOAT32); err != nil {
-		return nil, err
-	}
-	elem, err := c.moveTypes(in, out)
+	in, padT, out, elem, err := c.moveOperands()
 	if err != nil {
 		return nil, err
 	}
