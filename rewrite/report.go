@@ -105,14 +105,24 @@ func cycles(c float64) string { return strconv.FormatInt(int64(math.Round(c)), 1
 // stageLayerCycles prices a stage layer on the DSP loops: int8 on outlier tiles, at its
 // low-branch bitwidths on the others (the report's outlier-tile rate).
 func stageLayerCycles(plan *patch.Report, l patch.LayerReport) float64 {
-	transposed := plan.Transpose && len(plan.Layers) > 0 && l.Op == plan.Layers[0].Op
-	int8 := cost.Stage.Cycles(cost.FromStageLayer(l, plan.StageOverhead, transposed, 0, 0))
+	int8 := stageLayerCost(plan, l, 8, 8)
 	inBits := int(math.Round(l.InputBits))
 	if !plan.LowBranch || (l.ActivationBits >= 8 && inBits >= 8) {
 		return int8
 	}
-	low := cost.Stage.Cycles(cost.FromStageLayer(l, plan.StageOverhead, transposed, inBits, l.ActivationBits))
-	return plan.OutlierRate*int8 + (1-plan.OutlierRate)*low
+	return plan.OutlierRate*int8 + (1-plan.OutlierRate)*stageLayerCost(plan, l, inBits, l.ActivationBits)
+}
+
+// stageLayerCost is the estimated Cortex-M4 cycles of stage layer l over all tiles on the DSP
+// loops when it reads inBits and writes outBits.
+func stageLayerCost(plan *patch.Report, l patch.LayerReport, inBits, outBits int) float64 {
+	transposed := plan.Transpose && len(plan.Layers) > 0 && l.Op == plan.Layers[0].Op
+	return cost.Stage.Cycles(cost.FromStageLayer(l, plan.StageOverhead, transposed, inBits, outBits))
+}
+
+// stageCycleModel is VDQS's latency cost (--cost cycles) for the stage plan reports.
+func stageCycleModel(plan *patch.Report) func(li, inBits, outBits int) float64 {
+	return func(li, inBits, outBits int) float64 { return stageLayerCost(plan, plan.Layers[li], inBits, outBits) }
 }
 
 // stageCyclesM4 sums the estimated cycles of the stage's operators before and after.
@@ -155,7 +165,7 @@ func (r *report) summaryCSV() []byte {
 		"search_seconds", "agreement_top1", "tool_version",
 		"arena_tail_bytes_before", "arena_tail_bytes_after", "arena_total_bytes_before", "arena_total_bytes_after",
 		"arena_declare_bytes_after", "target", "kernels", "cycles_m4_before", "cycles_m4_after", "cycles_m4_stage_before",
-		"cycles_m4_stage_after"}
+		"cycles_m4_stage_after", "search_cost"}
 	grid := fmt.Sprintf("%dx%d", p.Rows, p.Cols)
 	if p.Split == 0 {
 		grid = "none" // no rewrite
@@ -182,7 +192,10 @@ func (r *report) summaryCSV() []byte {
 		i64(analysis.DeclareBytes(p.TotalAfter)), string(p.Target), string(p.Kernels))
 	before, after := r.cyclesM4()
 	stageBefore, stageAfter := r.stageCyclesM4()
-	row = append(row, cycles(before), cycles(after), cycles(stageBefore), cycles(stageAfter))
+	row = append(row, cycles(before), cycles(after), cycles(stageBefore), cycles(stageAfter), "")
+	if s := r.search; s != nil {
+		row[len(row)-1] = s.Options.costName()
+	}
 	return writeCSV([][]string{header, row})
 }
 
@@ -246,8 +259,8 @@ func (r *report) summaryText() string {
 			p.BitOPsPatchInt8, p.BitOPsPatchMixed, ratio(p.BitOPsPatchInt8, p.BitOPsPatchMixed), 100*p.OutlierRate, human(p.LowScratchBytes))
 	}
 	if s := r.search; s != nil {
-		fmt.Fprintf(&b, "QuantMCU search  %d calibration inputs (+%d held out), outlier tiles %.1f%% (|code - zp| > %d), lambda %g: %d steps kept, %d taken back by the guard, held-out top-1 agreement %.1f%% (min %.1f%%), %.1f s\n",
-			s.Samples, s.Held, 100*s.Thresholds.Rate, s.Thresholds.Distance, s.Options.Lambda, s.Chosen, len(s.Refused),
+		fmt.Fprintf(&b, "QuantMCU search  %d calibration inputs (+%d held out), outlier tiles %.1f%% (|code - zp| > %d), lambda %g, Phi by %s: %d steps kept, %d taken back by the guard, held-out top-1 agreement %.1f%% (min %.1f%%), %.1f s\n",
+			s.Samples, s.Held, 100*s.Thresholds.Rate, s.Thresholds.Distance, s.Options.Lambda, s.Options.costName(), s.Chosen, len(s.Refused),
 			100*s.Agreement, 100*s.Options.MinAgreement, s.Seconds)
 	}
 	if p.Note != "" {

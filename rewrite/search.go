@@ -28,6 +28,12 @@ const (
 	DefaultCalibSamples = 256
 )
 
+// The costs VDQS can score Phi by (SearchOptions.Cost, --cost).
+const (
+	CostBitOPs = "bitops"
+	CostCycles = "cycles"
+)
+
 // SearchOptions steer QuantMCU's search (calibration, VDPC, VDQS, accuracy guard).
 type SearchOptions struct {
 	OutlierRate  float64 // target fraction of outlier tiles on the calibration data
@@ -37,6 +43,9 @@ type SearchOptions struct {
 	HoldOut      float64 // fraction of the calibration inputs held out for the guard
 	Samples      int     // at most this many calibration inputs (0: DefaultCalibSamples)
 	Threads      int     // 0: all cores
+	// Cost is what Phi measures: CostBitOPs (the paper's) or CostCycles (estimated Cortex-M4
+	// cycles of the stage on quantmcu's DSP kernels, rewrite/cost). "" means CostBitOPs.
+	Cost string
 	// PerTensor disables per-channel low-bit ranges (used where a map qualifies: written by a
 	// convolution with RELU/RELU6, read by convolutions, depthwise convolutions, PAD, pools).
 	PerTensor bool
@@ -46,6 +55,14 @@ type SearchOptions struct {
 func DefaultSearch() SearchOptions {
 	return SearchOptions{OutlierRate: DefaultOutlierRate, Lambda: DefaultLambda, MinAgreement: DefaultMinAgreement,
 		HoldOut: DefaultHoldOut, Samples: DefaultCalibSamples}
+}
+
+// costName is the cost Phi is scored by.
+func (o SearchOptions) costName() string {
+	if o.Cost == "" {
+		return CostBitOPs
+	}
+	return o.Cost
 }
 
 // check validates the options (user input: errors wrap ErrUnsupported).
@@ -61,6 +78,8 @@ func (o SearchOptions) check() error {
 		return fmt.Errorf("%w: --min-agreement %g outside [0, 1]", ErrUnsupported, o.MinAgreement)
 	case !(o.HoldOut >= 0 && o.HoldOut < 1):
 		return fmt.Errorf("%w: --holdout %g outside [0, 1)", ErrUnsupported, o.HoldOut)
+	case o.Cost != "" && o.Cost != CostBitOPs && o.Cost != CostCycles:
+		return fmt.Errorf("%w: --cost %q: want %q or %q", ErrUnsupported, o.Cost, CostBitOPs, CostCycles)
 	case o.Samples < 0:
 		return fmt.Errorf("%w: --calib-samples %d is negative", ErrUnsupported, o.Samples)
 	}
@@ -69,19 +88,22 @@ func (o SearchOptions) check() error {
 
 // SearchReport is what the search did.
 type SearchReport struct {
-	Options         SearchOptions
-	Samples, Held   int // calibration inputs used for statistics, and held out for the guard
-	Thresholds      vdpc.Thresholds
-	Steps           []vdqs.Step
-	Chosen          int           // steps kept
-	Refused         []vdqs.Step   // steps the guard took back
-	Probes          []guard.Probe // every guard measurement, in order
-	Agreement       float64       // held-out top-1 agreement of the chosen spec (1 without held-out inputs)
-	BitOPsInt8      int64         // 8-bit patch stage
-	BitOPsMixed     int64         // chosen spec, expected over the calibration tiles
-	Seconds         float64
-	PerChannelMaps  int                // maps that got per-channel ranges at 4 and 2 bits
-	EntropyByTensor map[string]float64 // each free map's entropy at its chosen bits
+	Options       SearchOptions
+	Samples, Held int // calibration inputs used for statistics, and held out for the guard
+	Thresholds    vdpc.Thresholds
+	Steps         []vdqs.Step
+	Chosen        int           // steps kept
+	Refused       []vdqs.Step   // steps the guard took back
+	Probes        []guard.Probe // every guard measurement, in order
+	Agreement     float64       // held-out top-1 agreement of the chosen spec (1 without held-out inputs)
+	BitOPsInt8    int64         // 8-bit patch stage
+	BitOPsMixed   int64         // chosen spec, expected over the calibration tiles
+	// CyclesInt8 and CyclesMixed are the estimated Cortex-M4 cycles of the 8-bit and the chosen
+	// stage with --cost cycles (0 otherwise).
+	CyclesInt8, CyclesMixed float64
+	Seconds                 float64
+	PerChannelMaps          int                // maps that got per-channel ranges at 4 and 2 bits
+	EntropyByTensor         map[string]float64 // each free map's entropy at its chosen bits
 	// specAfter is the spec after the first n kept steps.
 	specAfter func(n int) *precision.Spec
 }
@@ -128,6 +150,9 @@ func search(ctx context.Context, m *schema.ModelT, sp *patch.StagePlan, files *c
 	}
 	rep.Thresholds = vdpc.Choose(st, o.OutlierRate)
 	problem := vdqs.Problem{Plan: sp, Stats: st, Thresholds: rep.Thresholds, Lambda: o.Lambda, BitOPsTarget: o.BitOPsTarget}
+	if o.Cost == CostCycles {
+		problem.Cycles = stageCycleModel(sp.Report)
+	}
 	if !o.PerTensor {
 		var maps []int
 		for _, f := range sp.FreeMaps(k) {
@@ -181,6 +206,7 @@ func search(ctx context.Context, m *schema.ModelT, sp *patch.StagePlan, files *c
 	rep.Chosen = chosen
 	rep.specAfter = res.Spec
 	rep.BitOPsMixed = res.BitOPsAfter(chosen)
+	rep.CyclesInt8, rep.CyclesMixed = res.CyclesInt8, res.CyclesAfter(chosen)
 	rep.EntropyByTensor = map[string]float64{}
 	for f, b := range res.Bits(chosen) {
 		rep.EntropyByTensor[sp.FMs[f].Name] = res.Entropy[f][b]

@@ -3,8 +3,10 @@ package rewrite
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite/calibrate"
@@ -101,4 +103,48 @@ func atof(t testing.TB, s string) float64 {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestSearchCostCycles runs the search with Phi scored by estimated Cortex-M4 cycles
+// (--cost cycles) on person_detect: the int8 stage's cycles must be the cost model's sum over
+// the stage layers, every kept step must save what its Phi says, and the summary must name
+// the cost.
+func TestSearchCostCycles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	files := imagenetSample(t)
+	data := loadShared(t, "person_detect.tflite")
+	img, _ := tensorio.Preset("unit") // one-channel tensor: decoded to gray
+	o := DefaultSearch()
+	o.Samples, o.Cost, o.Lambda = 48, CostCycles, 0.02
+	m, err := tflite.Parse(data, "person_detect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Optimize(context.Background(), m, Options{Calib: &calibrate.FileSet{Files: files, Image: img}, Search: o}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Search
+	var want float64
+	for _, l := range res.Stage.Layers {
+		want += stageLayerCost(res.Stage, l, 8, 8)
+	}
+	if s.CyclesInt8 <= 0 || math.Abs(s.CyclesInt8-want) > 1e-6*want {
+		t.Fatalf("int8 stage cycles %.0f, cost model says %.0f", s.CyclesInt8, want)
+	}
+	prev := s.CyclesInt8
+	for i, st := range s.Steps {
+		t.Logf("step %d: %s %d->%d Phi %.4f Omega %.4f cycles %.0f", i+1, st.Tensor, st.From, st.To, st.Phi, st.Omega, st.CyclesAfter)
+		if got := (prev - st.CyclesAfter) / s.CyclesInt8; math.Abs(got-st.Phi) > 1e-9 {
+			t.Errorf("step %d: Phi %.6f but the cycles fell by %.6f of the int8 stage's", i+1, st.Phi, got)
+		}
+		prev = st.CyclesAfter
+	}
+	t.Logf("cycles: int8 stage %.0f, chosen %.0f (%d steps kept, %d proposed)", s.CyclesInt8, s.CyclesMixed, s.Chosen, len(s.Steps)+len(s.Refused))
+	sum := string(res.Artifacts["summary.csv"])
+	if !strings.Contains(sum, ",search_cost\n") || !strings.HasSuffix(strings.TrimSpace(sum), ",cycles") {
+		t.Errorf("summary does not name the cost:\n%s", sum)
+	}
 }

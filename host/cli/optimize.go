@@ -87,7 +87,8 @@ with SAME padding are folded into it first, also bit-exact.
                     S = -lambda*Omega + (1-lambda)*Phi (VDQS), then an accuracy guard on
                     --holdout of the inputs: steps are taken back until the top-1 agreement
                     with the int8 model is at least --min-agreement. Also --calib-samples,
-                    --lambda, --bitops-target.
+                    --lambda, --bitops-target, and --cost cycles to score Phi by estimated
+                    Cortex-M4 cycles saved (DSP kernels) instead of BitOPs.
 When no patch stage lowers the arena (the peak lies after every tileable prefix, or the
 model already fits --sram) or the model has nothing to patch (no tileable first stage, e.g.
 a fully connected or SVDF network), the model passes through unchanged (byte for byte)
@@ -120,6 +121,7 @@ written.`,
 			fs.String("outlier-rate", "", fmt.Sprintf("target fraction of outlier tiles on the calibration data (default %g)", rewrite.DefaultOutlierRate))
 			fs.String("lambda", "", fmt.Sprintf("VDQS weight of the entropy loss (default %g)", rewrite.DefaultLambda))
 			fs.String("bitops-target", "", "stop the search at this patch-stage BitOPs reduction, e.g. 2.2 (default none)")
+			fs.String("cost", "", `VDQS's Phi: "bitops" (BitOPs saved, default) or "cycles" (estimated Cortex-M4 cycles saved)`)
 			fs.String("min-agreement", "", fmt.Sprintf("held-out top-1 agreement with the int8 model the guard keeps (default %g)", rewrite.DefaultMinAgreement))
 			fs.String("holdout", "", fmt.Sprintf("fraction of the calibration inputs held out for the guard (default %g)", rewrite.DefaultHoldOut))
 			preprocessFlags(fs)
@@ -251,7 +253,7 @@ func parseSets(sets, pipeline []string) (map[string]map[string]string, error) {
 // calibration files and the preprocessing travel as one JSON option.
 func calibSets(fs *pflag.FlagSet, calib []string) ([]string, error) {
 	var sets []string
-	for _, name := range []string{"calib-samples", "outlier-rate", "lambda", "bitops-target", "min-agreement", "holdout"} {
+	for _, name := range []string{"calib-samples", "outlier-rate", "lambda", "bitops-target", "cost", "min-agreement", "holdout"} {
 		if v, _ := fs.GetString(name); fs.Changed(name) {
 			if len(calib) == 0 {
 				return nil, BadInputf("--%s needs --calib", name)

@@ -68,6 +68,9 @@ func (q *quantMCU) Describe() plugin.Description {
 			{Name: "lambda", Type: plugin.Float, Default: strconv.FormatFloat(rewrite.DefaultLambda, 'g', -1, 64),
 				Help: "VDQS score weight of the entropy loss: S = -lambda*Omega + (1-lambda)*Phi"},
 			{Name: "bitops-target", Type: plugin.Float, Default: "0", Help: "stop the search at this patch-stage BitOPs reduction (0 = none)"},
+			{Name: "cost", Type: plugin.String, Default: rewrite.CostBitOPs,
+				Help:    `the VDQS score's Phi: "bitops" (BitOPs saved, the paper's) or "cycles" (estimated Cortex-M4 cycles saved with quantmcu's DSP kernels)`,
+				Allowed: []string{rewrite.CostBitOPs, rewrite.CostCycles}},
 			{Name: "min-agreement", Type: plugin.Float, Default: strconv.FormatFloat(rewrite.DefaultMinAgreement, 'g', -1, 64),
 				Help: "held-out top-1 agreement with the int8 model the accuracy guard keeps"},
 			{Name: "holdout", Type: plugin.Float, Default: strconv.FormatFloat(rewrite.DefaultHoldOut, 'g', -1, 64),
@@ -162,6 +165,9 @@ func options(o plugin.Options) (rewrite.Options, error) {
 			if *f.dst, err = o.Float(f.name); err != nil {
 				return rewrite.Options{}, err
 			}
+		}
+		if s.Cost, err = o.String("cost"); err != nil {
+			return rewrite.Options{}, err
 		}
 	}
 	return opts, nil

@@ -4,13 +4,17 @@
 // score S(i, b) = -lambda * Omega(i, b) + (1 - lambda) * Phi(i, b), where Phi is the BitOPs the
 // step saves over the 8-bit patch stage's BitOPs (non-outlier tiles at low-branch bits, outlier
 // tiles at 8) and Omega the entropy the map loses, (H_bi - H_b) / H_8, H being the Shannon
-// entropy of its b-bit codes over the non-outlier calibration tiles. The search stops when the
-// best score is <= 0, nothing is left to lower, or the BitOPs target is met. It returns every
-// step, so that the accuracy guard can step back.
+// entropy of its b-bit codes over the non-outlier calibration tiles. With a latency cost
+// (Problem.Cycles), Phi is instead the estimated cycles the step saves over the 8-bit patch
+// stage's (DESIGN.md's BitOPs are a proxy for latency; on a target whose low-bit kernels do
+// not run faster per MAC the cycles say so). The search stops when the best score is <= 0,
+// nothing is left to lower, or the BitOPs target is met. It returns every step, so that the
+// accuracy guard can step back.
 package vdqs
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/quantmcu/quantmcu/rewrite/calibrate"
 	"github.com/quantmcu/quantmcu/rewrite/patch"
@@ -33,6 +37,10 @@ type Problem struct {
 	// Accept, when set, is asked before each step with the precision spec the step would give
 	// (the accuracy guard): a refused step is taken back and its map is not lowered further.
 	Accept func(spec *precision.Spec) (bool, error)
+	// Cycles, when set, is the cost Phi is scored by instead of BitOPs: the estimated cycles of
+	// stage layer li over all tiles when it reads maps of inBits (the mean of both inputs for
+	// ADD, rounded) and writes a map of outBits.
+	Cycles func(li, inBits, outBits int) float64
 }
 
 // Step is one lowering.
@@ -42,6 +50,8 @@ type Step struct {
 	From, To          int
 	Score, Phi, Omega float64
 	BitOPsAfter       int64 // mixed patch-stage BitOPs after the step
+	// CyclesAfter is the expected patch-stage cycles after the step (0 without Problem.Cycles).
+	CyclesAfter float64
 }
 
 // Result is a search's outcome.
@@ -55,6 +65,8 @@ type Result struct {
 	Refused []Step
 	// BitOPsInt8 is the 8-bit patch stage's BitOPs (all tiles at 8 bits).
 	BitOPsInt8 int64
+	// CyclesInt8 is the 8-bit patch stage's estimated cycles (0 without Problem.Cycles).
+	CyclesInt8 float64
 	Thresholds vdpc.Thresholds
 	checked    int
 	plan       *patch.StagePlan
@@ -124,7 +136,43 @@ func Search(p Problem) (*Result, error) {
 		}
 		return sum
 	}
-	cur := bitops()
+	// lowShare is per layer the share of its work on non-outlier tiles (by MACs; by the mean
+	// tile fraction for layers without MACs).
+	lowShare := make([]float64, len(sp.Layers))
+	var meanFrac float64
+	for _, v := range frac {
+		meanFrac += v / float64(max(1, len(frac)))
+	}
+	for li := range sp.Layers {
+		lowShare[li] = meanFrac
+		if li < k {
+			lowShare[li] = 0
+		} else if tot := low[li] + high[li]; tot > 0 {
+			lowShare[li] = low[li] / tot
+		}
+	}
+	cycles := func() float64 {
+		var sum float64
+		for li, l := range sp.Layers {
+			in := bitsOf(l.In)
+			if l.In2 >= 0 {
+				in = (in + bitsOf(l.In2)) / 2
+			}
+			c8 := p.Cycles(li, 8, 8)
+			cl := p.Cycles(li, int(math.Round(in)), int(bitsOf(l.Out)))
+			sum += (1-lowShare[li])*c8 + lowShare[li]*cl
+		}
+		return sum
+	}
+	cost, base := bitops, float64(r.BitOPsInt8)
+	if p.Cycles != nil {
+		r.CyclesInt8 = 0
+		for li := range sp.Layers {
+			r.CyclesInt8 += p.Cycles(li, 8, 8)
+		}
+		cost, base = cycles, r.CyclesInt8
+	}
+	cur, curCost := bitops(), cost()
 	for {
 		if p.BitOPsTarget > 0 && cur > 0 && float64(r.BitOPsInt8)/cur >= p.BitOPsTarget {
 			break
@@ -138,9 +186,12 @@ func Search(p Problem) (*Result, error) {
 				continue
 			}
 			bits[f] = nb
-			after := bitops()
+			after, afterCost := bitops(), cost()
 			bits[f] = b
-			phi := (cur - after) / float64(r.BitOPsInt8)
+			phi := 0.0
+			if base > 0 {
+				phi = (curCost - afterCost) / base
+			}
 			h8 := r.Entropy[f][8]
 			omega := 0.0
 			if h8 > 0 {
@@ -150,6 +201,9 @@ func Search(p Problem) (*Result, error) {
 			// Ties go to the earlier map (deterministic).
 			if !found || s > best.Score {
 				best = Step{FM: f, Tensor: sp.FMs[f].Name, From: b, To: nb, Score: s, Phi: phi, Omega: omega, BitOPsAfter: int64(after + 0.5)}
+				if p.Cycles != nil {
+					best.CyclesAfter = afterCost
+				}
 				found = true
 			}
 		}
@@ -169,7 +223,7 @@ func Search(p Problem) (*Result, error) {
 				continue
 			}
 		}
-		cur = bitops()
+		cur, curCost = bitops(), cost()
 		r.Steps = append(r.Steps, best)
 	}
 	return r, nil
@@ -213,4 +267,13 @@ func (r *Result) BitOPsAfter(n int) int64 {
 		return r.BitOPsInt8
 	}
 	return r.Steps[n-1].BitOPsAfter
+}
+
+// CyclesAfter is the expected patch-stage cycles after the first n steps (0 without
+// Problem.Cycles).
+func (r *Result) CyclesAfter(n int) float64 {
+	if n == 0 {
+		return r.CyclesInt8
+	}
+	return r.Steps[n-1].CyclesAfter
 }
