@@ -85,6 +85,8 @@ func testOptimizeCalib(t *testing.T, pe *pluginEnv) {
 		{"float model", []string{floatModel, "--calib", good}, "FLOAT32"},
 		{"lambda", []string{model, "--calib", good, "--lambda", "2"}, "--lambda 2"},
 		{"flag without calib", []string{model, "--lambda", "0.3"}, "--lambda needs --calib"},
+		{"cost", []string{model, "--calib", good, "--cost", "fast"}, `"fast" is not one of bitops, cycles`},
+		{"cost without calib", []string{model, "--cost", "cycles"}, "--cost needs --calib"},
 		{"with bits", []string{model, "--calib", good, "--bits", "4"}, "exclude each other"},
 	} {
 		o := filepath.Join(t.TempDir(), "out")
