@@ -17,6 +17,13 @@
  * weights per load expanded with SXTB16 into the halves SMLAD multiplies; depthwise
  * convolution four channels per word with SXTAB16 (the offset added in the same instruction)
  * and one SMLABB/SMLATT per product; max pooling four channels per word with SSUB8/SEL.
+ * Low-bit maps (PLAN.md version 2) keep the same multiplies: packed 4-bit and 2-bit codes are
+ * split with masks and widened with UXTAB16 (offset added) straight into the int16 halves,
+ * one load per 8 or 16 codes, and outputs are stored as whole packed bytes. With int8 weights
+ * no packing of two products into one 32-bit lane beats SMLAD's two products per instruction
+ * on these cores: a 4-bit code times an int8 weight needs 12 bits, so two pixels cannot share
+ * a 16-bit SMLAD half, and with 2-bit codes the guard bits allow about ten products before
+ * the fields must be split again, which costs what the packing saves.
  * Helpers are always inlined so that -Os builds (TFLM's usual) keep the same inner loops. */
 #ifndef QMCU_DSP_H_
 #define QMCU_DSP_H_
@@ -54,6 +61,27 @@ QMCU_DSP_INLINE int16x2_t dsp_sxtab16_ror8(uint32_t a, uint32_t v) {
   return r;
 }
 
+/* UXTAB16 of the bytes rotated right by 8, and the two PKH halfword packs. */
+QMCU_DSP_INLINE uint32_t dsp_uxtab16_ror8(uint32_t a, uint32_t v) {
+  uint32_t r;
+  __asm__("uxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+  return r;
+}
+
+/* (low half of a, low half of b) */
+QMCU_DSP_INLINE uint32_t dsp_pkhbt(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+
+/* (high half of b, high half of a) */
+QMCU_DSP_INLINE uint32_t dsp_pkhtb(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+
 /* MultiplyByQuantizedMultiplier (see the header comment), branch-free. */
 QMCU_DSP_INLINE int32_t dsp_mbqm(int32_t x, int32_t m, int32_t shift) {
   /* left = max(shift, 0), right = max(-shift, 0) = left - shift; arithmetic shifts of negative
@@ -76,6 +104,62 @@ static void dsp_im2col(const qmcu_params *p, const qmcu_src *in, int32_t y, int3
   const uint32_t off2 = ((uint32_t)off & 0xffffu) | ((uint32_t)off << 16);
   int8_t buf[QMCU_CHUNK];
   int32_t fy, fx, k, k0, m;
+  if ((in->bits == 4 && (in_c & 3) == 0) || (in->bits == 2 && (in_c & 7) == 0)) {
+    /* Packed codes (PLAN.md): a word holds 8 (4-bit) or 16 (2-bit) channels; masks split
+     * it into bytes of every second or fourth channel, UXTAB16 adds the offset to two of them
+     * and PKHBT/PKHTB put them into the (e0, e2, e1, e3) groups. A last half word serves the
+     * last 4 (4-bit) or 8 (2-bit) channels. */
+    for (fy = 0; fy < p->kh; fy++) {
+      const int32_t iy = by + fy * p->dh;
+      for (fx = 0; fx < p->kw; fx++) {
+        const int32_t ix = bx + fx * p->dw;
+        int16_t *c = col + (fy * p->kw + fx) * in_c;
+        if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
+          memset(c, 0, sizeof *c * (size_t)in_c);
+          continue;
+        }
+        {
+          const uint8_t *px = (const uint8_t *)src_at(in, iy, ix);
+          if (in->bits == 4) {
+            for (k = 0; k < in_c; k += 8, px += 4, c += 8) {
+              const uint32_t v = k + 8 <= in_c ? dsp_ld32(px) : (uint32_t)px[0] | (uint32_t)px[1] << 8;
+              const uint32_t lo = v & 0x0f0f0f0fu, hi = (v >> 4) & 0x0f0f0f0fu;
+              const uint32_t el = __uxtab16(off2, lo), ol = dsp_uxtab16_ror8(off2, lo); /* (c0,c4) (c2,c6) */
+              const uint32_t eh = __uxtab16(off2, hi), oh = dsp_uxtab16_ror8(off2, hi); /* (c1,c5) (c3,c7) */
+              dsp_st32(c, dsp_pkhbt(el, ol));
+              dsp_st32(c + 2, dsp_pkhbt(eh, oh));
+              if (k + 8 <= in_c) {
+                dsp_st32(c + 4, dsp_pkhtb(ol, el));
+                dsp_st32(c + 6, dsp_pkhtb(oh, eh));
+              }
+            }
+          } else {
+            for (k = 0; k < in_c; k += 16, px += 4, c += 16) {
+              const uint32_t v = k + 16 <= in_c ? dsp_ld32(px) : (uint32_t)px[0] | (uint32_t)px[1] << 8;
+              const uint32_t p0 = v & 0x03030303u, p1 = (v >> 2) & 0x03030303u;
+              const uint32_t p2 = (v >> 4) & 0x03030303u, p3 = (v >> 6) & 0x03030303u;
+              /* e_j = (c_j, c_8+j), o_j = (c_4+j, c_12+j) */
+              const uint32_t e0 = __uxtab16(off2, p0), e1 = __uxtab16(off2, p1);
+              const uint32_t e2 = __uxtab16(off2, p2), e3 = __uxtab16(off2, p3);
+              const uint32_t o0 = dsp_uxtab16_ror8(off2, p0), o1 = dsp_uxtab16_ror8(off2, p1);
+              const uint32_t o2 = dsp_uxtab16_ror8(off2, p2), o3 = dsp_uxtab16_ror8(off2, p3);
+              dsp_st32(c, dsp_pkhbt(e0, e2));
+              dsp_st32(c + 2, dsp_pkhbt(e1, e3));
+              dsp_st32(c + 4, dsp_pkhbt(o0, o2));
+              dsp_st32(c + 6, dsp_pkhbt(o1, o3));
+              if (k + 16 <= in_c) {
+                dsp_st32(c + 8, dsp_pkhtb(e2, e0));
+                dsp_st32(c + 10, dsp_pkhtb(e3, e1));
+                dsp_st32(c + 12, dsp_pkhtb(o2, o0));
+                dsp_st32(c + 14, dsp_pkhtb(o3, o1));
+              }
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
   if (direct(in) && (in_c & 3) == 0) {
     /* Whole groups never straddle taps: SXTAB16 adds the offset and reorders in one go. */
     for (fy = 0; fy < p->kh; fy++) {
@@ -278,11 +362,34 @@ QMCU_DSP_INLINE void dsp_emit4(const dsp_out *q, int8_t *o, int32_t oc, int32_t 
   if (q->out8) {
     dsp_st32(o + oc, ((uint32_t)v0 & 0xffu) | (((uint32_t)v1 & 0xffu) << 8) | (((uint32_t)v2 & 0xffu) << 16) |
                          ((uint32_t)v3 << 24));
+  } else if (q->out->bits == 4 && (oc & 3) == 0) {
+    /* Codes are inside the output's code range (the activation range is): no masks. Two
+     * whole bytes, channels oc .. oc + 3 only. */
+    const uint32_t h = (uint32_t)v0 | (uint32_t)v1 << 4 | (uint32_t)v2 << 8 | (uint32_t)v3 << 12;
+    unsigned char *b = (unsigned char *)o + (oc >> 1);
+    b[0] = (unsigned char)h;
+    b[1] = (unsigned char)(h >> 8);
+  } else if (q->out->bits == 2 && (oc & 3) == 0) {
+    ((unsigned char *)o)[oc >> 2] = (unsigned char)(v0 | v1 << 2 | v2 << 4 | v3 << 6);
   } else {
     put(q->out, o, oc, v0);
     put(q->out, o, oc + 1, v1);
     put(q->out, o, oc + 2, v2);
     put(q->out, o, oc + 3, v3);
+  }
+}
+
+/* Two consecutive output channels oc, oc + 1 (oc even): one byte store for 4-bit outputs. */
+QMCU_DSP_INLINE void dsp_emit2(const dsp_out *q, int8_t *o, int32_t oc, int32_t a0, int32_t a1) {
+  const int32_t v0 = dsp_out_code(q, oc, a0), v1 = dsp_out_code(q, oc + 1, a1);
+  if (q->out8) {
+    o[oc] = (int8_t)v0;
+    o[oc + 1] = (int8_t)v1;
+  } else if (q->out->bits == 4) {
+    ((unsigned char *)o)[oc >> 1] = (unsigned char)(v0 | v1 << 4);
+  } else {
+    put(q->out, o, oc, v0);
+    put(q->out, o, oc + 1, v1);
   }
 }
 
@@ -307,10 +414,8 @@ QMCU_DSP_INLINE void conv_dsp_impl(const qmcu_params *p, const qmcu_src *in, con
       for (oc = 0; oc + 2 <= out_c; oc += 2) {
         const int8_t *f = weights + (ptrdiff_t)oc * K;
         dsp_mm2x2(col[0], col[1], f, f + K, K, s);
-        dsp_emit(&q, oa, oc, s[0]);
-        dsp_emit(&q, ob, oc, s[1]);
-        dsp_emit(&q, oa, oc + 1, s[2]);
-        dsp_emit(&q, ob, oc + 1, s[3]);
+        dsp_emit2(&q, oa, oc, s[0], s[2]);
+        dsp_emit2(&q, ob, oc, s[1], s[3]);
       }
       if (oc < out_c) {
         dsp_emit(&q, oa, oc, dsp_mm1x1(col[0], weights + (ptrdiff_t)oc * K, K));
@@ -477,10 +582,128 @@ static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_d
     depthwise_dsp_impl(p, in, out, r, weights, bias, 0);
 }
 
-/* ADD on int8 channels in place: the portable arithmetic (add1 in qmcu_kernels.c, same bounds)
- * with the DSP requantization and the parameters in locals. */
-static void add_dsp(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, const qmcu_dst *out,
-                    qmcu_rect r) {
+/* Eight depthwise products of one tap from packed codes: h0 = (slot 0, slot 4), h1 = (2, 6),
+ * h2 = (1, 5), h3 = (3, 7) as int16 halves (offset added), w0 the four weights of slots 0..3,
+ * w1 those of slots 4..7. */
+QMCU_DSP_INLINE void dsp_dw_tap8(uint32_t h0, uint32_t h1, uint32_t h2, uint32_t h3, uint32_t w0, uint32_t w1,
+                                 int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3, int32_t *a4, int32_t *a5,
+                                 int32_t *a6, int32_t *a7) {
+  const int16x2_t e0 = __sxtb16((int8x4_t)w0), o0 = dsp_sxtb16_ror8(w0); /* (w0, w2) (w1, w3) */
+  const int16x2_t e1 = __sxtb16((int8x4_t)w1), o1 = dsp_sxtb16_ror8(w1); /* (w4, w6) (w5, w7) */
+  *a0 = __smlabb((int16x2_t)h0, e0, *a0);
+  *a2 = __smlabt((int16x2_t)h1, e0, *a2);
+  *a4 = __smlatb((int16x2_t)h0, e1, *a4);
+  *a6 = __smlatt((int16x2_t)h1, e1, *a6);
+  *a1 = __smlabb((int16x2_t)h2, o0, *a1);
+  *a3 = __smlabt((int16x2_t)h3, o0, *a3);
+  *a5 = __smlatb((int16x2_t)h2, o1, *a5);
+  *a7 = __smlatt((int16x2_t)h3, o1, *a7);
+}
+
+/* DEPTHWISE_CONV_2D with depth multiplier 1 reading packed 4-bit or 2-bit codes (bits is a
+ * constant of each instance). A group's codes come from one word per tap: eight channels at
+ * 4 bits (masks split the nibbles, UXTAB16 adds the offset: slots = channels oc .. oc + 7),
+ * sixteen at 2 bits in two passes of eight (the bytes of every fourth channel, UXTAB16 plain
+ * for channels oc + 0..3 and oc + 8..11, rotated for oc + 4..7 and oc + 12..15). Each
+ * pass stores its channels after reading all their taps (whole bytes of the output). The last
+ * c % 8 (c % 16) channels run one at a time. */
+QMCU_DSP_INLINE void depthwise_low_impl(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
+                                        qmcu_rect r, const int8_t *weights, const void *bias, const int fast,
+                                        const int bits) {
+  const int32_t c = out->c, off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xffffu) | ((uint32_t)off << 16);
+  const int32_t in_h = in->h, in_w = in->w, kh = p->kh, kw = p->kw, sh = p->sh, sw = p->sw;
+  const int32_t dh = p->dh, dw = p->dw, pad_top = p->pad_top, pad_left = p->pad_left;
+  const ptrdiff_t irow = in->row, icol = in->col;
+  const ptrdiff_t tap_step = (ptrdiff_t)dw * icol, row_step = (ptrdiff_t)dh * irow, wrow = (ptrdiff_t)kw * c;
+  const uint8_t *const ibase = (const uint8_t *)in->data - (ptrdiff_t)in->r0 * irow - (ptrdiff_t)in->c0 * icol;
+  const int32_t span = bits == 4 ? 8 : 16, groups = c & ~(span - 1), passes = bits == 4 ? 1 : 2;
+  const dsp_out q = dsp_out_of(p, out, bias, fast);
+  int32_t y, x, oc, fy, fx0, fx1, fy0, fy1, pass, j;
+  for (y = r.r0; y < r.r1; y++) {
+    const int32_t by = y * sh - pad_top;
+    taps(by, kh, dh, in_h, &fy0, &fy1);
+    for (x = r.c0; x < r.c1; x++) {
+      const int32_t bx = x * sw - pad_left;
+      int8_t *o = dst_at(out, y, x);
+      const uint8_t *first;
+      const int8_t *wfirst;
+      taps(bx, kw, dw, in_w, &fx0, &fx1);
+      if (fy0 >= fy1 || fx0 >= fx1) {
+        for (oc = 0; oc < c; oc++) dsp_emit(&q, o, oc, 0);
+        continue;
+      }
+      first = ibase + (ptrdiff_t)(by + fy0 * dh) * irow + (ptrdiff_t)(bx + fx0 * dw) * icol;
+      wfirst = weights + ((ptrdiff_t)fy0 * kw + fx0) * c;
+      for (oc = 0; oc < groups; oc += span) {
+        for (pass = 0; pass < passes; pass++) {
+          /* Channels of slots 0..3 and 4..7. */
+          const int32_t base0 = oc + 4 * pass, base1 = base0 + (bits == 4 ? 4 : 8);
+          int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+          const uint8_t *rowp = first + oc * bits / 8;
+          const int8_t *wrowp = wfirst + base0;
+          for (fy = fy0; fy < fy1; fy++, rowp += row_step, wrowp += wrow) {
+            const uint8_t *px = rowp;
+            const int8_t *f = wrowp;
+            for (j = fx0; j < fx1; j++, px += tap_step, f += c) {
+              const uint32_t v = dsp_ld32(px), w0 = dsp_ld32(f), w1 = dsp_ld32(f + (base1 - base0));
+              if (bits == 4) {
+                const uint32_t lo = v & 0x0f0f0f0fu, hi = (v >> 4) & 0x0f0f0f0fu;
+                dsp_dw_tap8(__uxtab16(off2, lo), dsp_uxtab16_ror8(off2, lo), __uxtab16(off2, hi),
+                            dsp_uxtab16_ror8(off2, hi), w0, w1, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
+              } else {
+                /* Bytes of channel oc + i: byte k holds oc + 4k + i. */
+                const uint32_t p0 = v & 0x03030303u, p1 = (v >> 2) & 0x03030303u;
+                const uint32_t p2 = (v >> 4) & 0x03030303u, p3 = (v >> 6) & 0x03030303u;
+                if (pass == 0)
+                  dsp_dw_tap8(__uxtab16(off2, p0), __uxtab16(off2, p2), __uxtab16(off2, p1), __uxtab16(off2, p3), w0,
+                              w1, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
+                else
+                  dsp_dw_tap8(dsp_uxtab16_ror8(off2, p0), dsp_uxtab16_ror8(off2, p2), dsp_uxtab16_ror8(off2, p1),
+                              dsp_uxtab16_ror8(off2, p3), w0, w1, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
+              }
+            }
+          }
+          dsp_emit4(&q, o, base0, a0, a1, a2, a3);
+          dsp_emit4(&q, o, base1, a4, a5, a6, a7);
+        }
+      }
+      for (; oc < c; oc++) {
+        int32_t acc = 0;
+        const uint8_t *rowp = first;
+        const int8_t *wrowp = wfirst + oc;
+        for (fy = fy0; fy < fy1; fy++, rowp += row_step, wrowp += wrow) {
+          const uint8_t *px = rowp;
+          const int8_t *f = wrowp;
+          for (j = fx0; j < fx1; j++, px += tap_step, f += c) acc += (get(in, (const int8_t *)px, oc) + off) * *f;
+        }
+        dsp_emit(&q, o, oc, acc);
+      }
+    }
+  }
+}
+
+/* depthwise_low_impl compiled for both requantizations and both packed formats. */
+static void depthwise_low_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                              const int8_t *weights, const void *bias) {
+  const int fast = dsp_fast_requant(p, bias, out->c, (int64_t)p->kh * p->kw);
+  if (in->bits == 4) {
+    if (fast)
+      depthwise_low_impl(p, in, out, r, weights, bias, 1, 4);
+    else
+      depthwise_low_impl(p, in, out, r, weights, bias, 0, 4);
+  } else if (fast) {
+    depthwise_low_impl(p, in, out, r, weights, bias, 1, 2);
+  } else {
+    depthwise_low_impl(p, in, out, r, weights, bias, 0, 2);
+  }
+}
+
+/* ADD: the portable arithmetic (add1 in qmcu_kernels.c, same bounds) with the DSP
+ * requantization and the parameters in locals; codes read in place (int8 channels in place,
+ * direct = 1) or unpacked one by one (any format). */
+QMCU_DSP_INLINE void add_dsp_impl(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2,
+                                  const qmcu_dst *out, qmcu_rect r, const int direct_in) {
   const int32_t c = out->c, scale = (int32_t)1 << p->left_shift;
   const int32_t off1 = p->in1_offset, m1 = p->in1_multiplier, s1 = p->in1_shift;
   const int32_t off2 = p->in2_offset, m2 = p->in2_multiplier, s2 = p->in2_shift;
@@ -492,13 +715,22 @@ static void add_dsp(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *i
       const int8_t *a = src_at(in1, y, x), *b = src_at(in2, y, x);
       int8_t *o = dst_at(out, y, x);
       for (k = 0; k < c; k++) {
-        const int32_t sa = dsp_mbqm((a[k] + off1) * scale, m1, s1);
-        const int32_t sb = dsp_mbqm((b[k] + off2) * scale, m2, s2);
+        const int32_t ca = direct_in ? a[k] : get(in1, a, k), cb = direct_in ? b[k] : get(in2, b, k);
+        const int32_t sa = dsp_mbqm((ca + off1) * scale, m1, s1);
+        const int32_t sb = dsp_mbqm((cb + off2) * scale, m2, s2);
         const int32_t v = (int32_t)((uint32_t)dsp_mbqm(sa + sb, mo, so) + (uint32_t)q.out_off);
         dsp_put(&q, o, k, dsp_clamp(v, q.lo, q.hi));
       }
     }
   }
+}
+
+static void add_dsp(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, const qmcu_dst *out,
+                    qmcu_rect r) {
+  if (direct(in1) && direct(in2))
+    add_dsp_impl(p, in1, in2, out, r, 1);
+  else
+    add_dsp_impl(p, in1, in2, out, r, 0);
 }
 
 /* MAX_POOL_2D on int8 channels in place: four channels per word, SSUB8 setting the per-byte
@@ -547,6 +779,33 @@ static void max_pool_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_ds
       }
     }
   }
+}
+
+/* The smallest and largest of n int8 codes, four lanes per word (SSUB8 sets the per-byte
+ * greater-or-equal flags, SEL keeps the larger or the smaller bytes), then the lanes and the
+ * last n % 4 codes. */
+static void minmax_dsp(const int8_t *codes, size_t n, int32_t *mn_out, int32_t *mx_out) {
+  uint32_t mn = 0x7f7f7f7fu, mx = 0x80808080u;
+  int32_t mn1 = 127, mx1 = -128, j;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t v = dsp_ld32(codes + i);
+    (void)__ssub8((int8x4_t)v, (int8x4_t)mx);
+    mx = (uint32_t)__sel((uint8x4_t)v, (uint8x4_t)mx);
+    (void)__ssub8((int8x4_t)v, (int8x4_t)mn);
+    mn = (uint32_t)__sel((uint8x4_t)mn, (uint8x4_t)v);
+  }
+  for (j = 0; j < 4; j++) {
+    const int32_t a = (int8_t)(uint8_t)(mn >> (8 * j)), b = (int8_t)(uint8_t)(mx >> (8 * j));
+    mn1 = a < mn1 ? a : mn1;
+    mx1 = b > mx1 ? b : mx1;
+  }
+  for (; i < n; i++) {
+    mn1 = codes[i] < mn1 ? codes[i] : mn1;
+    mx1 = codes[i] > mx1 ? codes[i] : mx1;
+  }
+  *mn_out = mn1;
+  *mx_out = mx1;
 }
 
 #endif /* QMCU_DSP_H_ */

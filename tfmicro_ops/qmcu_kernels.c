@@ -635,6 +635,10 @@ void qmcu_depthwise_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu
     depthwise_dsp(p, in, out, r, weights, bias);
     return;
   }
+  if (!p->portable && bias != NULL && dm == 1 && (in->bits == 4 || in->bits == 2)) {
+    depthwise_low_dsp(p, in, out, r, weights, bias);
+    return;
+  }
 #endif
   if (dm == 1) {
 #ifdef QMCU_X86
@@ -682,7 +686,7 @@ void qmcu_add(const qmcu_params *p, const qmcu_src *in1, const qmcu_src *in2, co
   }
 #endif
 #ifdef QMCU_ARM_DSP
-  if (!p->portable && direct(in1) && direct(in2)) {
+  if (!p->portable) {
     add_dsp(p, in1, in2, out, r);
     return;
   }
@@ -808,6 +812,13 @@ QMCU_HOT int qmcu_has_outlier(const int8_t *codes, size_t n, int32_t lo, int32_t
   int8_t mn = 127, mx = -128;
   size_t i;
   if (n == 0) return 0;
+#ifdef QMCU_ARM_DSP
+  {
+    int32_t lo4, hi4;
+    minmax_dsp(codes, n, &lo4, &hi4);
+    return lo4 < lo || hi4 > hi;
+  }
+#endif
   for (i = 0; i < n; i++) {
     mn = codes[i] < mn ? codes[i] : mn;
     mx = codes[i] > mx ? codes[i] : mx;

@@ -134,3 +134,67 @@ func TestDSPEqualsPortable(t *testing.T) {
 		t.Fatalf("only %d of %d random models had a patch stage", ran, n)
 	}
 }
+
+// lowBitCNN is a fixed small CNN whose low branch reaches every packed path of the DSP loops:
+// 4-bit and 2-bit inputs of kxk and 1x1 convolutions with channel counts that fill whole words
+// (16, 32) or leave a last half word (12 at 4 bits, 24 at 2 bits), depthwise convolutions
+// reading whole groups and leftover channels (strided, dilated, SAME and VALID), ADD of
+// packed maps, and odd output channel counts.
+func lowBitCNN(seed uint64) (*schema.ModelT, []byte, error) {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	b := builder.New(seed)
+	x := b.Input("input", []int32{1, 20, 20, 3}, builder.Quant{Scale: 0.02, ZeroPoint: -3})
+	input := make([]byte, 20*20*3)
+	for i := range input {
+		input[i] = byte(rng.IntN(256))
+	}
+	relu := schema.ActivationFunctionTypeRELU
+	x = b.Conv2D(x, builder.Conv{OutChannels: 16, Kernel: 3, Stride: 2, Padding: schema.PaddingSAME, Activation: relu})
+	x = b.DepthwiseConv2D(x, builder.Conv{Kernel: 3, Padding: schema.PaddingSAME, Activation: relu})
+	x = b.Conv2D(x, builder.Conv{OutChannels: 24, Kernel: 1, Activation: relu})
+	x = b.DepthwiseConv2D(x, builder.Conv{Kernel: 3, Dilation: 2, Padding: schema.PaddingSAME, Activation: relu})
+	y := b.Conv2D(x, builder.Conv{OutChannels: 12, Kernel: 1})
+	y = b.Conv2D(y, builder.Conv{OutChannels: 12, Kernel: 3, Padding: schema.PaddingSAME, Activation: relu})
+	y = b.DepthwiseConv2D(y, builder.Conv{Kernel: 3, Padding: schema.PaddingSAME, Activation: relu})
+	y = b.Conv2D(y, builder.Conv{OutChannels: 24, Kernel: 1})
+	x = b.Add("", x, y, relu)
+	x = b.Conv2D(x, builder.Conv{OutChannels: 32, Kernel: 1, Activation: relu})
+	x = b.DepthwiseConv2D(x, builder.Conv{Kernel: 3, Stride: 2, Padding: schema.PaddingVALID, Activation: relu})
+	x = b.Conv2D(x, builder.Conv{OutChannels: 7, Kernel: 3, Padding: schema.PaddingSAME})
+	b.Output(x)
+	m, err := b.Model()
+	return m, input, err
+}
+
+// TestDSPLowBitEqualsPortable runs lowBitCNN's patch stage with 4-bit and 2-bit low branches
+// on the emulated Cortex-M4 at -O2 and -Os: the DSP loops and the portable loops must both
+// produce the host's output byte for byte.
+func TestDSPLowBitEqualsPortable(t *testing.T) {
+	tl, plugin := tools(t)
+	for _, bits := range []int{4, 2} {
+		for _, opt := range []string{"-O2", "-Os"} {
+			t.Run(fmt.Sprintf("bits%d_%s", bits, opt), func(t *testing.T) {
+				m, input, err := lowBitCNN(uint64(bits))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := rewrite.Optimize(context.Background(), m, rewrite.Options{Patches: "3x3", Split: len(m.Subgraphs[0].Operators), Bits: bits}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := StageFromModel(res.Model, input)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Parsed().Checked() <= 0 {
+					t.Fatal("the stage has no low branch")
+				}
+				me, err := tl.Measure(context.Background(), plugin, t.TempDir(), s, Targets["cortex-m4"], Build{Opt: opt})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%d layers: portable %d, default %d instructions", len(s.Parsed().Layers()), me.Portable.Insns, me.Default.Insns)
+			})
+		}
+	}
+}
