@@ -29,9 +29,11 @@ type report struct {
 
 // layerRow is one original operator as the per-layer CSV and the memory profile show it.
 type layerRow struct {
-	op                    analysis.OpInfo
-	shape                 string
-	inStage               bool
+	op      analysis.OpInfo
+	shape   string
+	inStage bool
+	stage   int // index of the patch stage holding the operator, -1 outside
+
 	macsAfter             int64
 	patchOverhead         float64 // patch MACs / per-layer MACs - 1 (stage layers)
 	liveBefore, liveAfter int64
@@ -44,34 +46,42 @@ type layerRow struct {
 
 func newReport(before, after *analysis.Report, plan *patch.Report) *report {
 	r := &report{before: before, after: after, plan: plan, layers: map[int]patch.LayerReport{}}
-	for _, l := range plan.Layers {
-		r.layers[l.Op] = l
+	stages := plan.Stages()
+	stageOf := map[int]int{} // original operator -> stage index
+	for si, st := range stages {
+		for _, l := range st.Layers {
+			r.layers[l.Op] = l
+		}
+		for o := st.FirstOp; o <= st.LastOp; o++ {
+			stageOf[o] = si
+		}
 	}
-	rewritten := plan.LastOp >= plan.FirstOp
-	removed := max(plan.LastOp-plan.FirstOp, 0) // operators the custom op replaced, minus itself
+	removed := 0 // operators the custom ops before i replaced, minus the custom ops themselves
 	for i, op := range before.Ops {
-		row := layerRow{op: op, liveBefore: op.LiveBytes, macsAfter: op.MACs}
+		row := layerRow{op: op, liveBefore: op.LiveBytes, macsAfter: op.MACs, stage: -1}
 		row.cyclesBefore = cost.CMSISNN.Cycles(cost.FromOp(op, before.Tensors))
 		row.cyclesAfter = row.cyclesBefore
 		if len(op.Outputs) > 0 && op.Outputs[0] >= 0 && int(op.Outputs[0]) < len(before.Tensors) {
 			row.shape = tflite.FormatShape(before.Tensors[op.Outputs[0]].Shape)
 		}
-		after := i
-		if rewritten && i >= plan.FirstOp && i <= plan.LastOp {
-			row.inStage = true
-			after = plan.FirstOp
+		after := i - removed
+		if si, ok := stageOf[i]; ok {
+			st := stages[si]
+			row.inStage, row.stage = true, si
+			after = st.FirstOp - removed
+			if i == st.LastOp {
+				removed += st.LastOp - st.FirstOp
+			}
 			row.macsAfter = 0
 			row.cyclesAfter = 0
 			if l, ok := r.layers[i]; ok {
 				row.macsAfter = l.PatchMACs
-				row.cyclesAfter = stageLayerCycles(plan, l)
+				row.cyclesAfter = stageLayerCycles(st, l)
 				row.windowBytes = l.WindowBytes
 				if l.MACs > 0 {
 					row.patchOverhead = float64(l.PatchMACs)/float64(l.MACs) - 1
 				}
 			}
-		} else if rewritten && i > plan.LastOp {
-			after = i - removed
 		}
 		if after >= 0 && after < len(r.after.Ops) {
 			row.liveAfter = r.after.Ops[after].LiveBytes
@@ -125,10 +135,10 @@ func stageCycleModel(plan *patch.Report) func(li, inBits, outBits int) float64 {
 	return func(li, inBits, outBits int) float64 { return stageLayerCost(plan, plan.Layers[li], inBits, outBits) }
 }
 
-// stageCyclesM4 sums the estimated cycles of the stage's operators before and after.
+// stageCyclesM4 sums the estimated cycles of the first stage's operators before and after.
 func (r *report) stageCyclesM4() (before, after float64) {
 	for _, l := range r.rows {
-		if l.inStage {
+		if l.stage == 0 {
 			before += l.cyclesBefore
 			after += l.cyclesAfter
 		}
@@ -165,7 +175,7 @@ func (r *report) summaryCSV() []byte {
 		"search_seconds", "agreement_top1", "tool_version",
 		"arena_tail_bytes_before", "arena_tail_bytes_after", "arena_total_bytes_before", "arena_total_bytes_after",
 		"arena_declare_bytes_after", "target", "kernels", "cycles_m4_before", "cycles_m4_after", "cycles_m4_stage_before",
-		"cycles_m4_stage_after", "search_cost"}
+		"cycles_m4_stage_after", "search_cost", "stages", "stage_ops", "scratch_bytes_stages"}
 	grid := fmt.Sprintf("%dx%d", p.Rows, p.Cols)
 	if p.Split == 0 {
 		grid = "none" // no rewrite
@@ -196,14 +206,47 @@ func (r *report) summaryCSV() []byte {
 	if s := r.search; s != nil {
 		row[len(row)-1] = s.Options.costName()
 	}
+	var ops []string
+	var scratch int64
+	for _, st := range p.Stages() {
+		ops = append(ops, fmt.Sprintf("%d-%d", st.FirstOp, st.LastOp))
+		scratch += st.ScratchBytes
+	}
+	row = append(row, strconv.Itoa(len(p.Stages())), strings.Join(ops, ";"), i64(scratch))
 	return writeCSV([][]string{header, row})
+}
+
+// stagesCSV has one row per patch stage (the first is the one summary.csv's stage columns
+// describe); the column names are a stable interface.
+func (r *report) stagesCSV() []byte {
+	rows := [][]string{{"stage", "first_op", "last_op", "layers", "grid", "input_tensor", "output_tensor", "input_bytes",
+		"output_bytes", "scratch_bytes", "live_bytes", "stage_macs", "patch_macs", "mac_overhead_stage_pct",
+		"stage_macs_clipped", "patch_macs_clipped", "transpose_folded", "low_branch"}}
+	for si, st := range r.plan.Stages() {
+		var in, out string
+		var inBytes, outBytes int64
+		if len(st.Layers) > 0 {
+			first, last := st.Layers[0], st.Layers[len(st.Layers)-1]
+			inBytes = int64(first.InShape[0]) * int64(first.InShape[1]) * int64(first.InShape[2])
+			outBytes = last.FMBytes
+			out = last.Tensor
+			if ti := r.before.Ops[first.Op].Inputs; len(ti) > 0 && ti[0] >= 0 && int(ti[0]) < len(r.before.Tensors) {
+				in = r.before.Tensors[ti[0]].Name
+			}
+		}
+		rows = append(rows, []string{strconv.Itoa(si), strconv.Itoa(st.FirstOp), strconv.Itoa(st.LastOp), strconv.Itoa(st.Split),
+			fmt.Sprintf("%dx%d", st.Rows, st.Cols), in, out, i64(inBytes), i64(outBytes), i64(st.ScratchBytes), i64(st.Live),
+			i64(st.StageMACs), i64(st.PatchMACs), pct(st.StageOverhead), i64(st.StageMACsClipped), i64(st.PatchMACsClipped),
+			strconv.FormatBool(st.Transpose), strconv.FormatBool(st.LowBranch)})
+	}
+	return writeCSV(rows)
 }
 
 // perLayerCSV has one row per operator of the original model.
 func (r *report) perLayerCSV() []byte {
 	rows := [][]string{{"op_index", "op", "output_shape", "in_stage", "macs_before", "macs_after", "patch_overhead_pct",
 		"weight_bytes", "weight_bits", "activation_bits", "input_bits", "bitops_int8", "bitops_mixed", "entropy_bits",
-		"live_bytes_before", "live_bytes_after", "window_bytes", "cycles_m4_before", "cycles_m4_after"}}
+		"live_bytes_before", "live_bytes_after", "window_bytes", "cycles_m4_before", "cycles_m4_after", "stage"}}
 	for _, l := range r.rows {
 		over := ""
 		if l.inStage && l.op.MACs > 0 {
@@ -221,9 +264,17 @@ func (r *report) perLayerCSV() []byte {
 		}
 		rows = append(rows, []string{strconv.Itoa(l.op.Index), l.op.Name, l.shape, strconv.FormatBool(l.inStage),
 			i64(l.op.MACs), i64(l.macsAfter), over, i64(l.op.WeightBytes), "8", bits, inBits, b8, bm, entropy,
-			i64(l.liveBefore), i64(l.liveAfter), i64(l.windowBytes), cycles(l.cyclesBefore), cycles(l.cyclesAfter)})
+			i64(l.liveBefore), i64(l.liveAfter), i64(l.windowBytes), cycles(l.cyclesBefore), cycles(l.cyclesAfter), stageIndex(l.stage)})
 	}
 	return writeCSV(rows)
+}
+
+// stageIndex prints a patch stage index, empty outside every stage.
+func stageIndex(si int) string {
+	if si < 0 {
+		return ""
+	}
+	return strconv.Itoa(si)
 }
 
 // buildName names the TFLM build the arena figures are for.
@@ -243,12 +294,20 @@ func (r *report) summaryText() string {
 	}
 	fmt.Fprintf(&b, "Patch stage      operators %d-%d (%d layers%s), grid %dx%d\n", p.FirstOp, p.LastOp, p.Split,
 		map[bool]string{true: ", NCHW transpose folded", false: ""}[p.Transpose], p.Rows, p.Cols)
+	for si, st := range p.Later {
+		fmt.Fprintf(&b, "Patch stage %-4d operators %d-%d (%d layers), grid %dx%d; %s live (input, output, scratch %s); stage MACs %+.1f%%\n",
+			si+2, st.FirstOp, st.LastOp, st.Split, st.Rows, st.Cols, human(st.Live), human(st.ScratchBytes), 100*st.StageOverhead)
+	}
 	fmt.Fprintf(&b, "TFLM arena head  %s -> %s (%sx smaller; patch scratch %s)\n", human(p.ArenaBefore), human(p.ArenaAfter),
 		ratio(p.ArenaBefore, p.ArenaAfter), human(p.ScratchBytes))
 	fmt.Fprintf(&b, "Whole arena      %s -> %s (%sx smaller; head + persistent tail, %s); declare %d B\n",
 		human(p.TotalBefore), human(p.TotalAfter), ratio(p.TotalBefore, p.TotalAfter), buildName(p), analysis.DeclareBytes(p.TotalAfter))
-	fmt.Fprintf(&b, "MACs             %d -> %d (network %+.1f%%, patch stage %+.1f%%)\n", p.MACsBefore, p.MACsAfter,
-		100*p.NetworkOverhead, 100*p.StageOverhead)
+	first := "patch stage"
+	if len(p.Later) > 0 {
+		first = "first patch stage"
+	}
+	fmt.Fprintf(&b, "MACs             %d -> %d (network %+.1f%%, %s %+.1f%%)\n", p.MACsBefore, p.MACsAfter,
+		100*p.NetworkOverhead, first, 100*p.StageOverhead)
 	before, after := r.cyclesM4()
 	fmt.Fprintf(&b, "Cortex-M4 est.   %.1f ms -> %.1f ms at %d MHz (%+.1f%%; CMSIS-NN-class int8 kernels, patch stage on its DSP loops)\n",
 		cost.Milliseconds(before, cost.DefaultMHz), cost.Milliseconds(after, cost.DefaultMHz), cost.DefaultMHz, 100*(after/before-1))
@@ -321,11 +380,20 @@ func (r *report) memorySVG() []byte {
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14" font-weight="bold">Live activation memory per operator (TFLM arena %s before, %s after)</text>`+"\n",
 		left, html.EscapeString(human(r.plan.ArenaBefore)), html.EscapeString(human(r.plan.ArenaAfter)))
-	// Patch stage background.
-	if r.plan.LastOp >= r.plan.FirstOp {
-		x0 := left + r.plan.FirstOp*group
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#fff3d6"/>`+"\n", x0, top, (r.plan.LastOp-r.plan.FirstOp+1)*group, plotH)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#8a6d1f">patch stage (%dx%d)</text>`+"\n", x0+2, top+12, r.plan.Rows, r.plan.Cols)
+	// Patch stage backgrounds, one per stage.
+	for si, st := range r.plan.Stages() {
+		x0 := left + st.FirstOp*group
+		fill, ink := "#fff3d6", "#8a6d1f"
+		if si%2 == 1 {
+			fill, ink = "#e3f1dd", "#3f6b2a"
+		}
+		label := fmt.Sprintf("patch stage (%dx%d)", st.Rows, st.Cols)
+		if si > 0 {
+			label = fmt.Sprintf("patch stage %d (%dx%d)", si+1, st.Rows, st.Cols)
+		}
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>patch stage %d: operators %d-%d, grid %dx%d, %d B live</title></rect>`+"\n",
+			x0, top, (st.LastOp-st.FirstOp+1)*group, plotH, fill, si+1, st.FirstOp, st.LastOp, st.Rows, st.Cols, st.Live)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", x0+2, top+12+14*(si%2), ink, html.EscapeString(label))
 	}
 	for v := 0.0; v <= yMax+step/2; v += step {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, left, left+plotW, y(v), y(v))

@@ -29,7 +29,10 @@ type Options struct {
 	// Patches is the patch grid: "auto" or "RxC", e.g. "4x4".
 	Patches string
 	// Split is the number of leading operators in the patch stage; 0 chooses automatically.
+	// Split and Patches force the first stage; later stages stay automatic.
 	Split int
+	// MaxStages bounds the number of patch stages (0: as many as pay, 1: a single stage).
+	MaxStages int
 	// Precision, when set, gives the low-bit branch of the patch stage (QuantMCU mixed
 	// precision; DESIGN.md §4). Bits, when > 0, is the uniform spec `--bits N` instead.
 	// Without either the stage runs in int8 only.
@@ -67,7 +70,8 @@ type Diagnostic struct {
 // Result is a rewritten model with its reports.
 type Result struct {
 	Model *schema.ModelT
-	// Artifacts are report files by name: "summary.csv", "per-layer.csv", "memory.svg", and
+	// Artifacts are report files by name: "summary.csv", "per-layer.csv", "memory.svg",
+	// "stages.csv" (one row per patch stage), and
 	// "precision.json" (the precision spec used, or the int8-only spec) when the model is
 	// rewritten.
 	Artifacts map[string][]byte
@@ -97,8 +101,8 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if err != nil {
 		return nil, err
 	}
-	if opts.SRAM < 0 || opts.Split < 0 {
-		return nil, fmt.Errorf("%w: --sram and --split must not be negative", ErrUnsupported)
+	if opts.SRAM < 0 || opts.Split < 0 || opts.MaxStages < 0 {
+		return nil, fmt.Errorf("%w: --sram, --split and --stages must not be negative", ErrUnsupported)
 	}
 	if n := btoi(opts.Precision != nil) + btoi(opts.Bits != 0) + btoi(opts.Calib != nil); n > 1 {
 		return nil, fmt.Errorf("%w: --precision, --bits and --calib exclude each other", ErrUnsupported)
@@ -157,7 +161,15 @@ func optimizeModel(ctx context.Context, m *schema.ModelT, before, base *analysis
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
 	}
-	sp, err := patch.Plan(pm, patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: foldedSplit(m, opts.Split, folds), Target: target, Kernels: kernels})
+	popts := patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: foldedSplit(m, opts.Split, folds), MaxStages: opts.MaxStages,
+		Target: target, Kernels: kernels}
+	sp, err := patch.Plan(pm, popts)
+	if err == nil && len(sp.Later) > 0 && sp.DefaultChecked() == 0 && (opts.Precision != nil || opts.Bits != 0 || opts.Calib != nil) {
+		// The low branch is the first stage's, and this one has no map after its first
+		// convolution: plan one stage, which gives it room.
+		popts.MaxStages = 1
+		sp, err = patch.Plan(pm, popts)
+	}
 	if errors.Is(err, patch.ErrNothingToPatch) && rows == 0 && opts.Split == 0 {
 		// Not a model this step can improve: a drop-in step leaves it as it is.
 		reason := strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+": ")
@@ -192,7 +204,7 @@ func optimizeModel(ctx context.Context, m *schema.ModelT, before, base *analysis
 	if err != nil {
 		return nil, err
 	}
-	progress(fmt.Sprintf("rewriting: split %d, grid %dx%d", sp.Split, sp.Rows, sp.Cols), 0.6)
+	progress(fmt.Sprintf("rewriting: split %d, grid %dx%d, %d stages", sp.Split, sp.Rows, sp.Cols, 1+len(sp.Later)), 0.6)
 	out, err := patch.Rewrite(pm, sp)
 	if err != nil {
 		return nil, fmt.Errorf("rewriting the patch stage: %w", err)
@@ -216,6 +228,7 @@ func optimizeModel(ctx context.Context, m *schema.ModelT, before, base *analysis
 			"summary.csv":   rep.summaryCSV(),
 			"per-layer.csv": rep.perLayerCSV(),
 			"memory.svg":    rep.memorySVG(),
+			"stages.csv":    rep.stagesCSV(),
 		},
 		Summary: rep.summaryText(),
 		Stage:   sp.Report,
@@ -330,6 +343,7 @@ func keepOriginal(m *schema.ModelT, before *analysis.Report, plan *patch.Report)
 			"summary.csv":   rep.summaryCSV(),
 			"per-layer.csv": rep.perLayerCSV(),
 			"memory.svg":    rep.memorySVG(),
+			"stages.csv":    rep.stagesCSV(),
 		},
 		Summary: rep.summaryText(),
 		Stage:   kept,

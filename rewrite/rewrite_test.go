@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -185,6 +187,65 @@ func TestOptimizePassesThroughWithNothingToPatch(t *testing.T) {
 	for _, o := range []Options{{Patches: "2x2"}, {Split: 1}} {
 		if _, err := Optimize(context.Background(), m, o, nil); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%+v: got %v, want a refusal", o, err)
+		}
+	}
+}
+
+// TestReportsShowEveryStage: with several patch stages, stages.csv has one row per stage
+// (the first agreeing with summary.csv's stage columns), the per-layer stage column marks
+// exactly the stages' operators, the summary names every stage and the memory picture
+// shades each one.
+func TestReportsShowEveryStage(t *testing.T) {
+	m, err := builder.MobileNetV2(builder.DemoConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Optimize(context.Background(), m, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := res.Stage.Stages()
+	if len(stages) < 2 {
+		t.Fatalf("%d stages on the demo network, want several", len(stages))
+	}
+	sum := readCSV(t, res.Artifacts["summary.csv"])
+	if got := column(t, sum, "stages"); got != strconv.Itoa(len(stages)) {
+		t.Errorf("summary stages = %s, want %d", got, len(stages))
+	}
+	rows := readCSV(t, res.Artifacts["stages.csv"])
+	if len(rows) != 1+len(stages) {
+		t.Fatalf("stages.csv has %d rows for %d stages", len(rows), len(stages))
+	}
+	for i, st := range stages {
+		row := map[string]string{}
+		for j, h := range rows[0] {
+			row[h] = rows[i+1][j]
+		}
+		if row["first_op"] != strconv.Itoa(st.FirstOp) || row["last_op"] != strconv.Itoa(st.LastOp) || row["grid"] != fmt.Sprintf("%dx%d", st.Rows, st.Cols) {
+			t.Errorf("stages.csv row %d = %v, stage %+v", i, row, st)
+		}
+		if i == 0 && (row["first_op"] != column(t, sum, "stage_first_op") || row["scratch_bytes"] != column(t, sum, "scratch_bytes")) {
+			t.Errorf("stages.csv's first row %v disagrees with summary.csv", row)
+		}
+		if !strings.Contains(string(res.Artifacts["memory.svg"]), fmt.Sprintf("patch stage %d: operators %d-%d", i+1, st.FirstOp, st.LastOp)) {
+			t.Errorf("memory.svg does not mark stage %d", i+1)
+		}
+		if i > 0 && !strings.Contains(res.Summary, fmt.Sprintf("Patch stage %-4d operators %d-%d", i+1, st.FirstOp, st.LastOp)) {
+			t.Errorf("the summary does not name stage %d:\n%s", i+1, res.Summary)
+		}
+	}
+	layers := readCSV(t, res.Artifacts["per-layer.csv"])
+	col := slices.Index(layers[0], "stage")
+	for _, l := range layers[1:] {
+		op, _ := strconv.Atoi(l[0])
+		want := ""
+		for i, st := range stages {
+			if op >= st.FirstOp && op <= st.LastOp {
+				want = strconv.Itoa(i)
+			}
+		}
+		if l[col] != want {
+			t.Errorf("per-layer op %d: stage %q, want %q", op, l[col], want)
 		}
 	}
 }

@@ -120,6 +120,16 @@ func checkRealStage(t *testing.T, pm *schema.ModelT, in []byte, label string, js
 	if got := it.PatchStageStats()[0].OutlierTiles; got != int64(ref.OutlierTiles()) {
 		return nil, fmt.Errorf("%s: the C counted %d outlier tiles, the reference %d", what, got, ref.OutlierTiles())
 	}
+	// Later stages (int8 only) equal the reference too.
+	all, err := findPatchStages(pm)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	for _, later := range all[1:] {
+		if _, err := compareStage(it, later, in); err != nil {
+			return nil, fmt.Errorf("%s: stage at operator %d: %w", what, later.op, err)
+		}
+	}
 	t.Logf("%s: %d tiles, %d outlier tiles, %d feature maps, input layout %s: C = reference", label, len(ref.Outlier), ref.OutlierTiles(), len(ps.plan.Maps), []string{"NHWC", "NCHW"}[ps.plan.Layout])
 	return ps, nil
 }

@@ -25,17 +25,24 @@ type patchStage struct {
 	consts  [][]byte // by custom-op input index; [0] is nil
 }
 
-// findPatchStage returns the single QMCU_PATCH_STAGE operator of m.
+// findPatchStage returns the first QMCU_PATCH_STAGE operator of m (the one a low branch
+// belongs to; later stages are int8 only).
 func findPatchStage(m *schema.ModelT) (*patchStage, error) {
+	all, err := findPatchStages(m)
+	if err != nil {
+		return nil, err
+	}
+	return all[0], nil
+}
+
+// findPatchStages returns every QMCU_PATCH_STAGE operator of m, in operator order.
+func findPatchStages(m *schema.ModelT) ([]*patchStage, error) {
 	sg := m.Subgraphs[0]
-	var found *patchStage
+	var found []*patchStage
 	for i, op := range sg.Operators {
 		oc := m.OperatorCodes[op.OpcodeIndex]
 		if tflite.BuiltinCode(oc) != schema.BuiltinOperatorCUSTOM || oc.CustomCode != "QMCU_PATCH_STAGE" {
 			continue
-		}
-		if found != nil {
-			return nil, fmt.Errorf("operators %d and %d are both QMCU_PATCH_STAGE", found.op, i)
 		}
 		root, err := flexbuffers.Root(op.CustomOptions)
 		if err != nil {
@@ -69,9 +76,9 @@ func findPatchStage(m *schema.ModelT) (*patchStage, error) {
 		for j := 1; j < len(op.Inputs); j++ {
 			ps.consts[j] = m.Buffers[sg.Tensors[op.Inputs[j]].Buffer].Data
 		}
-		found = ps
+		found = append(found, ps)
 	}
-	if found == nil {
+	if len(found) == 0 {
 		return nil, fmt.Errorf("no QMCU_PATCH_STAGE operator")
 	}
 	return found, nil

@@ -45,6 +45,7 @@ func optimizeCommand() *Command {
 		int8IO   bool
 		patches  string
 		split    string
+		stages   string
 		precFile string
 		bits     string
 		calib    []string
@@ -62,7 +63,7 @@ The built-in rewriter replaces the memory-heavy first stage of the network by on
 QMCU_PATCH_STAGE operator that computes it patch by patch (MCUNetV2), bit-exact in int8.
 Explicit PADs (PyTorch exports) that the stride-1 convolution reading them would reproduce
 with SAME padding are folded into it first, also bit-exact.
---sram, --target, --kernels, --patches, --split, --precision and --bits are short for
+--sram, --target, --kernels, --patches, --split, --stages, --precision and --bits are short for
 --set quantmcu.sram=..., etc.:
   --sram SIZE       choose the fewest MACs whose whole TFLM arena (the planned head and the
                     persistent tail, what arena_used_bytes() reports) fits SIZE (e.g. 256KiB);
@@ -89,14 +90,20 @@ with SAME padding are folded into it first, also bit-exact.
                     with the int8 model is at least --min-agreement. Also --calib-samples,
                     --lambda, --bitops-target, and --cost cycles to score Phi by estimated
                     Cortex-M4 cycles saved (DSP kernels) instead of BitOPs.
-When no patch stage lowers the arena (the peak lies after every tileable prefix, or the
+The rewriter may patch several stages (segments of tileable operators that read one whole
+feature map and whose only escaping tensor is their output), chosen jointly: --split and
+--patches force the first; the low-bit branch and the search apply to the first only.
+When no patch stage lowers the arena (the peak lies outside every tileable segment, or the
 model already fits --sram) or the model has nothing to patch (no tileable first stage, e.g.
 a fully connected or SVDF network), the model passes through unchanged (byte for byte)
 with the reason as a warning, unless --patches or --split forces a rewrite.
 Reports: <name>_summary.csv (one row: split, grid, macs_before, macs_after,
 arena_bytes_before, arena_bytes_after (the head), ..., bitops_patch_int8,
 bitops_patch_mixed, low_branch_bytes, ..., arena_total_bytes_before, arena_total_bytes_after
-(head + tail), arena_declare_bytes_after (the total rounded up to 16: the size to declare)), <name>_per-layer.csv, <name>_memory.svg, and <name>_precision.json (the
+(head + tail), arena_declare_bytes_after (the total rounded up to 16: the size to declare),
+..., stages (how many), stage_ops; the split/grid/stage columns describe the first stage),
+<name>_stages.csv (one row per stage), <name>_per-layer.csv (column stage: the operator's
+stage index), <name>_memory.svg (each stage marked), and <name>_precision.json (the
 spec used, re-applicable with --precision; for an int8-only stage, the spec in which every
 tile is an outlier tile).
 
@@ -113,7 +120,8 @@ written.`,
 			fs.StringVar(&kernels, "kernels", "", "TFLM kernels: reference or cmsis-nn")
 			fs.BoolVar(&int8IO, "int8-io", false, "give the model int8 inputs and outputs (drop a leading QUANTIZE and a trailing DEQUANTIZE; the new scales are reported)")
 			fs.StringVar(&patches, "patches", "", `patch grid "RxC" or "auto"`)
-			fs.StringVar(&split, "split", "", "number of layers in the patch stage (0 = automatic)")
+			fs.StringVar(&split, "split", "", "number of layers in the (first) patch stage (0 = automatic)")
+			fs.StringVar(&stages, "stages", "", "at most this many patch stages, chosen jointly (0 = as many as pay, 1 = a single stage)")
 			fs.StringVar(&precFile, "precision", "", "precision spec (JSON) of the low-bit branch, e.g. a <name>_precision.json written before")
 			fs.StringVar(&bits, "bits", "", "uniform low-bit branch: 8, 4 or 2 bits for every map after the checked one")
 			fs.StringArrayVar(&calib, "calib", nil, "calibration inputs for QuantMCU's search: a folder or a file (repeatable)")
@@ -158,7 +166,7 @@ written.`,
 					return err
 				}
 			}
-			for _, o := range []struct{ name, value string }{{"sram", sram}, {"target", target}, {"kernels", kernels}, {"patches", patches}, {"split", split}, {"precision", precision}, {"bits", bits}} {
+			for _, o := range []struct{ name, value string }{{"sram", sram}, {"target", target}, {"kernels", kernels}, {"patches", patches}, {"split", split}, {"stages", stages}, {"precision", precision}, {"bits", bits}} {
 				if o.value != "" {
 					sets = append(sets, builtin.QuantMCU+"."+o.name+"="+o.value)
 				}

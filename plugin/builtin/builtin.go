@@ -55,7 +55,9 @@ func (q *quantMCU) Describe() plugin.Description {
 			{Name: "patches", Type: plugin.String, Default: "auto",
 				Help: `patch grid "RxC" (e.g. 4x4) or "auto"`},
 			{Name: "split", Type: plugin.Int, Default: "0",
-				Help: "number of layers in the patch stage; 0 = automatic"},
+				Help: "number of layers in the (first) patch stage; 0 = automatic"},
+			{Name: "stages", Type: plugin.Int, Default: "0",
+				Help: "at most this many patch stages, chosen jointly (the first is forced by split and patches); 0 = as many as pay"},
 			{Name: "precision", Type: plugin.String, Default: "",
 				Help: "precision spec of the low-bit branch (the JSON document itself; quantmcu optimize --precision FILE reads it from FILE)"},
 			{Name: "bits", Type: plugin.Int, Default: "0",
@@ -101,7 +103,14 @@ func options(o plugin.Options) (rewrite.Options, error) {
 	if split < 0 || split > 1<<20 {
 		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option split: %d is not an operator count", split))
 	}
-	opts := rewrite.Options{SRAM: sram, Patches: patches, Split: int(split)}
+	stages, err := o.Int("stages")
+	if err != nil {
+		return rewrite.Options{}, err
+	}
+	if stages < 0 || stages > 1<<10 {
+		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option stages: %d is not a stage count", stages))
+	}
+	opts := rewrite.Options{SRAM: sram, Patches: patches, Split: int(split), MaxStages: int(stages)}
 	if opts.Int8IO, err = o.Bool("int8-io"); err != nil {
 		return rewrite.Options{}, err
 	}

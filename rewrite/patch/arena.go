@@ -7,20 +7,23 @@ import (
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
-// arena predicts the TFLM arena head of m rewritten with sp, without building the model:
-// the buffers analysis.Analyze planned for m, minus the stage's inner tensors, with
-// lifetimes re-marked over the rewritten operator list, plus the custom op's scratch request
-// (planned with the op's lifetime, in TFLM's request order), placed by analysis.PlanGreedy.
+// arena predicts the TFLM arena head of m rewritten with sp and its later stages, without
+// building the model: the buffers analysis.Analyze planned for m, minus the stages' inner
+// tensors, with lifetimes re-marked over the rewritten operator list, plus every custom op's
+// scratch request (planned with its op's lifetime, in TFLM's request order: Prepare runs in
+// operator order), placed by analysis.PlanGreedy.
 func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, error) {
 	sg := m.Subgraphs[0]
-	s := sp.Stage
-	inStage, lastOp := sp.stageOps()
+	plans := sp.all()
+	inStage, lastOf := stageOps(plans)
 	removed := map[int]bool{}
-	for f := 1; f < len(sp.FMs)-1; f++ {
-		removed[sp.FMs[f].Tensor] = true
-	}
-	if s.Transpose >= 0 {
-		removed[sp.FMs[0].Tensor] = true
+	for _, p := range plans {
+		for f := 1; f < len(p.FMs)-1; f++ {
+			removed[p.FMs[f].Tensor] = true
+		}
+		if p.Stage.Transpose >= 0 {
+			removed[p.FMs[0].Tensor] = true
+		}
 	}
 
 	// Lifetimes over the rewritten operator list (TFLM allocation scopes: 0 = subgraph inputs,
@@ -36,18 +39,18 @@ func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, erro
 		created(t, 0)
 		used(t, 0)
 	}
-	scopeOf := map[int]int{} // original operator -> scope (the custom op under lastOp)
+	scopeOf := map[int]int{} // original operator -> scope (a custom op under its stage's last op)
 	scope := 0
 	for oi, op := range sg.Operators {
-		if inStage[oi] && oi != lastOp {
+		p := lastOf[oi]
+		if inStage[oi] && p == nil {
 			continue
 		}
 		scope++
 		scopeOf[oi] = scope
 		ins, outs := op.Inputs, op.Outputs
-		if oi == lastOp {
-			ins = append([]int32{int32(s.Input)}, toInt32(sp.Consts)...)
-			outs = []int32{int32(sp.FMs[len(sp.FMs)-1].Tensor)}
+		if p != nil {
+			ins, outs = p.customIO()
 		}
 		for _, t := range outs {
 			created(t, scope)
@@ -78,14 +81,16 @@ func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, erro
 	}
 
 	var bufs []analysis.Buffer
-	scratchAdded := sp.ScratchBytes == 0
-	addScratch := func() {
-		if !scratchAdded {
-			sc := scopeOf[lastOp]
-			bufs = append(bufs, analysis.Buffer{Size: analysis.AlignUp(sp.ScratchBytes, analysis.BufferAlignment), First: sc, Last: sc})
-			scratchAdded = true
+	next := 0 // plans[:next] have requested their scratch
+	scratchBefore := func(op int) {
+		for ; next < len(plans) && plans[next].lastOp() < op; next++ {
+			if p := plans[next]; p.ScratchBytes > 0 {
+				sc := scopeOf[p.lastOp()]
+				bufs = append(bufs, analysis.Buffer{Size: analysis.AlignUp(p.ScratchBytes, analysis.BufferAlignment), First: sc, Last: sc})
+			}
 		}
 	}
+	const afterAll = int(^uint(0) >> 1)
 	for _, b := range base.Planned {
 		switch {
 		case b.Kind == analysis.TensorBuffer && b.Subgraph == 0:
@@ -99,20 +104,18 @@ func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, erro
 			if inStage[b.Op] {
 				continue
 			}
-			if b.Op > lastOp {
-				addScratch()
-			}
+			scratchBefore(b.Op)
 			nb := b.Buffer
 			nb.First, nb.Last = scopeOf[b.Op], scopeOf[b.Op]
 			bufs = append(bufs, nb)
 		case b.Kind == analysis.ScratchBuffer:
-			addScratch()
+			scratchBefore(afterAll)
 			bufs = append(bufs, b.Buffer)
 		default:
 			bufs = append(bufs, b.Buffer)
 		}
 	}
-	addScratch()
+	scratchBefore(afterAll)
 	p, err := analysis.PlanGreedy(bufs)
 	if err != nil {
 		return 0, fmt.Errorf("planning the rewritten arena: %w", err)
@@ -120,17 +123,40 @@ func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, erro
 	return p.Size, nil
 }
 
-// stageOps returns the original operators the custom op replaces (the layers and a folded
-// TRANSPOSE) and the last of them, where the custom op takes their place.
-func (sp *StagePlan) stageOps() (map[int]bool, int) {
-	inStage := map[int]bool{}
-	for _, l := range sp.Layers {
-		inStage[l.Op] = true
-	}
+// all returns sp and its later stages, in operator order.
+func (sp *StagePlan) all() []*StagePlan { return append([]*StagePlan{sp}, sp.Later...) }
+
+// lastOp is the original operator the custom op takes the place of: the stage's last layer.
+func (sp *StagePlan) lastOp() int { return sp.Layers[len(sp.Layers)-1].Op }
+
+// firstOp is the stage's first original operator (the folded TRANSPOSE when there is one).
+func (sp *StagePlan) firstOp() int {
 	if sp.Stage.Transpose >= 0 {
-		inStage[sp.Stage.Transpose] = true
+		return sp.Stage.Transpose
 	}
-	return inStage, sp.Layers[len(sp.Layers)-1].Op
+	return sp.Layers[0].Op
+}
+
+// customIO returns the custom op's inputs (the stage input, then the constants) and outputs.
+func (sp *StagePlan) customIO() (ins, outs []int32) {
+	return append([]int32{int32(sp.Stage.Input)}, toInt32(sp.Consts)...), []int32{int32(sp.FMs[len(sp.FMs)-1].Tensor)}
+}
+
+// stageOps returns the original operators the custom ops of plans replace (the layers and a
+// folded TRANSPOSE) and, by the last of each stage (where its custom op takes their place),
+// the stage.
+func stageOps(plans []*StagePlan) (map[int]bool, map[int]*StagePlan) {
+	inStage, lastOf := map[int]bool{}, map[int]*StagePlan{}
+	for _, sp := range plans {
+		for _, l := range sp.Layers {
+			inStage[l.Op] = true
+		}
+		if sp.Stage.Transpose >= 0 {
+			inStage[sp.Stage.Transpose] = true
+		}
+		lastOf[sp.lastOp()] = sp
+	}
+	return inStage, lastOf
 }
 
 func toInt32(v []int) []int32 {
@@ -141,29 +167,31 @@ func toInt32(v []int) []int32 {
 	return r
 }
 
-// tail predicts the persistent arena tail of m rewritten with sp for the build ao describes:
-// subgraph 0's operators outside the stage, the custom op in the stage's place (its OpData;
-// Rewrite aligns the plan so that the kernel reads it in place), the tensors the rewritten
-// model keeps, and the scratch requests of the kept operators plus the op's own.
+// tail predicts the persistent arena tail of m rewritten with sp and its later stages for
+// the build ao describes: subgraph 0's operators outside the stages, a custom op in each
+// stage's place (its OpData; Rewrite aligns the plan so that the kernel reads it in place),
+// the tensors the rewritten model keeps, and the scratch requests of the kept operators plus
+// the ops' own.
 func (sp *StagePlan) tail(m *schema.ModelT, base *analysis.Report, ao analysis.Options) analysis.Tail {
 	sg := m.Subgraphs[0]
-	s := sp.Stage
-	inStage, lastOp := sp.stageOps()
+	plans := sp.all()
+	inStage, lastOf := stageOps(plans)
 	graphs := analysis.ModelTailGraphs(m)
-	custom := &schema.OperatorT{
-		Inputs:  append([]int32{int32(s.Input)}, toInt32(sp.Consts)...),
-		Outputs: []int32{int32(sp.FMs[len(sp.FMs)-1].Tensor)},
-	}
 	ns := *sg
 	ns.Operators = nil
 	var ops []analysis.TailOp
+	requests := 0
 	for oi, op := range graphs[0].Ops {
-		switch {
-		case oi == lastOp:
+		if p := lastOf[oi]; p != nil {
+			ins, outs := p.customIO()
+			custom := &schema.OperatorT{Inputs: ins, Outputs: outs}
 			ops = append(ops, analysis.TailOp{Code: schema.BuiltinOperatorCUSTOM, Custom: CustomCode, Op: custom,
 				Info: &analysis.CustomOp{Persistent: []int64{KernelOpDataBytes(ao.Target)}}})
 			ns.Operators = append(ns.Operators, custom)
-		case !inStage[oi]:
+			if p.ScratchBytes > 0 {
+				requests++
+			}
+		} else if !inStage[oi] {
 			ops = append(ops, op)
 			ns.Operators = append(ns.Operators, op.Op)
 		}
@@ -175,10 +203,6 @@ func (sp *StagePlan) tail(m *schema.ModelT, base *analysis.Report, ao analysis.O
 		}
 	}
 	graphs[0] = analysis.TailGraph{Tensors: kept, SG: sg, Ops: ops}
-	requests := 0
-	if sp.ScratchBytes > 0 {
-		requests++
-	}
 	for _, b := range base.Planned {
 		if b.Kind == analysis.ScratchBuffer && (b.Subgraph != 0 || !inStage[b.Op]) {
 			requests++

@@ -155,41 +155,57 @@ func checkCoverage(t *testing.T, sp *StagePlan) {
 }
 
 // arenaOfRewritten plans the rewritten model as TFLM would: analysis.Analyze's buffers plus
-// the custom op's scratch request at its place in request order.
-func arenaOfRewritten(t *testing.T, m *schema.ModelT, scratch int64) int64 {
+// each custom op's scratch request (scratch, in operator order) at its place in request order.
+func arenaOfRewritten(t *testing.T, m *schema.ModelT, scratch []int64) int64 {
 	t.Helper()
 	a, err := analysis.Analyze(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	custom := -1
+	var customs []int
 	for oi, op := range a.Ops {
 		if op.Custom == CustomCode {
-			custom = oi
+			customs = append(customs, oi)
 		}
 	}
-	if custom < 0 {
-		t.Fatal("no custom op in the rewritten model")
+	if len(customs) != len(scratch) {
+		t.Fatalf("%d custom ops in the rewritten model, want %d", len(customs), len(scratch))
 	}
-	var scope int // the custom op's scope: its index + 1 (no control flow)
-	scope = custom + 1
 	var bufs []analysis.Buffer
-	added := scratch == 0
+	next := 0
+	request := func(before int) {
+		for ; next < len(customs) && customs[next] < before; next++ {
+			if scratch[next] > 0 {
+				scope := customs[next] + 1 // the custom op's scope: its index + 1 (no control flow)
+				bufs = append(bufs, analysis.Buffer{Size: analysis.AlignUp(scratch[next], 16), First: scope, Last: scope})
+			}
+		}
+	}
 	for _, b := range a.Planned {
-		if !added && b.Kind == analysis.ScratchBuffer && (b.Subgraph > 0 || b.Op > custom) {
-			bufs = append(bufs, analysis.Buffer{Size: analysis.AlignUp(scratch, 16), First: scope, Last: scope})
-			added = true
+		if b.Kind == analysis.ScratchBuffer {
+			if b.Subgraph > 0 {
+				request(len(a.Ops))
+			} else {
+				request(b.Op)
+			}
 		}
 		bufs = append(bufs, b.Buffer)
 	}
-	if !added {
-		bufs = append(bufs, analysis.Buffer{Size: analysis.AlignUp(scratch, 16), First: scope, Last: scope})
-	}
+	request(len(a.Ops))
 	p, err := analysis.PlanGreedy(bufs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p.Size
+}
+
+// scratchOf lists the scratch request of every stage of sp, in operator order.
+func scratchOf(sp *StagePlan) []int64 {
+	var r []int64
+	for _, p := range sp.all() {
+		r = append(r, p.ScratchBytes)
+	}
+	return r
 }
 
 func TestRealModelsPlanAndRewrite(t *testing.T) {
@@ -229,7 +245,7 @@ func TestRealModelsPlanAndRewrite(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkRewritten(t, m, back, sp)
-				if got := arenaOfRewritten(t, back, sp.ScratchBytes); got != r.ArenaAfter {
+				if got := arenaOfRewritten(t, back, scratchOf(sp)); got != r.ArenaAfter {
 					t.Errorf("predicted arena %d, planning the rewritten model gives %d", r.ArenaAfter, got)
 				}
 				// Determinism: the same input gives the same bytes.
@@ -267,39 +283,42 @@ func TestRealModelsPlanAndRewrite(t *testing.T) {
 func checkRewritten(t *testing.T, m, out *schema.ModelT, sp *StagePlan) {
 	t.Helper()
 	sg, osg := m.Subgraphs[0], out.Subgraphs[0]
-	var custom *schema.OperatorT
-	var customCount int
+	var customs []*schema.OperatorT
 	for _, op := range osg.Operators {
 		if tflite.OpName(out.OperatorCodes[op.OpcodeIndex]) == `CUSTOM("`+CustomCode+`")` {
-			custom = op
-			customCount++
+			customs = append(customs, op)
 		}
 	}
-	if customCount != 1 {
-		t.Fatalf("%d custom ops", customCount)
+	plans := sp.all()
+	if len(customs) != len(plans) {
+		t.Fatalf("%d custom ops, want one per stage (%d)", len(customs), len(plans))
 	}
-	removed := len(sp.Layers) - 1
-	if sp.Stage.Transpose >= 0 {
-		removed++
+	removed := 0
+	for _, p := range plans {
+		removed += p.lastOp() - p.firstOp()
 	}
 	if len(osg.Operators) != len(sg.Operators)-removed {
 		t.Errorf("%d operators, want %d", len(osg.Operators), len(sg.Operators)-removed)
 	}
-	// Inputs: the stage input, then the constants (same names, same bytes).
-	if len(custom.Inputs) != 1+len(sp.Consts) || len(custom.Outputs) != 1 {
-		t.Fatalf("custom op inputs %v outputs %v", custom.Inputs, custom.Outputs)
-	}
-	if got, want := osg.Tensors[custom.Inputs[0]].Name, sg.Tensors[sp.Stage.Input].Name; got != want {
-		t.Errorf("custom op reads %q, want %q", got, want)
-	}
-	for i, ct := range sp.Consts {
-		nt, ot := osg.Tensors[custom.Inputs[i+1]], sg.Tensors[ct]
-		if nt.Name != ot.Name || !bytes.Equal(out.Buffers[nt.Buffer].Data, m.Buffers[ot.Buffer].Data) {
-			t.Errorf("constant %d: %q differs from %q", i, nt.Name, ot.Name)
+	for pi, p := range plans {
+		custom := customs[pi]
+		// Inputs: the stage input, then the constants (same names, same bytes), then (first
+		// stage only) low-branch weight copies.
+		if len(custom.Inputs) < 1+len(p.Consts) || (pi > 0 && len(custom.Inputs) != 1+len(p.Consts)) || len(custom.Outputs) != 1 {
+			t.Fatalf("stage %d: custom op inputs %v outputs %v", pi, custom.Inputs, custom.Outputs)
 		}
-	}
-	if got, want := osg.Tensors[custom.Outputs[0]].Name, sg.Tensors[sp.FMs[len(sp.FMs)-1].Tensor].Name; got != want {
-		t.Errorf("custom op writes %q, want %q", got, want)
+		if got, want := osg.Tensors[custom.Inputs[0]].Name, sg.Tensors[p.Stage.Input].Name; got != want {
+			t.Errorf("stage %d: custom op reads %q, want %q", pi, got, want)
+		}
+		for i, ct := range p.Consts {
+			nt, ot := osg.Tensors[custom.Inputs[i+1]], sg.Tensors[ct]
+			if nt.Name != ot.Name || !bytes.Equal(out.Buffers[nt.Buffer].Data, m.Buffers[ot.Buffer].Data) {
+				t.Errorf("stage %d: constant %d: %q differs from %q", pi, i, nt.Name, ot.Name)
+			}
+		}
+		if got, want := osg.Tensors[custom.Outputs[0]].Name, sg.Tensors[p.FMs[len(p.FMs)-1].Tensor].Name; got != want {
+			t.Errorf("stage %d: custom op writes %q, want %q", pi, got, want)
+		}
 	}
 	// Every tensor name of the rewritten model existed before; inner stage tensors are gone.
 	names := map[string]bool{}
@@ -311,11 +330,13 @@ func checkRewritten(t *testing.T, m, out *schema.ModelT, sp *StagePlan) {
 			t.Errorf("new tensor name %q", tn.Name)
 		}
 	}
-	for f := 1; f < len(sp.FMs)-1; f++ {
-		inner := sg.Tensors[sp.FMs[f].Tensor].Name
-		for _, tn := range osg.Tensors {
-			if tn.Name == inner {
-				t.Errorf("inner tensor %q survived", inner)
+	for _, p := range plans {
+		for f := 1; f < len(p.FMs)-1; f++ {
+			inner := sg.Tensors[p.FMs[f].Tensor].Name
+			for _, tn := range osg.Tensors {
+				if tn.Name == inner {
+					t.Errorf("inner tensor %q survived", inner)
+				}
 			}
 		}
 	}
@@ -334,7 +355,15 @@ func checkRewritten(t *testing.T, m, out *schema.ModelT, sp *StagePlan) {
 	if version != ToolVersion {
 		t.Errorf("metadata %s = %q", MetadataVersionKey, version)
 	}
-	// Options: the FlexBuffer map of PLAN.md, and the plan matches sp.
+	for pi, p := range plans {
+		checkOptions(t, m, out, p, customs[pi])
+	}
+}
+
+// checkOptions checks the custom op's options: the FlexBuffer map of PLAN.md, and the plan
+// matches sp.
+func checkOptions(t *testing.T, m, out *schema.ModelT, sp *StagePlan, custom *schema.OperatorT) {
+	t.Helper()
 	root, err := flexbuffers.Root(custom.CustomOptions)
 	if err != nil {
 		t.Fatal(err)
@@ -521,16 +550,16 @@ func TestSRAMBudgetPicksFewestMACs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	budget := auto.Report.ArenaAfter * 2
+	budget := auto.Report.TotalAfter * 2
 	sp, err := Plan(m, Options{SRAM: budget})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sp.Report.ArenaAfter > budget {
-		t.Fatalf("arena %d over budget %d", sp.Report.ArenaAfter, budget)
+	if sp.Report.TotalAfter > budget {
+		t.Fatalf("whole arena %d over budget %d", sp.Report.TotalAfter, budget)
 	}
 	for _, c := range sp.Report.Candidates {
-		if c.ArenaBytes <= budget && c.NetworkMACs < sp.Report.MACsAfter {
+		if c.TotalBytes <= budget && c.NetworkMACs < sp.Report.MACsAfter {
 			t.Errorf("candidate %+v fits with fewer MACs than the choice", c)
 		}
 	}
@@ -542,5 +571,58 @@ func BenchmarkPlanMobileNetV2(b *testing.B) {
 		if _, err := Plan(m, Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLaterSegmentsCutNoSkipConnection: on the residual networks, every later segment starts
+// where exactly one activation (its input) crosses, and each of its splits ends where only its
+// output does, judged from the tensor lifetimes rewrite/analysis computes.
+func TestLaterSegmentsCutNoSkipConnection(t *testing.T) {
+	for _, name := range []string{"mobilenet_v2_quantized_1x3x224x224", "pretrainedResnet_quant"} {
+		m := loadModel(t, name+".tflite")
+		a, err := analysis.Analyze(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// crossing lists the activations written before operator k and read at or after it.
+		crossing := func(k int) []int {
+			var ts []int
+			for _, ti := range a.Tensors {
+				if !ti.Constant && ti.FirstOp >= 0 && ti.FirstOp < k && ti.LastOp >= k {
+					ts = append(ts, ti.Index)
+				}
+			}
+			return ts
+		}
+		prefix, later, err := DetectSegments(m)
+		if err != nil || prefix == nil {
+			t.Fatalf("%s: prefix %v, %v", name, prefix, err)
+		}
+		if len(later) == 0 {
+			t.Fatalf("%s: no later segment", name)
+		}
+		for _, s := range later {
+			if got := crossing(s.First); len(got) != 1 || got[0] != s.Input {
+				t.Errorf("%s: segment at operator %d reads tensor %d but %v cross into it", name, s.First, s.Input, got)
+			}
+			for _, n := range s.Splits {
+				end := s.Layers[n-1].Op + 1
+				out := s.FMs[n].Tensor
+				if got := crossing(end); !slices.Equal(got, []int{out}) && end < len(a.Ops) {
+					t.Errorf("%s: segment at %d split %d: %v cross its end, want only its output %d", name, s.First, n, got, out)
+				}
+			}
+		}
+		// The networks do have boundaries inside skip connections (which the segments avoid).
+		inside := 0
+		for k := prefix.First + 1; k < len(a.Ops); k++ {
+			if len(crossing(k)) > 1 {
+				inside++
+			}
+		}
+		if inside == 0 {
+			t.Errorf("%s: no operator boundary inside a skip connection", name)
+		}
+		t.Logf("%s: %d later segments", name, len(later))
 	}
 }

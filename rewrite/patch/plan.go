@@ -29,8 +29,12 @@ type Options struct {
 	SRAM int64
 	// Rows and Cols force the tile grid (both 0: automatic, p x p for p in 1..MaxGrid).
 	Rows, Cols int
-	// Split forces the number of stage layers n (0: automatic).
+	// Split forces the number of stage layers n (0: automatic). Rows, Cols and Split force
+	// the first stage, which is then the tileable prefix; later stages stay automatic.
 	Split int
+	// MaxStages bounds the number of stages (0: as many as pay; 1: one stage, the tileable
+	// prefix or one later segment).
+	MaxStages int
 	// Target and Kernels name the TFLM build whose whole arena (head and persistent tail)
 	// the choice minimises and SRAM bounds (zero values: cortex-m, reference kernels).
 	Target  analysis.Target
@@ -43,9 +47,11 @@ func (opts Options) analysisOptions() analysis.Options {
 	return analysis.Options{Target: t, Kernels: cmp.Or(opts.Kernels, analysis.KernelsReference), Custom: DescribeCustomOpFor(t)}
 }
 
-// Candidate is one evaluated (split, grid) choice.
+// Candidate is one evaluated choice of stages: Split, Rows and Cols are the first stage's,
+// Stages lists them all in operator order; the byte and MAC figures are the whole model's.
 type Candidate struct {
 	Split, Rows, Cols int
+	Stages            []StageChoice
 	ArenaBytes        int64 // TFLM arena head of the rewritten model
 	TotalBytes        int64 // whole arena: head + persistent tail (arena_used_bytes)
 	TailBytes         int64
@@ -55,6 +61,14 @@ type Candidate struct {
 	PatchMACs               int64 // stage MACs with halo recomputation (full kernel windows)
 	NetworkMACs             int64 // whole-network MACs after the rewrite
 	Overhead                float64
+}
+
+// StageChoice is one stage of a Candidate: Split layers of a segment cut into a Rows x Cols
+// grid. FirstOp and LastOp are the original operators it replaces.
+type StageChoice struct {
+	FirstOp, LastOp   int
+	Split, Rows, Cols int
+	seg               *Stage
 }
 
 // StagePlan is a chosen patch stage: everything Rewrite and EncodePlan need.
@@ -76,6 +90,9 @@ type StagePlan struct {
 	Low *LowBranch
 	// Version is stamped into the model metadata and the op's options (default ToolVersion).
 	Version string
+	// Later holds the stages after this one, in operator order (int8 only: the low branch is
+	// the first stage's). Rewrite replaces each by its own custom op.
+	Later []*StagePlan
 }
 
 // Report holds what the summary and per-layer outputs show.
@@ -120,6 +137,21 @@ type Report struct {
 	BitOPsPatchInt8, BitOPsPatchMixed int64
 	// LowScratchBytes is the scratch the low branch touches (ScratchBytes is sized for int8).
 	LowScratchBytes int64
+
+	// Later describes the stages after this one (int8 only), each with its stage fields
+	// (split, grid, operators, MACs, scratch, layers); the whole-model fields above already
+	// count them. Live is a stage's own live bytes while its op runs (input, output and
+	// scratch, 16-byte rounded), also set for the first stage.
+	Later []*Report
+	Live  int64
+}
+
+// Stages returns the report of every stage in operator order: r itself, then r.Later.
+func (r *Report) Stages() []*Report {
+	if r.LastOp < r.FirstOp {
+		return nil
+	}
+	return append([]*Report{r}, r.Later...)
 }
 
 // LayerReport describes one stage layer.
@@ -160,13 +192,18 @@ func (r *refusal) Is(target error) bool {
 	return target == ErrUnsupported || (r.nothing && target == ErrNothingToPatch)
 }
 
-// Plan detects the stage of m, evaluates the candidate splits and grids and returns the
-// chosen one. Refusals wrap ErrUnsupported.
+// Plan detects the tileable prefix and the later segments of m, evaluates the candidate
+// stages (splits and grids, alone and jointly) and returns the chosen first stage, with the
+// stages after it in Later. Refusals wrap ErrUnsupported.
 func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
-	if opts.SRAM < 0 || opts.Rows < 0 || opts.Cols < 0 || opts.Split < 0 || (opts.Rows == 0) != (opts.Cols == 0) {
+	if opts.SRAM < 0 || opts.Rows < 0 || opts.Cols < 0 || opts.Split < 0 || opts.MaxStages < 0 || (opts.Rows == 0) != (opts.Cols == 0) {
 		return nil, fmt.Errorf("patch: invalid options %+v", opts)
 	}
-	s, err := DetectStage(m)
+	forced := opts.Split > 0 || opts.Rows > 0
+	s, later, err := DetectSegments(m)
+	if err == nil && s == nil && forced {
+		_, err = DetectStage(m) // a forced grid or split needs the prefix
+	}
 	if err != nil {
 		var se *stageError
 		if errors.As(err, &se) {
@@ -185,40 +222,61 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("patch: %w", err)
 	}
-	splits := s.Splits
-	if opts.Split > 0 {
-		if opts.Split > len(s.Layers) {
-			return nil, &refusal{msg: fmt.Sprintf("split %d is out of range (1..%d): the tileable prefix has %d layers", opts.Split, len(s.Layers), len(s.Layers))}
-		}
-		if !slices.Contains(s.Splits, opts.Split) {
-			return nil, fmt.Errorf("%w: split %d is not a closed prefix of the stage (candidates: %s)", ErrUnsupported, opts.Split, shortList(s.Splits))
-		}
-		splits = []int{opts.Split}
-	}
 	var cands []Candidate
 	var firstErr error
-	for _, n := range splits {
-		out := s.FMs[n]
-		grids := [][2]int{{opts.Rows, opts.Cols}}
-		if opts.Rows == 0 {
-			grids = grids[:0]
-			for p := 1; p <= MaxGrid && p <= out.H && p <= out.W; p++ {
-				grids = append(grids, [2]int{p, p})
+	if s != nil {
+		splits := s.Splits
+		if opts.Split > 0 {
+			if opts.Split > len(s.Layers) {
+				return nil, &refusal{msg: fmt.Sprintf("split %d is out of range (1..%d): the tileable prefix has %d layers", opts.Split, len(s.Layers), len(s.Layers))}
+			}
+			if !slices.Contains(s.Splits, opts.Split) {
+				return nil, fmt.Errorf("%w: split %d is not a closed prefix of the stage (candidates: %s)", ErrUnsupported, opts.Split, shortList(s.Splits))
+			}
+			splits = []int{opts.Split}
+		}
+		for _, n := range splits {
+			out := s.FMs[n]
+			grids := [][2]int{{opts.Rows, opts.Cols}}
+			if opts.Rows == 0 {
+				grids = grids[:0]
+				for p := 1; p <= MaxGrid && p <= out.H && p <= out.W; p++ {
+					grids = append(grids, [2]int{p, p})
+				}
+			}
+			for _, g := range grids {
+				sp, err := s.build(m, n, g[0], g[1])
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				c, err := sp.candidate(m, base, ao)
+				if err != nil {
+					return nil, fmt.Errorf("patch: %w", err)
+				}
+				cands = append(cands, c)
 			}
 		}
-		for _, g := range grids {
-			sp, err := s.build(m, n, g[0], g[1])
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				continue
+	}
+	if opts.MaxStages != 1 || s == nil {
+		more, err := planSegments(m, base, ao, s, later, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range more {
+			if len(c.Stages) > 1 || c.Stages[0].seg != s {
+				cands = append(cands, c) // single prefix stages are all in cands already
 			}
-			c, err := sp.candidate(m, base, ao)
-			if err != nil {
-				return nil, fmt.Errorf("patch: %w", err)
-			}
-			cands = append(cands, c)
+		}
+	}
+	if len(cands) == 0 && s == nil {
+		// Later segments exist but none lowers the arena: as without them.
+		_, err := DetectStage(m)
+		var se *stageError
+		if errors.As(err, &se) {
+			return nil, &refusal{msg: se.msg + "; no later segment lowers the arena", nothing: se.noPrefix}
 		}
 	}
 	if len(cands) == 0 {
@@ -230,20 +288,25 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	best, err := choose(cands, opts, base.MACs)
 	if err != nil {
 		if lo, ok := smallest(cands); ok && opts.SRAM > 0 {
-			err = fmt.Errorf("%w; %s", err, floorNote(s, base, lo))
+			err = fmt.Errorf("%w; %s", err, floorNote(base, lo))
 		}
 		return nil, err
 	}
-	sp, err := s.build(m, best.Split, best.Rows, best.Cols)
+	sp, err := buildChoices(m, best.Stages)
 	if err != nil {
-		return nil, fmt.Errorf("patch: %w", err)
-	}
-	if err := sp.checkScales(m); err != nil {
 		return nil, err
+	}
+	for _, p := range sp.all() {
+		if err := p.checkScales(m); err != nil {
+			return nil, err
+		}
 	}
 	sp.Report = sp.report(base, best)
 	sp.Report.Candidates = cands
 	sp.applyBitOPs(sp.Report)
+	for i, p := range sp.Later {
+		p.applyBitOPs(sp.Report.Later[i])
+	}
 	return sp, nil
 }
 
@@ -267,8 +330,8 @@ func choose(cands []Candidate, opts Options, macsBefore int64) (Candidate, error
 		}
 		if len(ok) == 0 {
 			lo := slices.MinFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.TotalBytes, b.TotalBytes) })
-			return Candidate{}, fmt.Errorf("%w: no split and grid fits --sram %d B: the smallest whole arena (head and tail) is %d B (split %d, grid %dx%d)",
-				ErrUnsupported, opts.SRAM, lo.TotalBytes, lo.Split, lo.Rows, lo.Cols)
+			return Candidate{}, fmt.Errorf("%w: no split and grid fits --sram %d B: the smallest whole arena (head and tail) is %d B (split %d, grid %dx%d; stages: %s)",
+				ErrUnsupported, opts.SRAM, lo.TotalBytes, lo.Split, lo.Rows, lo.Cols, describeStages(lo))
 		}
 		return slices.MinFunc(ok, func(a, b Candidate) int {
 			return cmp.Or(cmp.Compare(a.NetworkMACs, b.NetworkMACs), cmp.Compare(a.TotalBytes, b.TotalBytes), tieBreak(a, b))
@@ -298,29 +361,39 @@ func smallest(cands []Candidate) (Candidate, bool) {
 	return slices.MinFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.TotalBytes, b.TotalBytes) }), true
 }
 
-// floorNote says what sets the smallest whole arena c: its head (the largest activation pair
-// after the stage, or the stage's own input, output and scratch) and the persistent tail
-// (mostly the kernels' op data, such as per-channel multipliers and shifts).
-func floorNote(s *Stage, base *analysis.Report, c Candidate) string {
-	lastOp := s.Layers[c.Split-1].Op
+// floorNote says what sets the smallest whole arena c: its head (the largest live bytes at
+// an operator outside its stages, or a stage's own input, output and scratch) and the
+// persistent tail (mostly the kernels' op data, such as per-channel multipliers and shifts).
+func floorNote(base *analysis.Report, c Candidate) string {
+	inStage := map[int]bool{}
+	var own int64
+	for _, st := range c.Stages {
+		for o := st.FirstOp; o <= st.LastOp; o++ {
+			inStage[o] = true
+		}
+		if sp, err := st.seg.build(nil, st.Split, st.Rows, st.Cols); err == nil {
+			own = max(own, sp.ownLive(base))
+		}
+	}
 	after, at := int64(0), -1
-	for _, op := range base.Ops[lastOp+1:] {
-		if op.LiveBytes > after {
+	for _, op := range base.Ops {
+		if !inStage[op.Index] && op.LiveBytes > after {
 			after, at = op.LiveBytes, op.Index
 		}
 	}
-	own := s.FMs[0].Bytes() + s.FMs[c.Split].Bytes() + c.ScratchBytes
-	where := fmt.Sprintf("the stage's input, output and scratch (%d B live)", own)
+	where := fmt.Sprintf("a stage's input, output and scratch (%d B live)", own)
 	if at >= 0 && after >= own {
-		where = fmt.Sprintf("operator %d (%s) after the stage, whose tensors need %d B live", at, base.Ops[at].Name, after)
+		where = fmt.Sprintf("operator %d (%s) outside the stages, whose tensors need %d B live", at, base.Ops[at].Name, after)
 	}
 	return fmt.Sprintf("its head of %d B is set by %s, and the persistent tail adds %d B (kernel op data %d B, e.g. per-channel multipliers and shifts; TFLM runtime %d B)",
 		c.ArenaBytes, where, c.TailBytes, c.tailOpData, c.tailRuntime)
 }
 
-// tieBreak prefers fewer tiles, then the shorter stage.
+// tieBreak prefers fewer stages, then fewer tiles in the first, then the shorter first stage,
+// then the earlier stages.
 func tieBreak(a, b Candidate) int {
-	return cmp.Or(cmp.Compare(a.Rows*a.Cols, b.Rows*b.Cols), cmp.Compare(a.Rows, b.Rows), cmp.Compare(a.Split, b.Split))
+	return cmp.Or(cmp.Compare(len(a.Stages), len(b.Stages)), cmp.Compare(a.Rows*a.Cols, b.Rows*b.Cols), cmp.Compare(a.Rows, b.Rows),
+		cmp.Compare(a.Split, b.Split), cmp.Compare(describeStages(a), describeStages(b)))
 }
 
 // build computes the geometry and scratch layout of split n with an R x C grid.
@@ -369,15 +442,21 @@ func sum(v []int64) int64 {
 	return s
 }
 
-// candidate evaluates MACs and the rewritten model's arena.
+// candidate evaluates MACs and the rewritten model's arena, over sp and its later stages.
 func (sp *StagePlan) candidate(m *schema.ModelT, base *analysis.Report, ao analysis.Options) (Candidate, error) {
-	orig, _, patch, _ := sp.macs()
-	after := base.MACs - sum(orig) + sum(patch)
+	after := base.MACs
+	var choices []StageChoice
+	for _, p := range sp.all() {
+		orig, _, patch, _ := p.macs()
+		after += sum(patch) - sum(orig)
+		choices = append(choices, StageChoice{FirstOp: p.firstOp(), LastOp: p.lastOp(), Split: p.Split, Rows: p.Rows, Cols: p.Cols, seg: p.Stage})
+	}
+	_, _, patch, _ := sp.macs()
 	arena, err := sp.arena(m, base)
 	if err != nil {
 		return Candidate{}, err
 	}
-	c := Candidate{Split: sp.Split, Rows: sp.Rows, Cols: sp.Cols, ArenaBytes: arena, ScratchBytes: sp.ScratchBytes,
+	c := Candidate{Split: sp.Split, Rows: sp.Rows, Cols: sp.Cols, Stages: choices, ArenaBytes: arena, ScratchBytes: sp.ScratchBytes,
 		PatchMACs: sum(patch), NetworkMACs: after}
 	tail := sp.tail(m, base, ao)
 	c.TailBytes, c.TotalBytes, c.tailOpData, c.tailRuntime = tail.Bytes, arena+tail.Bytes, tail.OpData, tail.Runtime
@@ -388,19 +467,27 @@ func (sp *StagePlan) candidate(m *schema.ModelT, base *analysis.Report, ao analy
 }
 
 func (sp *StagePlan) report(base *analysis.Report, c Candidate) *Report {
-	s := sp.Stage
-	r := &Report{Split: sp.Split, Rows: sp.Rows, Cols: sp.Cols, FirstOp: s.Layers[0].Op, LastOp: sp.Layers[sp.Split-1].Op,
-		Transpose: s.Transpose >= 0, MACsBefore: base.MACs, MACsAfter: c.NetworkMACs, NetworkOverhead: c.Overhead,
-		ArenaBefore: base.ArenaBytes, ArenaAfter: c.ArenaBytes, ScratchBytes: sp.ScratchBytes, Reasons: s.Reasons,
-		TailBefore: base.Tail.Bytes, TailAfter: c.TailBytes, TotalBefore: base.TotalBytes, TotalAfter: c.TotalBytes,
-		Target: base.Target, Kernels: base.Kernels}
-	if s.Transpose >= 0 {
-		r.FirstOp = s.Transpose
+	r := sp.stageReport(base)
+	r.MACsBefore, r.MACsAfter, r.NetworkOverhead = base.MACs, c.NetworkMACs, c.Overhead
+	r.ArenaBefore, r.ArenaAfter = base.ArenaBytes, c.ArenaBytes
+	r.TailBefore, r.TailAfter, r.TotalBefore, r.TotalAfter = base.Tail.Bytes, c.TailBytes, base.TotalBytes, c.TotalBytes
+	r.Target, r.Kernels = base.Target, base.Kernels
+	r.Reasons = sp.Stage.Reasons
+	for _, p := range sp.Later {
+		r.Later = append(r.Later, p.stageReport(base))
 	}
 	if r.ArenaAfter >= r.ArenaBefore || r.TotalAfter >= r.TotalBefore {
-		r.Note = fmt.Sprintf("patch-based inference does not lower the arena (head %d B before, %d B after; whole %d B before, %d B after): the activation peak lies outside every tileable prefix",
+		r.Note = fmt.Sprintf("patch-based inference does not lower the arena (head %d B before, %d B after; whole %d B before, %d B after): the activation peak lies outside every tileable segment",
 			r.ArenaBefore, r.ArenaAfter, r.TotalBefore, r.TotalAfter)
 	}
+	return r
+}
+
+// stageReport fills the stage fields of a report: operators, grid, MACs, scratch, layers.
+func (sp *StagePlan) stageReport(base *analysis.Report) *Report {
+	s := sp.Stage
+	r := &Report{Split: sp.Split, Rows: sp.Rows, Cols: sp.Cols, FirstOp: sp.firstOp(), LastOp: sp.lastOp(),
+		Transpose: s.Transpose >= 0, ScratchBytes: sp.ScratchBytes, Live: sp.ownLive(base)}
 	orig, origClip, patch, patchClip := sp.macs()
 	r.StageMACs, r.StageMACsClipped, r.PatchMACs, r.PatchMACsClipped = sum(orig), sum(origClip), sum(patch), sum(patchClip)
 	if r.StageMACs > 0 {

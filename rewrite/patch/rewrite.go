@@ -14,10 +14,11 @@ const MetadataVersionKey = "quantmcu_version"
 // survive a rewrite that removes tensors.
 const offlinePlanKey = "OfflineMemoryAllocation"
 
-// Rewrite returns a copy of m in which the stage of plan is replaced by one CUSTOM
-// QMCU_PATCH_STAGE operator. m is not modified; the copy shares weight bytes with it. Tensors,
-// buffers and operator codes nothing uses any more are removed (indices renumbered in order),
-// tensor names are kept, and metadata "quantmcu_version" is stamped.
+// Rewrite returns a copy of m in which the stage of plan, and each of its later stages, is
+// replaced by one CUSTOM QMCU_PATCH_STAGE operator. m is not modified; the copy shares
+// weight bytes with it. Tensors, buffers and operator codes nothing uses any more are
+// removed (indices renumbered in order), tensor names are kept, and metadata
+// "quantmcu_version" is stamped.
 func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 	if plan == nil || plan.Stage == nil || len(plan.Layers) == 0 {
 		return nil, fmt.Errorf("patch: rewrite: empty plan")
@@ -26,18 +27,34 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 		return nil, fmt.Errorf("patch: rewrite: model has no subgraph")
 	}
 	sg := m.Subgraphs[0]
-	for _, l := range plan.Layers {
-		if l.Op >= len(sg.Operators) || plan.FMs[l.Out].Tensor != int(sg.Operators[l.Op].Outputs[0]) {
-			return nil, fmt.Errorf("patch: rewrite: plan does not match the model (operator %d)", l.Op)
+	plans := plan.all()
+	end := -1
+	for _, p := range plans {
+		if p == nil || p.Stage == nil || len(p.Layers) == 0 || p.firstOp() <= end {
+			return nil, fmt.Errorf("patch: rewrite: stages are empty, overlap or are out of order")
+		}
+		end = p.lastOp()
+		for _, l := range p.Layers {
+			if l.Op >= len(sg.Operators) || p.FMs[l.Out].Tensor != int(sg.Operators[l.Op].Outputs[0]) {
+				return nil, fmt.Errorf("patch: rewrite: plan does not match the model (operator %d)", l.Op)
+			}
 		}
 	}
-	words, extra, err := plan.encode()
-	if err != nil {
-		return nil, fmt.Errorf("patch: rewrite: %w", err)
+	type emitted struct {
+		opts  []byte
+		extra [][]byte
 	}
-	opts, err := plan.customOptions(wordsToBytes(words))
-	if err != nil {
-		return nil, fmt.Errorf("patch: rewrite: %w", err)
+	enc := map[*StagePlan]emitted{}
+	for _, p := range plans {
+		words, extra, err := p.encode()
+		if err != nil {
+			return nil, fmt.Errorf("patch: rewrite: operator %d: %w", p.lastOp(), err)
+		}
+		opts, err := p.customOptions(wordsToBytes(words))
+		if err != nil {
+			return nil, fmt.Errorf("patch: rewrite: %w", err)
+		}
+		enc[p] = emitted{opts, extra}
 	}
 
 	out := &schema.ModelT{
@@ -55,25 +72,21 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 		CustomCode: CustomCode, Version: 1,
 	})
 
-	// Subgraph 0's operators: the stage collapses into the custom op at its last layer.
-	inStage := map[int]bool{}
-	for _, l := range plan.Layers {
-		inStage[l.Op] = true
-	}
-	if plan.Stage.Transpose >= 0 {
-		inStage[plan.Stage.Transpose] = true
-	}
-	lastOp := plan.Layers[len(plan.Layers)-1].Op
+	// Subgraph 0's operators: each stage collapses into its custom op at its last layer.
+	inStage, lastOf := stageOps(plans)
+	var firstCustom *schema.OperatorT
 	ns := *sg
 	ns.Operators = nil
 	for oi, op := range sg.Operators {
-		switch {
-		case oi == lastOp:
-			ins := append([]int32{int32(plan.Stage.Input)}, toInt32(plan.Consts)...)
-			ns.Operators = append(ns.Operators, &schema.OperatorT{
-				OpcodeIndex: customCode, Inputs: ins, Outputs: []int32{int32(plan.FMs[len(plan.FMs)-1].Tensor)},
-				CustomOptions: opts, CustomOptionsFormat: schema.CustomOptionsFormatFLEXBUFFERS,
-			})
+		switch p := lastOf[oi]; {
+		case p != nil:
+			ins, outs := p.customIO()
+			c := &schema.OperatorT{OpcodeIndex: customCode, Inputs: ins, Outputs: outs,
+				CustomOptions: enc[p].opts, CustomOptionsFormat: schema.CustomOptionsFormatFLEXBUFFERS}
+			if p == plan {
+				firstCustom = c
+			}
+			ns.Operators = append(ns.Operators, c)
 		case inStage[oi]:
 		default:
 			c := *op
@@ -94,7 +107,7 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 	metaBuf := stampMetadata(m, out, plan.version())
 	out.Buffers = m.Buffers
 	removeDeadBuffers(out, metaBuf)
-	addWeightCopies(out, plan, extra)
+	addWeightCopies(out, firstCustom, plan, enc[plan].extra)
 	removeDeadOpcodes(out)
 	if err := tflite.Validate(out); err != nil {
 		return nil, fmt.Errorf("patch: rewritten model is invalid: %w", err)
@@ -102,19 +115,14 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 	return out, nil
 }
 
-// addWeightCopies appends the low-branch weight copies as constant tensors of subgraph 0 (named
-// after the weights they copy, "/qmcu_low") and as the custom op's last inputs, in plan order.
-func addWeightCopies(m *schema.ModelT, plan *StagePlan, extra [][]byte) {
+// addWeightCopies appends the low-branch weight copies of plan (the first stage, the only one
+// with a low branch) as constant tensors of subgraph 0 (named after the weights they copy,
+// "/qmcu_low") and as the last inputs of its custom op, in plan order.
+func addWeightCopies(m *schema.ModelT, op *schema.OperatorT, plan *StagePlan, extra [][]byte) {
 	if len(extra) == 0 {
 		return
 	}
 	sg := m.Subgraphs[0]
-	var op *schema.OperatorT
-	for _, o := range sg.Operators {
-		if m.OperatorCodes[o.OpcodeIndex].CustomCode == CustomCode {
-			op = o
-		}
-	}
 	// Which layer each copy belongs to: the low records with a copy, in layer order.
 	var owners []Layer
 	for li := plan.Low.Checked; li < len(plan.Layers); li++ {

@@ -87,7 +87,9 @@ type Layer struct {
 	Activation                           schema.ActivationFunctionType
 }
 
-// Stage is the maximal tileable prefix of subgraph 0 (the candidate stages are its prefixes).
+// Stage is a maximal run of tileable operators of subgraph 0 reading one whole feature map:
+// the tileable prefix (DetectStage) or a later segment (DetectSegments). The candidate
+// stages are its closed prefixes (Splits).
 type Stage struct {
 	// Input is the tensor the custom op reads: the stage's first feature map, or the input of
 	// the folded layout TRANSPOSE (then InputNCHW is set).
@@ -104,6 +106,9 @@ type Stage struct {
 	// Reasons explains, for every operator of subgraph 0 outside the tileable prefix (and for
 	// split points that are not candidates), why it is not tiled.
 	Reasons []string
+	// Later marks a segment that does not start the model (see DetectSegments): its input is
+	// an intermediate tensor that must not outlive the stage.
+	Later bool
 }
 
 // stageError is a refusal: the model cannot be patched at all. noPrefix says the only
@@ -256,20 +261,7 @@ func DetectStage(m *schema.ModelT) (*Stage, error) {
 		return nil, &stageError{msg: fmt.Sprintf("no tileable prefix: stage input %q: %s", g.sg.Tensors[cur].Name, why), noPrefix: true}
 	}
 	s.FMs = []FeatureMap{fm0}
-	fmOf := map[int]int{cur: 0}
-	stop := len(ops)
-	for ; oi < len(ops); oi++ {
-		l, fm, why := g.layer(oi, fmOf, s.FMs)
-		if why != "" {
-			s.Reasons = append(s.Reasons, fmt.Sprintf("operator %d (%s): %s; the stage ends before it", oi, g.opName(oi), why))
-			stop = oi
-			break
-		}
-		l.Out = len(s.FMs)
-		fmOf[fm.Tensor] = l.Out
-		s.FMs = append(s.FMs, fm)
-		s.Layers = append(s.Layers, l)
-	}
+	stop := g.grow(s, oi)
 	for o := stop + 1; o < len(ops); o++ {
 		if _, _, why := g.layer(o, nil, nil); why != "" && !isNotInStage(why) {
 			s.Reasons = append(s.Reasons, fmt.Sprintf("operator %d (%s): %s", o, g.opName(o), why))
@@ -289,6 +281,24 @@ func DetectStage(m *schema.ModelT) (*Stage, error) {
 		return nil, &stageError{msg: msg, noPrefix: true}
 	}
 	return s, nil
+}
+
+// grow appends to s (whose FMs hold the stage input) the tileable operators from oi on, up
+// to the first one that is not, and returns that operator's index (len(ops) if none).
+func (g *graph) grow(s *Stage, oi int) int {
+	fmOf := map[int]int{s.FMs[0].Tensor: 0}
+	for ; oi < len(g.sg.Operators); oi++ {
+		l, fm, why := g.layer(oi, fmOf, s.FMs)
+		if why != "" {
+			s.Reasons = append(s.Reasons, fmt.Sprintf("operator %d (%s): %s; the stage ends before it", oi, g.opName(oi), why))
+			return oi
+		}
+		l.Out = len(s.FMs)
+		fmOf[fm.Tensor] = l.Out
+		s.FMs = append(s.FMs, fm)
+		s.Layers = append(s.Layers, l)
+	}
+	return oi
 }
 
 // isNotInStage reports reasons that only say an input comes from outside the stage: for ops
@@ -647,8 +657,8 @@ func (g *graph) splits(s *Stage, reasons []string) ([]int, []string) {
 	}
 	escapes := make([]bool, len(s.FMs))
 	for f, fm := range s.FMs {
-		if f == 0 && s.Transpose < 0 {
-			continue // the stage input stays a tensor of the rewritten graph
+		if f == 0 && s.Transpose < 0 && !s.Later {
+			continue // the model's input stays a tensor of the rewritten graph
 		}
 		if g.isOutput[fm.Tensor] {
 			escapes[f] = true
@@ -678,7 +688,7 @@ func (g *graph) splits(s *Stage, reasons []string) ([]int, []string) {
 		closed := true
 		why := ""
 		for f := 0; f < n; f++ { // fm f is internal for split n when f < n (fm n is the output)
-			if f == 0 && s.Transpose < 0 {
+			if f == 0 && s.Transpose < 0 && !s.Later {
 				continue
 			}
 			if escapes[f] || lastUse[f] >= n {
@@ -686,6 +696,9 @@ func (g *graph) splits(s *Stage, reasons []string) ([]int, []string) {
 				who := fmt.Sprintf("the output of operator %d", s.Layers[max(f-1, 0)].Op)
 				if f == 0 {
 					who = "the folded TRANSPOSE's output"
+					if s.Later {
+						who = "the stage input"
+					}
 				}
 				why = fmt.Sprintf("%s is still needed after it", who)
 				break
