@@ -175,7 +175,8 @@ func (r *report) summaryCSV() []byte {
 		"search_seconds", "agreement_top1", "tool_version",
 		"arena_tail_bytes_before", "arena_tail_bytes_after", "arena_total_bytes_before", "arena_total_bytes_after",
 		"arena_declare_bytes_after", "target", "kernels", "cycles_m4_before", "cycles_m4_after", "cycles_m4_stage_before",
-		"cycles_m4_stage_after", "search_cost", "stages", "stage_ops", "scratch_bytes_stages"}
+		"cycles_m4_stage_after", "search_cost", "stages", "stage_ops", "scratch_bytes_stages",
+		"offline_plan", "arena_bytes_after_online"}
 	grid := fmt.Sprintf("%dx%d", p.Rows, p.Cols)
 	if p.Split == 0 {
 		grid = "none" // no rewrite
@@ -213,6 +214,9 @@ func (r *report) summaryCSV() []byte {
 		scratch += st.ScratchBytes
 	}
 	row = append(row, strconv.Itoa(len(p.Stages())), strings.Join(ops, ";"), i64(scratch))
+	// arena_bytes_after is what TFLM plans for the written model, offline plan included;
+	// arena_bytes_after_online what it would plan without one.
+	row = append(row, strconv.FormatBool(r.after.OfflineBuffers > 0), i64(r.after.OnlineArenaBytes))
 	return writeCSV([][]string{header, row})
 }
 
@@ -300,6 +304,10 @@ func (r *report) summaryText() string {
 	}
 	fmt.Fprintf(&b, "TFLM arena head  %s -> %s (%sx smaller; patch scratch %s)\n", human(p.ArenaBefore), human(p.ArenaAfter),
 		ratio(p.ArenaBefore, p.ArenaAfter), human(p.ScratchBytes))
+	if a := r.after; a.OfflineBuffers > 0 {
+		fmt.Fprintf(&b, "Offline plan     %d tensors at fixed offsets (OfflineMemoryAllocation): patch-stage outputs overlap input bytes no later tile reads; head %s instead of %s planned online\n",
+			a.OfflineBuffers, human(a.ArenaBytes), human(a.OnlineArenaBytes))
+	}
 	fmt.Fprintf(&b, "Whole arena      %s -> %s (%sx smaller; head + persistent tail, %s); declare %d B\n",
 		human(p.TotalBefore), human(p.TotalAfter), ratio(p.TotalBefore, p.TotalAfter), buildName(p), analysis.DeclareBytes(p.TotalAfter))
 	first := "patch stage"

@@ -42,6 +42,9 @@ type Options struct {
 	// a DEQUANTIZE writes a float output (patch.Int8IO); the diagnostics state the new scales
 	// and zero points.
 	Int8IO bool
+	// NoOfflinePlan keeps TFLM's own arena plan: no OfflineMemoryAllocation metadata that
+	// overlaps the stage output with input bytes no later tile reads (patch.Options).
+	NoOfflinePlan bool
 	// Calib, when set, runs QuantMCU's search on these inputs (calibration, VDPC thresholds,
 	// VDQS bitwidths, accuracy guard) with Search (zero fields: DefaultSearch's).
 	Calib  *calibrate.FileSet
@@ -162,7 +165,7 @@ func optimizeModel(ctx context.Context, m *schema.ModelT, before, base *analysis
 		}
 	}
 	popts := patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: foldedSplit(m, opts.Split, folds), MaxStages: opts.MaxStages,
-		Target: target, Kernels: kernels}
+		Target: target, Kernels: kernels, NoOfflinePlan: opts.NoOfflinePlan}
 	sp, err := patch.Plan(pm, popts)
 	if err == nil && len(sp.Later) > 0 && sp.DefaultChecked() == 0 && (opts.Precision != nil || opts.Bits != 0 || opts.Calib != nil) {
 		// The low branch is the first stage's, and this one has no map after its first

@@ -20,7 +20,7 @@ import (
 // TestWholeArenaMatchesTFLMBuilds compares the predicted whole arena (head + persistent tail)
 // with arena_used_bytes() that real TFLM builds reported (testdata/tflm_arena_measured.tsv:
 // Cortex-M4 with reference and CMSIS-NN kernels, x86-64), for the four patchable models as
-// they are and rewritten (one stage, as measured).
+// they are and rewritten (one stage, as measured), with and without an offline arena plan.
 func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
 	dir := sharedData(t)
 	f, err := os.Open("testdata/tflm_arena_measured.tsv")
@@ -36,7 +36,10 @@ func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
 			continue
 		}
 		c := strings.Split(line, "\t")
-		if len(c) != 7 {
+		if len(c) == 7 {
+			c = append(c, "off")
+		}
+		if len(c) != 8 || (c[7] != "on" && c[7] != "off") {
 			t.Fatalf("bad row %q", line)
 		}
 		rows++
@@ -44,7 +47,7 @@ func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
 		used, _ := strconv.ParseInt(c[5], 10, 64)
 		head, _ := strconv.ParseInt(c[6], 10, 64)
 		target, kernels := analysis.Target(c[3]), analysis.Kernels(c[4])
-		t.Run(filepath.Base(c[0])+"/"+c[1]+"/"+c[3]+"/"+c[4], func(t *testing.T) {
+		t.Run(filepath.Base(c[0])+"/"+c[1]+"/"+c[3]+"/"+c[4]+"/offline-"+c[7], func(t *testing.T) {
 			m, err := tflite.Load(filepath.Join(dir, c[0]))
 			if err != nil {
 				t.Fatal(err)
@@ -59,7 +62,8 @@ func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
 				}
 				return
 			}
-			res, err := rewrite.Optimize(context.Background(), m, rewrite.Options{Split: split, Patches: c[2], MaxStages: 1, Target: target, Kernels: kernels}, nil)
+			res, err := rewrite.Optimize(context.Background(), m, rewrite.Options{Split: split, Patches: c[2], MaxStages: 1, Target: target, Kernels: kernels,
+				NoOfflinePlan: c[7] == "off"}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +75,7 @@ func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
 			for i, h := range recs[0] {
 				col[h] = recs[1][i]
 			}
-			if col["arena_bytes_after"] != c[6] || col["arena_total_bytes_after"] != c[5] {
+			if (c[6] != "-" && col["arena_bytes_after"] != c[6]) || col["arena_total_bytes_after"] != c[5] {
 				t.Errorf("predicted %s B head, %s B whole; TFLM %d B head, %d B used", col["arena_bytes_after"], col["arena_total_bytes_after"], head, used)
 			}
 			if d, _ := strconv.ParseInt(col["arena_declare_bytes_after"], 10, 64); d%16 != 0 || d < used || d >= used+16 {

@@ -25,6 +25,8 @@ typedef struct {
  *   the caller has already checked them against qmcu_plan_input_spec. Bias tensors may be
  *   unaligned.
  * - output: the stage output tensor (int8 NHWC), output_bytes long; every element is written.
+ *   It may overlap input only as PLAN.md's "What a tile touches" allows (an offline arena plan
+ *   places it so); tiles then run in table order, as here.
  * - scratch: at least plan->scratch_bytes bytes (may be NULL when that is 0); no other memory
  *   is used.
  * - stats: when not NULL, receives what the evaluation did.
@@ -55,7 +57,7 @@ void qmcu_patch_stage_prepare(const qmcu_plan *plan, const void *const *consts, 
 /* qmcu_patch_stage_run runs tiles first, first + step, ... (< end) of a parsed plan on buffers
  * already validated by qmcu_patch_stage_check, adding to *stats (not NULL). Tiles write
  * disjoint parts of the output, so callers may run disjoint tile sets concurrently, each with
- * its own scratch buffer. prepared: qmcu_patch_stage_prepare's data for these constants, or
+ * its own scratch buffer, unless output and input overlap (then one call runs all tiles). prepared: qmcu_patch_stage_prepare's data for these constants, or
  * NULL. flags: 0 or QMCU_RUN_PORTABLE. Returns QMCU_OK, or QMCU_E_PLAN for an
  * average pool window without an in-map element. */
 int qmcu_patch_stage_run(const qmcu_plan *plan, const void *input, const void *const *consts,

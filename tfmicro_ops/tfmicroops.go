@@ -335,7 +335,9 @@ func (s *Stage) Close() {
 }
 
 // Run computes the output from the input, spreading the tiles over len(scratch) workers
-// (each scratch region at least ScratchBytes() bytes; one region runs single-threaded).
+// (each scratch region at least ScratchBytes() bytes; one region runs single-threaded, in
+// tile order, and only then may output overlap input as an offline arena plan places them:
+// PLAN.md, "What a tile touches").
 func (s *Stage) Run(input, output []byte, scratch [][]byte) (Stats, error) {
 	return s.run(input, output, scratch, 0)
 }
@@ -354,6 +356,9 @@ func (s *Stage) run(input, output []byte, scratch [][]byte, flags int32) (Stats,
 	}
 	if len(input) == 0 || len(output) == 0 {
 		return Stats{}, fmt.Errorf("%w: empty input or output buffer", ErrTensor)
+	}
+	if len(scratch) > 1 && overlap(input, output) {
+		return Stats{}, fmt.Errorf("%w: input and output overlap: run them with one scratch region (tiles in order)", ErrTensor)
 	}
 	for _, sc := range scratch {
 		if len(sc) < p.ScratchBytes() {
@@ -412,6 +417,12 @@ func (s *Stage) run(input, output []byte, scratch [][]byte, flags int32) (Stats,
 		st.OutlierTiles += int(stats[w].outlier_tiles)
 	}
 	return st, nil
+}
+
+// overlap reports whether two non-empty byte slices share memory.
+func overlap(a, b []byte) bool {
+	pa, pb := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return pa < pb+uintptr(len(b)) && pb < pa+uintptr(len(a))
 }
 
 func scratchPtr(b []byte) unsafe.Pointer {

@@ -316,6 +316,16 @@ func TestEvalRejects(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrTensor", name, err)
 		}
 	}
+	// Overlapping input and output only run in tile order, on one worker.
+	st, err := p.Bind(consts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	buf := make([]byte, len(in)+len(out))
+	if _, err := st.Run(buf[:len(in)], buf[len(in)-1:len(in)-1+len(out)], [][]byte{scratch, bytes.Clone(scratch)}); !errors.Is(err, ErrTensor) {
+		t.Errorf("overlapping input and output on two workers: err = %v, want ErrTensor", err)
+	}
 }
 
 // TestHostileWords changes each word of valid plans to hostile values: Parse must refuse or

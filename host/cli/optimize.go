@@ -35,25 +35,26 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 func optimizeCommand() *Command {
 	var (
-		pf       pluginFlags
-		outDir   string
-		pipeline string
-		sets     []string
-		sram     string
-		target   string
-		kernels  string
-		int8IO   bool
-		patches  string
-		split    string
-		stages   string
-		precFile string
-		bits     string
-		calib    []string
+		pf        pluginFlags
+		outDir    string
+		pipeline  string
+		sets      []string
+		sram      string
+		target    string
+		kernels   string
+		int8IO    bool
+		noOffline bool
+		patches   string
+		split     string
+		stages    string
+		precFile  string
+		bits      string
+		calib     []string
 	)
 	return &Command{
 		Name:    "optimize",
 		Summary: "rewrite a model to need less TFLM arena (patch-based first stage; more plugins via --pipeline)",
-		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--target cortex-m|host64] [--kernels reference|cmsis-nn] [--int8-io] [--patches auto|RxC] [--split N] [--precision FILE | --bits N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
+		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--target cortex-m|host64] [--kernels reference|cmsis-nn] [--int8-io] [--no-offline-plan] [--patches auto|RxC] [--split N] [--precision FILE | --bits N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
 		Help: `Passes MODEL through the plugins of --pipeline in order, each running in its own
 process (see 'quantmcu plugins'). The default pipeline is the built-in QuantMCU rewriter.
 Options are checked against each plugin's schema before anything runs; every model a plugin
@@ -74,6 +75,10 @@ with SAME padding are folded into it first, also bit-exact.
   --int8-io         int8 model inputs and outputs: a float input only a QUANTIZE reads becomes
                     that QUANTIZE's int8 output, a float output a DEQUANTIZE writes becomes its
                     int8 input (the application quantizes; the new scales are printed)
+  --no-offline-plan no OfflineMemoryAllocation plan in the model: by default, where it lowers
+                    the arena head, the model carries one that lets the stage output overlap
+                    input bytes no later tile reads (TFLM's planner honours it; runtimes
+                    without offline planning ignore it and plan both tensors apart)
   --patches RxC     force the patch grid (rows x columns; uneven tiles allowed)
   --split N         force the number of layers in the patch stage
   --precision FILE  QuantMCU mixed precision from a spec (JSON): the checked map and its int8
@@ -119,6 +124,7 @@ written.`,
 			fs.StringVar(&target, "target", "", "TFLM build the arena is predicted for: cortex-m or host64")
 			fs.StringVar(&kernels, "kernels", "", "TFLM kernels: reference or cmsis-nn")
 			fs.BoolVar(&int8IO, "int8-io", false, "give the model int8 inputs and outputs (drop a leading QUANTIZE and a trailing DEQUANTIZE; the new scales are reported)")
+			fs.BoolVar(&noOffline, "no-offline-plan", false, "write no offline arena plan (the stage output then never overlaps its input)")
 			fs.StringVar(&patches, "patches", "", `patch grid "RxC" or "auto"`)
 			fs.StringVar(&split, "split", "", "number of layers in the (first) patch stage (0 = automatic)")
 			fs.StringVar(&stages, "stages", "", "at most this many patch stages, chosen jointly (0 = as many as pay, 1 = a single stage)")
@@ -173,6 +179,9 @@ written.`,
 			}
 			if int8IO {
 				sets = append(sets, builtin.QuantMCU+".int8-io=true")
+			}
+			if noOffline {
+				sets = append(sets, builtin.QuantMCU+".offline-plan=false")
 			}
 			values, err := parseSets(sets, names)
 			if err != nil {

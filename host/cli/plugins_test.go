@@ -113,7 +113,7 @@ func testPluginsLists(t *testing.T, pe *pluginEnv) {
 		}
 		pids[in.PID] = in.Name
 	}
-	if q := byName["quantmcu"]; q.Source != "built-in" || q.Version != Version || q.Protocol != 1 || len(q.Options) != 17 {
+	if q := byName["quantmcu"]; q.Source != "built-in" || q.Version != Version || q.Protocol != 1 || len(q.Options) != 18 {
 		t.Errorf("quantmcu: %+v", q)
 	}
 	if s := byName["strip"]; s.Source != "plugin dir" || s.Version != "1.0.0" || !strings.HasSuffix(s.Path, "quantmcu-plugin-strip") {
@@ -207,7 +207,7 @@ func testOptimizeDefaultPipeline(t *testing.T, pe *pluginEnv) {
 	if code != 0 {
 		t.Fatalf("strip,quantmcu: exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"step 2: quantmcu", "TFLM arena", "grid 4x4"} {
+	for _, want := range []string{"step 2: quantmcu", "TFLM arena", "Patch stage      operators 0-"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}

@@ -52,6 +52,8 @@ func (q *quantMCU) Describe() plugin.Description {
 				Help: "TFLM kernel library: reference or cmsis-nn (their scratch buffers and op data differ)", Allowed: []string{string(analysis.KernelsReference), string(analysis.KernelsCMSISNN)}},
 			{Name: "int8-io", Type: plugin.Bool, Default: "false",
 				Help: "give the model int8 inputs/outputs where a QUANTIZE reads a float input or a DEQUANTIZE writes a float output (the new scales and zero points are reported)"},
+			{Name: "offline-plan", Type: plugin.Bool, Default: "true",
+				Help: "write an OfflineMemoryAllocation plan where overlapping the patch stage's output with input bytes no later tile reads lowers TFLM's arena head; false keeps TFLM's online plan"},
 			{Name: "patches", Type: plugin.String, Default: "auto",
 				Help: `patch grid "RxC" (e.g. 4x4) or "auto"`},
 			{Name: "split", Type: plugin.Int, Default: "0",
@@ -114,6 +116,11 @@ func options(o plugin.Options) (rewrite.Options, error) {
 	if opts.Int8IO, err = o.Bool("int8-io"); err != nil {
 		return rewrite.Options{}, err
 	}
+	offline, err := o.Bool("offline-plan")
+	if err != nil {
+		return rewrite.Options{}, err
+	}
+	opts.NoOfflinePlan = !offline
 	for _, o2 := range []struct {
 		name string
 		set  func(string) error

@@ -42,7 +42,9 @@ type Report struct {
 	Params      int64 // elements of those constant buffers' tensors
 
 	// PeakLiveBytes is the largest sum of live activation bytes (tensors and scratch, sizes
-	// not rounded) at one operator, PeakLiveOp that operator: a lower bound for any planner.
+	// not rounded) at one operator, PeakLiveOp that operator: a lower bound for any planner
+	// that keeps buffers in use at the same time apart (bytes that an offline plan lets two
+	// such buffers share count once).
 	PeakLiveBytes int64
 	PeakLiveOp    int
 	// ArenaBytes is the non-persistent arena head TFLM's greedy planner produces (what
@@ -52,6 +54,11 @@ type Report struct {
 	// to a subgraph nothing calls).
 	ArenaBytes int64
 	ArenaOp    int
+	// OfflineBuffers counts the buffers the model's OfflineMemoryAllocation plan places
+	// (0 without one); OnlineArenaBytes is the head TFLM would plan without that plan
+	// (= ArenaBytes when OfflineBuffers is 0).
+	OfflineBuffers   int
+	OnlineArenaBytes int64
 	// Tail is the persistent tail TFLM allocates besides the head, and TotalBytes = ArenaBytes
 	// + Tail.Bytes what MicroInterpreter::arena_used_bytes() reports for Target and Kernels.
 	// An arena declared with TotalBytes rounded up to 16 (DeclareBytes) suffices.
@@ -80,7 +87,8 @@ type OpInfo struct {
 	// ScratchBytes is what the reference kernel requests in Prepare (unrounded).
 	ScratchBytes int64
 	// LiveBytes is the sum of the activation tensors (and this operator's scratch) live
-	// while the operator runs; Live lists those tensors.
+	// while the operator runs, bytes shared by an offline plan counted once; Live lists
+	// those tensors.
 	LiveBytes int64
 	Live      []int
 	// ArenaTop is the highest arena end offset of any buffer live while the operator runs.
@@ -239,7 +247,12 @@ func AnalyzeWith(m *schema.ModelT, opts Options) (*Report, error) {
 	for i := range r.Planned {
 		r.Planned[i].Offset = p.Offsets[i]
 	}
-	r.ArenaBytes = p.Size
+	r.ArenaBytes, r.OnlineArenaBytes = p.Size, p.Size
+	if r.OfflineBuffers = countFixed(bufs); r.OfflineBuffers > 0 {
+		if r.OnlineArenaBytes, err = onlineSize(bufs); err != nil {
+			return nil, fmt.Errorf("analysis: planning the arena: %w", err)
+		}
+	}
 	r.Tail = opts.TailOf(ModelTailGraphs(m), len(scratch))
 	r.TotalBytes = r.ArenaBytes + r.Tail.Bytes
 	r.Warnings = append(r.Warnings, r.Tail.Warnings...)
@@ -379,6 +392,11 @@ func (r *Report) liveness(lm *lifetimeMarker) {
 			r.Ops[b.Op].ScratchBytes += b.Bytes
 		}
 	}
+	opsOf := make([][2]int, len(spans))
+	for i, sp := range spans {
+		opsOf[i] = [2]int{sp.a, sp.b}
+	}
+	r.sharedBytes(opsOf, diff)
 	if liveEntries <= maxLiveEntries {
 		for _, b := range r.Planned {
 			if b.Kind == TensorBuffer && b.Subgraph == 0 {

@@ -16,9 +16,6 @@ const unused = -1
 // subgraphs, and a hostile model could nest calls so that the walk grows exponentially.
 const maxVisits = 1 << 22
 
-// offlinePlanName is the metadata entry holding an offline memory plan (e.g. written by Vela).
-const offlinePlanName = "OfflineMemoryAllocation"
-
 // lifetimeMarker reproduces TFLM's AllocationInfoBuilder: one entry per tensor of every
 // subgraph (subgraph by subgraph), lifetimes counted in "allocation scopes" that start at 0
 // for the inputs of subgraph 0 and grow by one per operator visited.
@@ -167,7 +164,7 @@ func calledSubgraphs(m *schema.ModelT, op *schema.OperatorT) []int {
 func offlinePlan(m *schema.ModelT, tensorCount int) ([]int64, string) {
 	var plan []int64
 	for _, md := range m.Metadata {
-		if md == nil || md.Name != offlinePlanName {
+		if md == nil || md.Name != OfflinePlanName {
 			continue
 		}
 		var data []byte

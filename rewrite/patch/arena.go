@@ -81,12 +81,14 @@ func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, erro
 	}
 
 	var bufs []analysis.Buffer
-	next := 0 // plans[:next] have requested their scratch
+	var tensorOf []int // subgraph-0 tensor of each buffer, -1 for others
+	next := 0          // plans[:next] have requested their scratch
 	scratchBefore := func(op int) {
 		for ; next < len(plans) && plans[next].lastOp() < op; next++ {
 			if p := plans[next]; p.ScratchBytes > 0 {
 				sc := scopeOf[p.lastOp()]
 				bufs = append(bufs, analysis.Buffer{Size: analysis.AlignUp(p.ScratchBytes, analysis.BufferAlignment), First: sc, Last: sc})
+				tensorOf = append(tensorOf, -1)
 			}
 		}
 	}
@@ -100,6 +102,7 @@ func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, erro
 			nb := b.Buffer
 			nb.First, nb.Last = lifetime(b.Tensor)
 			bufs = append(bufs, nb)
+			tensorOf = append(tensorOf, b.Tensor)
 		case b.Kind == analysis.ScratchBuffer && b.Subgraph == 0:
 			if inStage[b.Op] {
 				continue
@@ -108,19 +111,26 @@ func (sp *StagePlan) arena(m *schema.ModelT, base *analysis.Report) (int64, erro
 			nb := b.Buffer
 			nb.First, nb.Last = scopeOf[b.Op], scopeOf[b.Op]
 			bufs = append(bufs, nb)
+			tensorOf = append(tensorOf, -1)
 		case b.Kind == analysis.ScratchBuffer:
 			scratchBefore(afterAll)
 			bufs = append(bufs, b.Buffer)
+			tensorOf = append(tensorOf, -1)
 		default:
 			bufs = append(bufs, b.Buffer)
+			tensorOf = append(tensorOf, -1)
 		}
 	}
 	scratchBefore(afterAll)
-	p, err := analysis.PlanGreedy(bufs)
+	var stages []stageAlias
+	for _, p := range plans {
+		stages = append(stages, stageAlias{in: p.Stage.Input, out: p.FMs[len(p.FMs)-1].Tensor, geom: p.geometry()})
+	}
+	size, _, err := planArena(bufs, tensorOf, stages, subgraphOutput(sg), !sp.NoOfflinePlan)
 	if err != nil {
 		return 0, fmt.Errorf("planning the rewritten arena: %w", err)
 	}
-	return p.Size, nil
+	return size, nil
 }
 
 // all returns sp and its later stages, in operator order.

@@ -49,16 +49,42 @@ func stageTensors(t *testing.T, m *schema.ModelT, input []byte, tensors ...int) 
 	return got
 }
 
+// modelAndInput loads a real model and its input from execInputs (skipping when absent).
+func modelAndInput(t *testing.T, name string) (*schema.ModelT, []byte) {
+	t.Helper()
+	m := loadModel(t, name+".tflite")
+	inPath := filepath.Join(dataDir(t), "inputs", execInputs[name])
+	input, err := os.ReadFile(inPath)
+	if err != nil {
+		t.Skipf("%s absent", inPath)
+	}
+	return m, input
+}
+
+// parsedPlan encodes sp's plan and parses it with the C reader, and returns it with the op's
+// constant inputs (by custom-op input index; [0], the stage input, nil).
+func parsedPlan(t *testing.T, m *schema.ModelT, sp *StagePlan) (*tfmicroops.Plan, [][]byte) {
+	t.Helper()
+	planBytes, err := EncodePlan(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := tfmicroops.Parse(planBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := [][]byte{nil}
+	for _, c := range sp.Consts {
+		consts = append(consts, m.Buffers[m.Subgraphs[0].Tensors[c].Buffer].Data)
+	}
+	return p, consts
+}
+
 // TestPlanExecutesBitExact runs the emitted plan through the C kernels (tfmicro_ops) and
 // compares the stage output with per-layer execution by tflite/interp.
 func TestPlanExecutesBitExact(t *testing.T) {
 	for _, name := range realModels {
-		m := loadModel(t, name+".tflite")
-		inPath := filepath.Join(dataDir(t), "inputs", execInputs[name])
-		input, err := os.ReadFile(inPath)
-		if err != nil {
-			t.Skipf("%s absent", inPath)
-		}
+		m, input := modelAndInput(t, name)
 		s, err := DetectStage(m)
 		if err != nil {
 			t.Fatal(err)
@@ -81,19 +107,7 @@ func TestPlanExecutesBitExact(t *testing.T) {
 				}
 				out := sp.FMs[len(sp.FMs)-1].Tensor
 				ref := stageTensors(t, m, input, sp.Stage.Input, out)
-				planBytes, err := EncodePlan(sp)
-				if err != nil {
-					t.Fatal(err)
-				}
-				p, err := tfmicroops.Parse(planBytes)
-				if err != nil {
-					t.Fatal(err)
-				}
-				consts := [][]byte{nil}
-				for _, c := range sp.Consts {
-					tn := m.Subgraphs[0].Tensors[c]
-					consts = append(consts, m.Buffers[tn.Buffer].Data)
-				}
+				p, consts := parsedPlan(t, m, sp)
 				got := make([]byte, len(ref[1]))
 				scratch := make([]byte, p.ScratchBytes())
 				if _, err := p.Eval(ref[0], consts, got, scratch); err != nil {

@@ -232,18 +232,7 @@ func TestRealModelsPlanAndRewrite(t *testing.T) {
 					t.Errorf("automatic choice overhead %.3f > %.2f", r.NetworkOverhead, MaxOverhead)
 				}
 				checkCoverage(t, sp)
-				out, err := Rewrite(m, sp)
-				if err != nil {
-					t.Fatal(err)
-				}
-				data, err := tflite.Serialize(out)
-				if err != nil {
-					t.Fatal(err)
-				}
-				back, err := tflite.Parse(data, name)
-				if err != nil {
-					t.Fatal(err)
-				}
+				back := rewriteAndReload(t, m, sp, name)
 				checkRewritten(t, m, back, sp)
 				if got := arenaOfRewritten(t, back, scratchOf(sp)); got != r.ArenaAfter {
 					t.Errorf("predicted arena %d, planning the rewritten model gives %d", r.ArenaAfter, got)
@@ -253,11 +242,11 @@ func TestRealModelsPlanAndRewrite(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out2, err := Rewrite(m, sp2)
+				data, err := tflite.Serialize(back)
 				if err != nil {
 					t.Fatal(err)
 				}
-				data2, err := tflite.Serialize(out2)
+				data2, err := tflite.Serialize(rewriteAndReload(t, m, sp2, name))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -625,4 +614,22 @@ func TestLaterSegmentsCutNoSkipConnection(t *testing.T) {
 		}
 		t.Logf("%s: %d later segments", name, len(later))
 	}
+}
+
+// rewriteAndReload rewrites m with sp and reads the written bytes back, as TFLM gets them.
+func rewriteAndReload(t *testing.T, m *schema.ModelT, sp *StagePlan, name string) *schema.ModelT {
+	t.Helper()
+	out, err := Rewrite(m, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := tflite.Serialize(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := tflite.Parse(data, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
 }

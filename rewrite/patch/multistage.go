@@ -116,7 +116,7 @@ type segCand struct {
 func (sp *StagePlan) ownLive(base *analysis.Report) int64 {
 	a := func(n int64) int64 { return analysis.AlignUp(n, analysis.BufferAlignment) }
 	in, out := sp.Stage.Input, sp.FMs[len(sp.FMs)-1].Tensor
-	live := a(sp.FMs[0].Bytes()) + a(sp.FMs[len(sp.FMs)-1].Bytes()) + a(sp.ScratchBytes)
+	live := a(sp.FMs[0].Bytes()) + a(sp.FMs[len(sp.FMs)-1].Bytes()) + a(sp.ScratchBytes) - sp.aliasSaving()
 	lo, hi := sp.firstOp(), sp.lastOp()
 	for _, t := range base.Tensors {
 		if !t.Constant && t.Index != in && t.Index != out && t.FirstOp >= 0 && t.FirstOp < lo && t.LastOp > hi {
@@ -165,6 +165,7 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 				if err != nil {
 					continue
 				}
+				sp.NoOfflinePlan = opts.NoOfflinePlan
 				c := segCand{choice: StageChoice{FirstOp: sp.firstOp(), LastOp: sp.lastOp(), Split: n, Rows: gr[0], Cols: gr[1], seg: seg}}
 				orig, _, patch, _ := sp.macs()
 				c.extra, c.own = sum(patch)-sum(orig), sp.ownLive(base)
@@ -218,6 +219,7 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 		if err != nil {
 			return nil, err
 		}
+		sp.setOffline(opts)
 		c, err := sp.candidate(m, base, ao)
 		if err != nil {
 			return nil, err

@@ -39,6 +39,10 @@ type Options struct {
 	// the choice minimises and SRAM bounds (zero values: cortex-m, reference kernels).
 	Target  analysis.Target
 	Kernels analysis.Kernels
+	// NoOfflinePlan keeps TFLM's own arena plan: without it, the rewritten model carries an
+	// OfflineMemoryAllocation plan that overlaps the stage output with input bytes no later
+	// tile reads, where that lowers the arena head (see alias.go).
+	NoOfflinePlan bool
 }
 
 // analysisOptions describes the TFLM build of opts to rewrite/analysis.
@@ -93,6 +97,9 @@ type StagePlan struct {
 	// Later holds the stages after this one, in operator order (int8 only: the low branch is
 	// the first stage's). Rewrite replaces each by its own custom op.
 	Later []*StagePlan
+	// NoOfflinePlan is Options.NoOfflinePlan: the arena is planned, and the model written,
+	// without an offline plan.
+	NoOfflinePlan bool
 }
 
 // Report holds what the summary and per-layer outputs show.
@@ -252,6 +259,7 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 					}
 					continue
 				}
+				sp.NoOfflinePlan = opts.NoOfflinePlan
 				c, err := sp.candidate(m, base, ao)
 				if err != nil {
 					return nil, fmt.Errorf("patch: %w", err)
@@ -296,6 +304,7 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	sp.setOffline(opts)
 	for _, p := range sp.all() {
 		if err := p.checkScales(m); err != nil {
 			return nil, err

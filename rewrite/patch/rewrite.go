@@ -3,6 +3,7 @@ package patch
 import (
 	"fmt"
 
+	"github.com/quantmcu/quantmcu/rewrite/analysis"
 	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
@@ -11,8 +12,8 @@ import (
 const MetadataVersionKey = "quantmcu_version"
 
 // offlinePlanKey is TFLM's offline memory plan metadata: it indexes tensors, so it cannot
-// survive a rewrite that removes tensors.
-const offlinePlanKey = "OfflineMemoryAllocation"
+// survive a rewrite that removes tensors (attachOfflinePlan writes a new one).
+const offlinePlanKey = analysis.OfflinePlanName
 
 // Rewrite returns a copy of m in which the stage of plan, and each of its later stages, is
 // replaced by one CUSTOM QMCU_PATCH_STAGE operator. m is not modified; the copy shares
@@ -109,6 +110,9 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 	removeDeadBuffers(out, metaBuf)
 	addWeightCopies(out, firstCustom, plan, enc[plan].extra)
 	removeDeadOpcodes(out)
+	if err := attachOfflinePlan(out, plan); err != nil {
+		return nil, fmt.Errorf("patch: rewrite: %w", err)
+	}
 	if err := tflite.Validate(out); err != nil {
 		return nil, fmt.Errorf("patch: rewritten model is invalid: %w", err)
 	}
