@@ -72,9 +72,10 @@ type OverlapPlan struct {
 //     its whole lifetime, the rest online;
 //   - every buffer placed like the greedy planner does (largest first, lowest offset free
 //     of conflicts) with each group as one unit whose members keep their own lifetimes,
-//     then every fixable buffer fixed there and the rest left to TFLM; once with the
-//     groups in their turn by span, once with the groups placed after all other buffers
-//     (which leaves the layout of the later layers as the online plan has it).
+//     then every fixable buffer fixed there and the rest left to TFLM; with the groups in
+//     their turn by span, with the groups after all other buffers (which leaves the later
+//     layers' layout as the online plan has it), and with every unit in order of first use
+//     (a linear scan, which suits chains of layers around several groups).
 //
 // It returns the smallest, or nil when none beats the online plan (or ov is empty).
 func PlanOverlapping(bufs []Buffer, fixable []bool, ov []Overlap) (*OverlapPlan, error) {
@@ -119,9 +120,9 @@ func PlanOverlapping(bufs []Buffer, fixable []bool, ov []Overlap) (*OverlapPlan,
 		}
 		variants = append(variants, fixed)
 	}
-	for _, groupsLast := range []bool{false, true} {
+	for _, order := range []unitOrder{bySize, groupsLast, byFirstUse} {
 		all := slices.Clone(bufs)
-		for i, o := range placeUnits(bufs, groups, groupsLast) {
+		for i, o := range placeUnits(bufs, groups, order) {
 			if canFix(i) && !all[i].Fixed {
 				all[i].Fixed, all[i].Offset = true, o
 			}
@@ -349,22 +350,35 @@ func onlineSize(bufs []Buffer) (int64, error) {
 	return p.Size, nil
 }
 
+// unitOrder is the order in which placeUnits places its units.
+type unitOrder int
+
+const (
+	bySize     unitOrder = iota // largest first, as TFLM's planner (groups first among equals)
+	groupsLast                  // by size, but every group after the single buffers
+	byFirstUse                  // by first use, larger first among equals
+)
+
 // placeUnits places every buffer as the greedy planner would (fixed buffers at their
 // offsets; then largest first, later buffers first among equal sizes; each at the lowest
 // offset where it meets no placed buffer in use at the same time), except that each group
-// is placed as one unit: its span decides its turn (with groupsLast, the groups come after
-// every other buffer), and its members, at their relative offsets, must each fit. It
-// returns one offset per buffer.
-func placeUnits(bufs []Buffer, groups []group, groupsLast bool) []int64 {
+// is placed as one unit: its span decides its turn (order changes the turns), and its
+// members, at their relative offsets, must each fit. It returns one offset per buffer.
+func placeUnits(bufs []Buffer, groups []group, order unitOrder) []int64 {
 	type unit struct {
 		members []int
 		rel     []int64
 		size    int64
+		first   int // first use of any member
 	}
 	inGroup := map[int]bool{}
 	var units []unit
 	for _, g := range groups {
-		units = append(units, unit{g.members, g.rel, g.span})
+		first := bufs[g.members[0]].First
+		for _, id := range g.members {
+			first = min(first, bufs[id].First)
+		}
+		units = append(units, unit{g.members, g.rel, g.span, first})
 		for _, id := range g.members {
 			inGroup[id] = true
 		}
@@ -377,13 +391,16 @@ func placeUnits(bufs []Buffer, groups []group, groupsLast bool) []int64 {
 			offsets[i] = bufs[i].Offset
 			placed = append(placed, i)
 		case !inGroup[i]:
-			units = append(units, unit{[]int{i}, []int64{0}, bufs[i].Size})
+			units = append(units, unit{[]int{i}, []int64{0}, bufs[i].Size, bufs[i].First})
 		}
 	}
 	// Groups come first among equal sizes: they were added before the single buffers.
 	slices.SortStableFunc(units, func(a, b unit) int { return cmp.Compare(b.size, a.size) })
-	if groupsLast {
+	switch order {
+	case groupsLast:
 		slices.SortStableFunc(units, func(a, b unit) int { return cmp.Compare(btoi(len(a.members) > 1), btoi(len(b.members) > 1)) })
+	case byFirstUse:
+		slices.SortStableFunc(units, func(a, b unit) int { return cmp.Compare(a.first, b.first) })
 	}
 	for _, u := range units {
 		cands := []int64{0}

@@ -110,3 +110,28 @@ func TestPlanOverlappingRejects(t *testing.T) {
 		t.Error("a buffer that cannot take an offline offset was accepted in an overlap")
 	}
 }
+
+// TestPlanOverlappingTwoStages is vww_96_int8 with two patch stages (the buffers TFLM plans
+// for it, scopes as TFLM counts them): a stage at scope 1 (input 27,648 B, output 9,216 B
+// 864 B below it, scratch 1,184 B), a convolution, a second stage at scope 3 (18,432 B in
+// and out, 2,336 B apart, scratch 288 B), then a chain of layers. The least any plan needs
+// is the first stage's 28,512 + 1,184 = 29,696 B, and the plan reaches it.
+func TestPlanOverlappingTwoStages(t *testing.T) {
+	bufs := []Buffer{
+		{Size: 27648, First: 0, Last: 1}, {Size: 9216, First: 1, Last: 2}, {Size: 18432, First: 2, Last: 3},
+		{Size: 18432, First: 3, Last: 4}, {Size: 4608, First: 4, Last: 5}, {Size: 9216, First: 5, Last: 6},
+		{Size: 9216, First: 6, Last: 7}, {Size: 9216, First: 7, Last: 8}, {Size: 2304, First: 8, Last: 9},
+		{Size: 1184, First: 1, Last: 1}, {Size: 288, First: 3, Last: 3},
+	}
+	fixable := []bool{true, true, true, true, true, true, true, true, true, false, false}
+	p, err := PlanOverlapping(bufs, fixable, []Overlap{{A: 0, B: 1, Displacement: -864}, {A: 2, B: 3, Displacement: -2336}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p == nil || p.Plan.Size != 29696 {
+		t.Fatalf("plan %+v, want 29696 B", p)
+	}
+	if p.Online != 46080 {
+		t.Fatalf("online %d B, want 46080", p.Online)
+	}
+}
