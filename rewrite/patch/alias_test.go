@@ -195,3 +195,47 @@ func TestRewriteOfflinePlan(t *testing.T) {
 		})
 	}
 }
+
+// TestAliasedLowBranchBitExact: with a low-bit branch (uniform 4 and 2 bits: every tile runs
+// it) the overlapped first stage computes what separate buffers give.
+func TestAliasedLowBranchBitExact(t *testing.T) {
+	for _, name := range realModels {
+		m, input := modelAndInput(t, name)
+		for _, bits := range []int{4, 2} {
+			sp, err := Plan(m, Options{MaxStages: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, err := sp.UniformSpec(bits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sp.ApplyPrecision(spec); err != nil {
+				t.Fatal(err)
+			}
+			d, ok := sp.geometry().displacement()
+			if !ok {
+				t.Fatalf("%s: no overlapping displacement", name)
+			}
+			ref := stageTensors(t, m, input, sp.Stage.Input)
+			plan, consts := parsedPlan(t, m, sp)
+			if plan.Checked() == 0 {
+				t.Fatalf("%s at %d bits: the plan has no low branch", name, bits)
+			}
+			st, err := plan.Bind(consts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := sp.FMs[len(sp.FMs)-1].Bytes()
+			scratch := make([]byte, plan.ScratchBytes())
+			apart := make([]byte, out)
+			if _, err := st.Run(ref[0], apart, [][]byte{scratch}); err != nil {
+				t.Fatal(err)
+			}
+			if got := aliasedRun(t, st, ref[0], int(out), d, scratch); !bytes.Equal(got, apart) {
+				t.Errorf("%s at %d bits, output at input %+d B: %d of %d bytes differ from separate buffers", name, bits, d, diffCount(got, apart), len(got))
+			}
+			st.Close()
+		}
+	}
+}
