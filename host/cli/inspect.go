@@ -41,7 +41,8 @@ Totals:
   peak activation memory
                the arena head TFLM's greedy memory planner reserves for activations and
                scratch (16-byte aligned buffers, TFLM's placement order and rules, offline
-               plans honoured), and the operator that sets it. It equals the
+               plans honoured: "offline plan" then gives the buffers it places and the head
+               without it), and the operator that sets it. It equals the
                non-persistent part of arena_used_bytes() of a TFLM build with reference
                kernels (CMSIS-NN kernels request more scratch: --kernels cmsis-nn).
   persistent tail
@@ -56,7 +57,8 @@ Totals:
 Formats: table (aligned text, default), csv (the per-operator table with one header row),
 json (everything, indented; top-level keys ops, macs, weight_bytes, params,
 peak_activation_bytes, peak_op, peak_live_bytes, peak_live_op, arena_bytes,
-arena_tail_bytes, arena_total_bytes, arena_declare_bytes, target, kernels, inputs,
+arena_tail_bytes, arena_total_bytes, arena_declare_bytes, offline_plan_buffers and
+arena_bytes_online (with an offline plan), target, kernels, inputs,
 outputs, tensors, warnings, interpreter_unsupported, model).
 
 Before the warnings, the table lists the operators the host interpreter (run, eval,
@@ -134,25 +136,29 @@ func runInspect(env *Env, fs *pflag.FlagSet, args []string) (err error) {
 // inspectDoc is the JSON form of `quantmcu inspect`. Scripts depend on the key names: add
 // keys, never rename them.
 type inspectDoc struct {
-	Model               string       `json:"model"`
-	Ops                 []inspectOp  `json:"ops"`
-	MACs                int64        `json:"macs"`
-	WeightBytes         int64        `json:"weight_bytes"`
-	Params              int64        `json:"params"`
-	PeakActivationBytes int64        `json:"peak_activation_bytes"`
-	PeakOp              int          `json:"peak_op"`
-	PeakLiveBytes       int64        `json:"peak_live_bytes"`
-	PeakLiveOp          int          `json:"peak_live_op"`
-	ArenaBytes          int64        `json:"arena_bytes"`
-	ArenaTailBytes      int64        `json:"arena_tail_bytes"`
-	ArenaTotalBytes     int64        `json:"arena_total_bytes"`
-	ArenaDeclareBytes   int64        `json:"arena_declare_bytes"`
-	Target              string       `json:"target"`
-	Kernels             string       `json:"kernels"`
-	Inputs              []inspectTen `json:"inputs"`
-	Outputs             []inspectTen `json:"outputs"`
-	Tensors             []inspectTen `json:"tensors"`
-	Warnings            []string     `json:"warnings"`
+	Model               string      `json:"model"`
+	Ops                 []inspectOp `json:"ops"`
+	MACs                int64       `json:"macs"`
+	WeightBytes         int64       `json:"weight_bytes"`
+	Params              int64       `json:"params"`
+	PeakActivationBytes int64       `json:"peak_activation_bytes"`
+	PeakOp              int         `json:"peak_op"`
+	PeakLiveBytes       int64       `json:"peak_live_bytes"`
+	PeakLiveOp          int         `json:"peak_live_op"`
+	ArenaBytes          int64       `json:"arena_bytes"`
+	ArenaTailBytes      int64       `json:"arena_tail_bytes"`
+	ArenaTotalBytes     int64       `json:"arena_total_bytes"`
+	ArenaDeclareBytes   int64       `json:"arena_declare_bytes"`
+	// OfflinePlanBuffers counts the buffers the model's OfflineMemoryAllocation plan places,
+	// ArenaBytesOnline the head TFLM would plan without it (both absent without a plan).
+	OfflinePlanBuffers int          `json:"offline_plan_buffers,omitempty"`
+	ArenaBytesOnline   int64        `json:"arena_bytes_online,omitempty"`
+	Target             string       `json:"target"`
+	Kernels            string       `json:"kernels"`
+	Inputs             []inspectTen `json:"inputs"`
+	Outputs            []inspectTen `json:"outputs"`
+	Tensors            []inspectTen `json:"tensors"`
+	Warnings           []string     `json:"warnings"`
 	// PatchStages describes the QMCU_PATCH_STAGE operators (absent when there are none).
 	PatchStages []inspectStage `json:"patch_stages,omitempty"`
 	// InterpreterUnsupported lists the operators tflite/interp cannot run (empty if none).
@@ -205,6 +211,9 @@ func newInspectDoc(model string, r *analysis.Report) *inspectDoc {
 		Target: string(r.Target), Kernels: string(r.Kernels),
 		PeakLiveBytes: r.PeakLiveBytes, PeakLiveOp: r.PeakLiveOp, ArenaBytes: r.ArenaBytes,
 		Ops: []inspectOp{}, Warnings: []string{},
+	}
+	if r.OfflineBuffers > 0 {
+		d.OfflinePlanBuffers, d.ArenaBytesOnline = r.OfflineBuffers, r.OnlineArenaBytes
 	}
 	d.Warnings = append(d.Warnings, r.Warnings...)
 	ten := func(t analysis.TensorInfo) inspectTen {
@@ -304,6 +313,9 @@ func writeInspectTable(w io.Writer, d *inspectDoc) error {
 	totals.row("weight bytes\t%s", grouped(d.WeightBytes))
 	totals.row("peak live activations\t%s B at %s", grouped(d.PeakLiveBytes), opName(d.PeakLiveOp))
 	totals.row("peak activation memory\t%s B set at %s (TFLM arena head, greedy plan)", grouped(d.PeakActivationBytes), opName(d.PeakOp))
+	if d.OfflinePlanBuffers > 0 {
+		totals.row("offline plan\t%d buffers at fixed offsets (OfflineMemoryAllocation); %s B planned online", d.OfflinePlanBuffers, grouped(d.ArenaBytesOnline))
+	}
 	totals.row("persistent tail\t%s B (%s, %s kernels)", grouped(d.ArenaTailBytes), d.Target, d.Kernels)
 	totals.row("whole arena\t%s B (arena_used_bytes); declare %s B", grouped(d.ArenaTotalBytes), grouped(d.ArenaDeclareBytes))
 	totals.writeTo(ew)

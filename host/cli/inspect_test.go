@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"os"
@@ -10,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/quantmcu/quantmcu/host/cli"
+	"github.com/quantmcu/quantmcu/rewrite"
 	"github.com/quantmcu/quantmcu/tests/tflmgolden"
+	"github.com/quantmcu/quantmcu/tflite"
 )
 
 // dataDir is ../shared/data relative to the repository root.
@@ -240,5 +243,48 @@ func TestInspectBuiltinModel(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.MACs == 0 || doc.PeakActivationBytes == 0 {
 		t.Errorf("err %v, doc %+v", err, doc)
+	}
+}
+
+// TestInspectOfflinePlan: inspect of a model optimize wrote with an offline arena plan
+// names it, in the table and in JSON, with the head TFLM would plan without it.
+func TestInspectOfflinePlan(t *testing.T) {
+	model := filepath.Join(dataDir, "models", "person_detect.tflite")
+	if _, err := os.Stat(model); err != nil {
+		t.Skipf("%s absent", model)
+	}
+	m, err := tflite.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := rewrite.Optimize(context.Background(), m, rewrite.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "person_detect_quantmcu.tflite")
+	if err := tflite.Save(out, res.Model); err != nil {
+		t.Fatal(err)
+	}
+	code, js, errOut := runCLI("inspect", out, "--format", "json")
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Head    int64 `json:"peak_activation_bytes"`
+		Buffers int   `json:"offline_plan_buffers"`
+		Online  int64 `json:"arena_bytes_online"`
+	}
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Buffers < 2 || doc.Online <= doc.Head {
+		t.Fatalf("offline plan: %d buffers, head %d B, online %d B", doc.Buffers, doc.Head, doc.Online)
+	}
+	if code, table, _ := runCLI("inspect", out); code != 0 || !strings.Contains(table, "offline plan") {
+		t.Fatalf("the table does not name the offline plan:\n%s", table)
+	}
+	// The original model has none: no such keys.
+	if _, js, _ := runCLI("inspect", model, "--format", "json"); strings.Contains(js, "offline_plan_buffers") {
+		t.Fatal("a model without an offline plan reports one")
 	}
 }
