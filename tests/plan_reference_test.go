@@ -22,6 +22,7 @@ type patchStage struct {
 	in, out string
 	version int
 	plan    *planref.Plan
+	blob    []byte   // the plan's bytes
 	consts  [][]byte // by custom-op input index; [0] is nil
 }
 
@@ -72,7 +73,7 @@ func findPatchStages(m *schema.ModelT) ([]*patchStage, error) {
 			return nil, fmt.Errorf("operator %d: custom options say version %d, the plan %d", i, version, plan.Version)
 		}
 		ps := &patchStage{op: i, in: sg.Tensors[op.Inputs[0]].Name, out: sg.Tensors[op.Outputs[0]].Name,
-			version: int(version), plan: plan, consts: make([][]byte, len(op.Inputs))}
+			version: int(version), plan: plan, blob: blob, consts: make([][]byte, len(op.Inputs))}
 		for j := 1; j < len(op.Inputs); j++ {
 			ps.consts[j] = m.Buffers[sg.Tensors[op.Inputs[j]].Buffer].Data
 		}

@@ -14,7 +14,7 @@ import (
 )
 
 // kernelSources are the portable C files that go into the MCU build.
-var kernelSources = []string{"qmcu_plan.c", "qmcu_kernels.c", "qmcu_patch_stage.c", "qmcu_msg.c"}
+var kernelSources = []string{"qmcu_plan.c", "qmcu_kernels.c", "qmcu_patch_stage.c", "qmcu_msg.c", "qmcu_quantize.c"}
 
 // TestCrossCompileCortexM compiles the kernels for Cortex-M4 and M7 with warnings as errors.
 func TestCrossCompileCortexM(t *testing.T) {

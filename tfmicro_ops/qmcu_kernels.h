@@ -95,6 +95,14 @@ void qmcu_max_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *
 int qmcu_average_pool_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
                          qmcu_rect r);
 
+/* QUANTIZE float32 -> int8 (qmcu_quantize.c, TFLM's AffineQuantize bit for bit): in reads a
+ * float32 map, its strides counted in elements (data points to the bytes of element (r0, c0,
+ * 0), any alignment); out is an int8 map (bits 8). Writes clamp(round(v / scale) +
+ * output_offset, -128, 127) for every element of r. */
+void qmcu_quantize(const qmcu_params *p, float scale, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r);
+/* One element of it. */
+int32_t qmcu_quantize_value(float v, float scale, int32_t zero_point);
+
 /* Whether some code of an int8 window buffer of n bytes lies outside [lo, hi] (PLAN.md,
  * "Execution": the outlier-tile test). */
 int qmcu_has_outlier(const int8_t *codes, size_t n, int32_t lo, int32_t hi);

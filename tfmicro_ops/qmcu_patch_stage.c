@@ -8,6 +8,8 @@
 #include "qmcu_kernels.h"
 #include "qmcu_msg.h"
 
+#include <string.h>
+
 /* Profiling builds (host/mcuprof's per-layer images) mark every layer of every tile with calls
  * to marker functions an instruction-counting emulator watches; other builds compile nothing. */
 #ifdef QMCU_PROFILE_LAYERS
@@ -126,14 +128,15 @@ static int check_buffers(const qmcu_plan *p, const void *input, size_t input_byt
                          const void *const *consts, const size_t *const_bytes, int32_t n_consts,
                          const void *output, size_t output_bytes, const void *scratch,
                          size_t scratch_bytes, char *msg, size_t msg_len) {
-  int32_t i, type, bytes;
+  int32_t i, type, bytes, in_bytes;
   if (input == NULL || output == NULL || (scratch == NULL && p->scratch_bytes > 0)) {
     qmcu_msgf(msg, msg_len, "patch stage: null input, output or scratch buffer");
     return QMCU_E_ARG;
   }
-  if (input_bytes != (size_t)qmcu_plan_fm_bytes(p, 0)) {
+  qmcu_plan_input_spec(p, 0, &type, &in_bytes);
+  if (input_bytes != (size_t)in_bytes) {
     qmcu_msgf(msg, msg_len, "patch stage: input has %d bytes, the plan wants %d",
-              (int32_t)(input_bytes & 0x7fffffff), qmcu_plan_fm_bytes(p, 0));
+              (int32_t)(input_bytes & 0x7fffffff), in_bytes);
     return QMCU_E_TENSOR;
   }
   if (output_bytes != (size_t)qmcu_plan_fm_bytes(p, p->n_fms - 1)) {
@@ -288,6 +291,14 @@ static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w,
     case QMCU_MAX_POOL_2D:
       qmcu_max_pool_2d(&k, &in, &out, r);
       break;
+    case QMCU_QUANTIZE: {
+      /* fm 0 is the float32 input: locate's strides count elements, as qmcu_quantize reads. */
+      const uint32_t bits = (uint32_t)w[QMCU_L_QUANT_SCALE];
+      float scale;
+      memcpy(&scale, &bits, sizeof scale);
+      qmcu_quantize(&k, scale, &in, &out, r);
+      break;
+    }
     default: /* QMCU_AVERAGE_POOL_2D: the parser admits no other kind */
       if (qmcu_average_pool_2d(&k, &in, &out, r) != 0) return QMCU_E_PLAN;
   }

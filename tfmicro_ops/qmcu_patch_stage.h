@@ -19,7 +19,8 @@ typedef struct {
 } qmcu_stats;
 
 /* qmcu_patch_stage_eval computes the stage output from the stage input.
- * - input: the stage input tensor (int8, NHWC or NCHW as the plan says), input_bytes long.
+ * - input: the stage input tensor (int8, or float32 when layer 0 is a QUANTIZE; NHWC or NCHW as
+ *   the plan says), input_bytes long (qmcu_plan_input_spec of input 0).
  * - consts: the op's constant tensors indexed by custom-op input index (consts[0] is unused),
  *   n_consts entries (at least plan->n_inputs); const_bytes gives their sizes, or is NULL when
  *   the caller has already checked them against qmcu_plan_input_spec. Bias tensors may be

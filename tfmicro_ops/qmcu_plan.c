@@ -26,6 +26,7 @@ const char *qmcu_kind_name(int32_t kind) {
     case QMCU_PAD: return "PAD";
     case QMCU_MAX_POOL_2D: return "MAX_POOL_2D";
     case QMCU_AVERAGE_POOL_2D: return "AVERAGE_POOL_2D";
+    case QMCU_QUANTIZE: return "QUANTIZE";
     default: return "?";
   }
 }
@@ -72,8 +73,9 @@ int qmcu_plan_input_spec(const qmcu_plan *p, int32_t index, int32_t *type, int32
   if (p == NULL || type == NULL || bytes == NULL || index < 0 || index >= p->n_inputs)
     return QMCU_E_ARG;
   if (index == 0) {
-    *type = QMCU_TYPE_INT8;
-    *bytes = qmcu_plan_fm_bytes(p, 0);
+    /* The parser guarantees that a float32 input's 4 * h * w * c bytes fit. */
+    *type = qmcu_plan_float_input(p) ? QMCU_TYPE_FLOAT32 : QMCU_TYPE_INT8;
+    *bytes = (*type == QMCU_TYPE_FLOAT32 ? 4 : 1) * qmcu_plan_fm_bytes(p, 0);
     return QMCU_OK;
   }
   for (r = 0; r < 2 * p->n_layers; r++) {
@@ -163,13 +165,41 @@ static int parse_fms(parser *ps, size_t *pos) {
   return QMCU_OK;
 }
 
+/* QUANTIZE (PLAN.md, "QUANTIZE"): layer 0 reading fm 0 (float32, zero point 0) into fm 1 of
+ * the same shape, with the output's zero point and scale; every other word fixed. */
+static int check_quantize(parser *ps, int32_t li, const int32_t *l) {
+  qmcu_plan *p = ps->p;
+  const int32_t *in = qmcu_plan_fm(p, 0), *out = qmcu_plan_fm(p, 1);
+  static const int32_t fixed[QMCU_LAYER_WORDS] = {QMCU_QUANTIZE, 0, -1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, -128, 127, -1, -1};
+  const uint32_t scale = (uint32_t)l[QMCU_L_QUANT_SCALE];
+  int32_t i;
+  if (li != 0) FAIL(QMCU_E_PLAN, "layer %d (QUANTIZE): only layer 0 may quantize the stage input", li);
+  for (i = 0; i < QMCU_LAYER_WORDS; i++) {
+    if (i == QMCU_L_OUT_OFFSET || i == QMCU_L_QUANT_SCALE) continue;
+    if (l[i] != fixed[i]) FAIL(QMCU_E_PLAN, "layer 0 (QUANTIZE): word %d is %d, want %d", i, l[i], fixed[i]);
+  }
+  if (l[QMCU_L_OUT_OFFSET] != out[QMCU_FM_ZP])
+    FAIL(QMCU_E_PLAN, "layer 0 (QUANTIZE): output offset %d, want fm 1's zero point %d", l[QMCU_L_OUT_OFFSET], out[QMCU_FM_ZP]);
+  /* A positive, finite, nonzero binary32: sign 0, exponent not all ones, not +0. */
+  if (scale == 0 || scale >= 0x7f800000u)
+    FAIL(QMCU_E_PLAN, "layer 0 (QUANTIZE): scale bits 0x%08x are not a positive finite float", (unsigned)scale);
+  if (in[QMCU_FM_H] != out[QMCU_FM_H] || in[QMCU_FM_W] != out[QMCU_FM_W] || in[QMCU_FM_C] != out[QMCU_FM_C])
+    FAIL(QMCU_E_PLAN, "layer 0 (QUANTIZE): input %dx%dx%d and output %dx%dx%d differ", in[QMCU_FM_H], in[QMCU_FM_W], in[QMCU_FM_C],
+         out[QMCU_FM_H], out[QMCU_FM_W], out[QMCU_FM_C]);
+  if (in[QMCU_FM_ZP] != 0) FAIL(QMCU_E_PLAN, "fm 0: zero point %d, want 0 for the float32 input of a QUANTIZE", in[QMCU_FM_ZP]);
+  if ((int64_t)qmcu_plan_fm_bytes(p, 0) * 4 > 0x7fffffff)
+    FAIL(QMCU_E_LIMIT, "fm 0: %dx%dx%d float32 elements are larger than 2 GiB", in[QMCU_FM_H], in[QMCU_FM_W], in[QMCU_FM_C]);
+  return QMCU_OK;
+}
+
 static int check_layer(parser *ps, int32_t li, const int32_t *l) {
   qmcu_plan *p = ps->p;
   const int32_t kind = l[QMCU_L_KIND];
   const char *name = qmcu_kind_name(kind);
   const int32_t *in, *out;
   int32_t n = l[QMCU_L_CHANNELS], i;
-  if (!in_range(kind, QMCU_CONV_2D, QMCU_AVERAGE_POOL_2D)) FAIL(QMCU_E_PLAN, "layer %d: unknown kind %d", li, kind);
+  if (!in_range(kind, QMCU_CONV_2D, QMCU_QUANTIZE)) FAIL(QMCU_E_PLAN, "layer %d: unknown kind %d", li, kind);
+  if (kind == QMCU_QUANTIZE) return check_quantize(ps, li, l);
   if (l[QMCU_L_OUT] != li + 1) FAIL(QMCU_E_PLAN, "layer %d (%s): output fm %d, want %d", li, name, l[QMCU_L_OUT], li + 1);
   if (!in_range(l[QMCU_L_IN], 0, li)) FAIL(QMCU_E_PLAN, "layer %d (%s): input fm %d not computed before it", li, name, l[QMCU_L_IN]);
   if (kind == QMCU_ADD) {
@@ -348,6 +378,8 @@ static int parse_layers(parser *ps, size_t *pos) {
     if ((rc = take_record(ps, pos, li, &l)) != QMCU_OK) return rc;
     if (li == 0) p->layer0 = l;
     if ((rc = check_layer(ps, li, l)) != QMCU_OK) return rc;
+    if (li > 0 && qmcu_plan_float_input(p) && (l[QMCU_L_IN] == 0 || l[QMCU_L_IN2] == 0))
+      FAIL(QMCU_E_PLAN, "layer %d (%s): reads the float32 stage input (only the QUANTIZE may)", li, qmcu_kind_name(l[QMCU_L_KIND]));
     if ((rc = check_channels(ps, li, l)) != QMCU_OK) return rc;
     if (l[QMCU_L_WEIGHTS] > max_index) max_index = l[QMCU_L_WEIGHTS];
     if (l[QMCU_L_BIAS] > max_index) max_index = l[QMCU_L_BIAS];
@@ -441,7 +473,9 @@ static int check_tiles(parser *ps, size_t pos) {
       int64_t rlo, rhi, clo, chi;
       int srow = 0, scol = 0;
       if (ow[0] == ow[1] || ow[2] == ow[3]) continue; /* nothing computed */
-      if (kind == QMCU_ADD) {
+      if (kind == QMCU_QUANTIZE) {
+        rlo = ow[0], rhi = ow[1] - 1, clo = ow[2], chi = ow[3] - 1; /* elementwise */
+      } else if (kind == QMCU_ADD) {
         const int32_t *iw2 = qmcu_plan_window(p, t, l[QMCU_L_IN2]);
         rlo = ow[0], rhi = ow[1] - 1, clo = ow[2], chi = ow[3] - 1;
         if (!inside(rlo, rhi, iw2[0], iw2[1]) || !inside(clo, chi, iw2[2], iw2[3]))

@@ -99,14 +99,18 @@ enum {
   QMCU_ADD = 3,
   QMCU_PAD = 4,
   QMCU_MAX_POOL_2D = 5,
-  QMCU_AVERAGE_POOL_2D = 6
+  QMCU_AVERAGE_POOL_2D = 6,
+  QMCU_QUANTIZE = 7 /* layer 0 only: quantizes the float32 stage input (PLAN.md) */
 };
+
+/* QUANTIZE record word: the output scale as IEEE-754 binary32 bits. */
+#define QMCU_L_QUANT_SCALE QMCU_L_ADD_IN1_OFFSET
 
 /* Input layouts (header word 7). */
 enum { QMCU_LAYOUT_NHWC = 0, QMCU_LAYOUT_NCHW = 1 };
 
 /* Element types of the op's tensors. */
-enum { QMCU_TYPE_NONE = 0, QMCU_TYPE_INT8 = 1, QMCU_TYPE_INT32 = 2 };
+enum { QMCU_TYPE_NONE = 0, QMCU_TYPE_INT8 = 1, QMCU_TYPE_INT32 = 2, QMCU_TYPE_FLOAT32 = 3 };
 
 /* Result codes. */
 enum {
@@ -186,7 +190,11 @@ static inline int32_t qmcu_plan_low_bits(const qmcu_plan *p, int32_t f) {
   return b == 0 ? 8 : b;
 }
 
-/* Byte size of feature map f as a whole tensor (h * w * c). */
+/* Whether the stage input (fm 0) is float32: layer 0 is a QUANTIZE (PLAN.md). */
+static inline int qmcu_plan_float_input(const qmcu_plan *p) { return p->layer0[QMCU_L_KIND] == QMCU_QUANTIZE; }
+
+/* Byte size of feature map f as a whole int8 tensor (h * w * c; the float32 stage input takes
+ * four times that: see qmcu_plan_input_spec). */
 int32_t qmcu_plan_fm_bytes(const qmcu_plan *p, int32_t f);
 
 /* Expected element type (QMCU_TYPE_*) and byte size of custom-op input `index`

@@ -60,6 +60,8 @@ const (
 	Pad             Kind = C.QMCU_PAD
 	MaxPool2D       Kind = C.QMCU_MAX_POOL_2D
 	AveragePool2D   Kind = C.QMCU_AVERAGE_POOL_2D
+	// Quantize is layer 0 of a plan whose stage input is float32 (PLAN.md, "QUANTIZE").
+	Quantize Kind = C.QMCU_QUANTIZE
 )
 
 // String returns the TFLite operator name of the kind.
@@ -79,8 +81,9 @@ type ElemType int32
 
 // Element types.
 const (
-	Int8  ElemType = C.QMCU_TYPE_INT8
-	Int32 ElemType = C.QMCU_TYPE_INT32
+	Int8    ElemType = C.QMCU_TYPE_INT8
+	Int32   ElemType = C.QMCU_TYPE_INT32
+	Float32 ElemType = C.QMCU_TYPE_FLOAT32 // the stage input of a plan starting with a QUANTIZE
 )
 
 // TensorSpec is what the plan expects of one custom-op input.

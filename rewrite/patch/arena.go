@@ -142,7 +142,7 @@ func (sp *StagePlan) lastOp() int { return sp.Layers[len(sp.Layers)-1].Op }
 // firstOp is the stage's first original operator (the folded TRANSPOSE when there is one).
 func (sp *StagePlan) firstOp() int {
 	if sp.Stage.Transpose >= 0 {
-		return sp.Stage.Transpose
+		return min(sp.Stage.Transpose, sp.Layers[0].Op) // a folded QUANTIZE may come first
 	}
 	return sp.Layers[0].Op
 }

@@ -56,7 +56,7 @@ func layerParamsFor(l Layer, x, x2, y FeatureMap, qmin, qmax int32) (layerParams
 		p.mult, p.shift, err = channelMultipliers(l.WeightScales, y.C, x, y)
 	case KindAdd:
 		p.add, err = computeAddParams(x, x2, y)
-	case KindPad:
+	case KindPad, KindQuantize:
 		p.actMin, p.actMax = qmin, qmax
 	}
 	return p, err
@@ -236,6 +236,9 @@ func (sp *StagePlan) encode() ([]int32, [][]byte, error) {
 		e[13], e[14] = -x.ZeroPoint, y.ZeroPoint
 		e[15], e[16] = p.actMin, p.actMax
 		e[17], e[18] = idx(l.Weights), idx(l.Bias)
+		if l.Kind == KindQuantize {
+			e[19] = int32(math.Float32bits(y.Scale)) // PLAN.md, "QUANTIZE"
+		}
 		if l.Kind == KindAdd {
 			a := p.add
 			copy(e[19:28], []int32{a.in1Offset, a.in2Offset, a.leftShift, a.in1Mult, a.in1Shift, a.in2Mult, a.in2Shift, a.outMult, a.outShift})

@@ -53,7 +53,7 @@ func (l *Layer) inputWindow(out Window, in FeatureMap) Window {
 	}
 	var w Window
 	switch l.Kind {
-	case KindAdd:
+	case KindAdd, KindQuantize: // elementwise
 		return out
 	case KindPad:
 		w.R0, w.R1 = clip(out.R0-l.PadTop, out.R1-l.PadTop, in.H)

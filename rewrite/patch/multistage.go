@@ -18,8 +18,11 @@ import (
 // after which only its output crosses (msf-CNN's point: the next peak may lie later). It
 // fails as DetectStage does, except that a model without a tileable prefix but with later
 // segments is accepted.
-func DetectSegments(m *schema.ModelT) (*Stage, []*Stage, error) {
-	prefix, err := DetectStage(m)
+func DetectSegments(m *schema.ModelT) (*Stage, []*Stage, error) { return detectSegments(m, "") }
+
+// detectSegments is DetectSegments with the prefix detectStage(m, keep) finds.
+func detectSegments(m *schema.ModelT, keep string) (*Stage, []*Stage, error) {
+	prefix, err := detectStage(m, keep)
 	var se *stageError
 	if err != nil && !(errors.As(err, &se) && se.noPrefix) {
 		return nil, nil, err

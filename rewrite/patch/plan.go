@@ -90,6 +90,8 @@ type StagePlan struct {
 	// order (each once).
 	Consts []int
 	Report *Report
+	// choice is the candidate Plan chose (set on the first stage).
+	choice Candidate
 	// Low is the mixed-precision low branch (nil: the stage runs in int8 only, plan v1).
 	Low *LowBranch
 	// Version is stamped into the model metadata and the op's options (default ToolVersion).
@@ -202,14 +204,48 @@ func (r *refusal) Is(target error) bool {
 // Plan detects the tileable prefix and the later segments of m, evaluates the candidate
 // stages (splits and grids, alone and jointly) and returns the chosen first stage, with the
 // stages after it in Later. Refusals wrap ErrUnsupported.
+//
+// When the prefix folds the model's input QUANTIZE, Plan also plans with the QUANTIZE left
+// outside (the prefix reading its int8 copy) and keeps whichever the selection rule prefers:
+// the folded stage has no whole int8 copy of the input, but keeps the larger float input live
+// while its output and scratch are (a forced split counts the folded stage's layers).
 func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
+	sp, err := planStages(m, opts, "")
+	if err != nil || !sp.Stage.FoldsQuantize() || opts.Split > 0 {
+		return sp, err
+	}
+	alt, err := planStages(m, opts, "keeping it outside gives the smaller arena")
+	if err != nil {
+		return sp, nil
+	}
+	// A choice that does not lower both the head and the whole arena is not a rewrite at all
+	// (the caller keeps the model): it loses to one that does.
+	r := sp.Report
+	lowers := func(c Candidate) bool { return c.ArenaBytes < r.ArenaBefore && c.TotalBytes < r.TotalBefore }
+	if !lowers(alt.choice) || lowers(sp.choice) && !preferred(sp.choice, alt.choice, opts, r.MACsBefore) {
+		return sp, nil
+	}
+	return alt, nil
+}
+
+// preferred reports whether the selection rule picks b over a (not when they cost the same).
+func preferred(a, b Candidate, opts Options, macsBefore int64) bool {
+	same := func(x, y Candidate) bool {
+		return x.ArenaBytes == y.ArenaBytes && x.TotalBytes == y.TotalBytes && x.NetworkMACs == y.NetworkMACs
+	}
+	c, err := choose([]Candidate{a, b}, opts, macsBefore)
+	return err == nil && same(c, b) && !same(c, a)
+}
+
+// planStages is Plan with the prefix detectStage(m, keep) finds.
+func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error) {
 	if opts.SRAM < 0 || opts.Rows < 0 || opts.Cols < 0 || opts.Split < 0 || opts.MaxStages < 0 || (opts.Rows == 0) != (opts.Cols == 0) {
 		return nil, fmt.Errorf("patch: invalid options %+v", opts)
 	}
 	forced := opts.Split > 0 || opts.Rows > 0
-	s, later, err := DetectSegments(m)
+	s, later, err := detectSegments(m, keep)
 	if err == nil && s == nil && forced {
-		_, err = DetectStage(m) // a forced grid or split needs the prefix
+		_, err = detectStage(m, keep) // a forced grid or split needs the prefix
 	}
 	if err != nil {
 		var se *stageError
@@ -312,6 +348,7 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	}
 	sp.Report = sp.report(base, best)
 	sp.Report.Candidates = cands
+	sp.choice = best
 	sp.applyBitOPs(sp.Report)
 	for i, p := range sp.Later {
 		p.applyBitOPs(sp.Report.Later[i])

@@ -36,7 +36,7 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 		}
 		end = p.lastOp()
 		for _, l := range p.Layers {
-			if l.Op >= len(sg.Operators) || p.FMs[l.Out].Tensor != int(sg.Operators[l.Op].Outputs[0]) {
+			if l.Op >= len(sg.Operators) || p.FMs[l.Out].Tensor != int(sg.Operators[l.Op].Outputs[0]) && !p.Stage.transposedQuantize(l) {
 				return nil, fmt.Errorf("patch: rewrite: plan does not match the model (operator %d)", l.Op)
 			}
 		}

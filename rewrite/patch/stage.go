@@ -7,7 +7,10 @@ package patch
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/quantmcu/quantmcu/tflite"
@@ -25,6 +28,9 @@ const (
 	KindPad       Kind = 4
 	KindMaxPool   Kind = 5
 	KindAvgPool   Kind = 6
+	// KindQuantize is the model's leading QUANTIZE of a float32 input, folded in as layer 0
+	// (PLAN.md, "QUANTIZE"): fm 0 is then the float input, fm 1 its int8 version.
+	KindQuantize Kind = 7
 )
 
 // String returns the TFLite operator name of the kind.
@@ -42,21 +48,31 @@ func (k Kind) String() string {
 		return "MAX_POOL_2D"
 	case KindAvgPool:
 		return "AVERAGE_POOL_2D"
+	case KindQuantize:
+		return "QUANTIZE"
 	}
 	return fmt.Sprintf("KIND_%d", int32(k))
 }
 
-// FeatureMap is one int8 NHWC activation of the stage (batch 1).
+// FeatureMap is one int8 NHWC activation of the stage (batch 1), or, with Float, the float32
+// model input a folded QUANTIZE reads (zero point and scale 0).
 type FeatureMap struct {
 	Tensor    int    // tensor index in subgraph 0
 	Name      string // its name
 	H, W, C   int
 	ZeroPoint int32
 	Scale     float32
+	Float     bool
 }
 
-// Bytes is the size of the whole feature map.
-func (f FeatureMap) Bytes() int64 { return int64(f.H) * int64(f.W) * int64(f.C) }
+// Bytes is the size of the whole feature map (4 bytes per element when Float).
+func (f FeatureMap) Bytes() int64 {
+	n := int64(f.H) * int64(f.W) * int64(f.C)
+	if f.Float {
+		return 4 * n
+	}
+	return n
+}
 
 // Limits of the C kernels (tfmicro_ops/qmcu_plan.h): plans beyond them are never emitted.
 const (
@@ -204,14 +220,24 @@ func checkModel(g *graph) error {
 		return &stageError{msg: fmt.Sprintf("subgraph 0 has %d inputs; patch-based inference needs exactly one", len(g.sg.Inputs))}
 	}
 	in := g.sg.Tensors[g.sg.Inputs[0]]
+	// A float input must be quantized first: by operator 0, or by operator 1 after a layout
+	// TRANSPOSE of the float input (NCHW exports).
+	floatLead := 0
+	switch {
+	case len(g.sg.Operators) > 0 && g.code(0) == schema.BuiltinOperatorQUANTIZE:
+		floatLead = 1
+	case len(g.sg.Operators) > 1 && g.code(0) == schema.BuiltinOperatorTRANSPOSE && g.code(1) == schema.BuiltinOperatorQUANTIZE &&
+		len(g.sg.Operators[0].Outputs) == 1 && g.isInputQuantize(1, int(g.sg.Operators[0].Outputs[0])):
+		floatLead = 2
+	}
 	switch in.Type {
 	case schema.TensorTypeFLOAT32, schema.TensorTypeFLOAT16:
-		if len(g.sg.Operators) == 0 || g.code(0) != schema.BuiltinOperatorQUANTIZE {
+		if floatLead == 0 {
 			return &stageError{msg: fmt.Sprintf("float model (input %q is %s): only fully-int8 models can be patched", in.Name, tflite.TypeName(in.Type))}
 		}
 	}
 	for oi := range g.sg.Operators {
-		if oi == 0 && g.code(0) == schema.BuiltinOperatorQUANTIZE {
+		if oi < floatLead {
 			continue
 		}
 		op := g.sg.Operators[oi]
@@ -226,7 +252,14 @@ func checkModel(g *graph) error {
 
 // DetectStage finds the tileable prefix of subgraph 0 and its candidate split points. It
 // fails when the model cannot be patched (no tileable prefix, float model, Vela output).
-func DetectStage(m *schema.ModelT) (*Stage, error) {
+//
+// A leading QUANTIZE of a float32 input (after a float layout TRANSPOSE or before an int8
+// one) becomes layer 0 (KindQuantize) when that closes a prefix; otherwise it stays outside.
+func DetectStage(m *schema.ModelT) (*Stage, error) { return detectStage(m, "") }
+
+// detectStage is DetectStage; a non-empty keep keeps a leading QUANTIZE outside the stage, for
+// the reason keep gives.
+func detectStage(m *schema.ModelT, keep string) (*Stage, error) {
 	g, err := newGraph(m)
 	if err != nil {
 		return nil, err
@@ -234,22 +267,58 @@ func DetectStage(m *schema.ModelT) (*Stage, error) {
 	if err := checkModel(g); err != nil {
 		return nil, err
 	}
+	s, err := g.detect(keep)
+	if se := (*stageError)(nil); keep == "" && errors.As(err, &se) {
+		// Folding the input QUANTIZE closes no prefix (say, its int8 output is needed beyond
+		// the stage): keep it outside, as a stage of int8 layers only.
+		if s2, err2 := g.detect("folding it closes no tileable prefix"); err2 == nil {
+			return s2, nil
+		}
+		return nil, err
+	}
+	return s, err
+}
+
+// FoldsQuantize reports whether the stage's layer 0 is the model's input QUANTIZE.
+func (s *Stage) FoldsQuantize() bool { return len(s.Layers) > 0 && s.Layers[0].Kind == KindQuantize }
+
+// detect is detectStage on a checked graph.
+func (g *graph) detect(keep string) (*Stage, error) {
+	foldQuantize := keep == ""
 	s := &Stage{Transpose: -1}
 	ops := g.sg.Operators
 	cur := int(g.sg.Inputs[0])
+	s.Input = cur
 	oi := 0
-	if oi < len(ops) && g.code(oi) == schema.BuiltinOperatorQUANTIZE && len(ops[oi].Inputs) == 1 && int(ops[oi].Inputs[0]) == cur && len(ops[oi].Outputs) == 1 {
-		s.Reasons = append(s.Reasons, "operator 0 (QUANTIZE): input conversion, stays outside the stage")
+	quant := -1 // operator index of the folded QUANTIZE
+	if oi < len(ops) && g.isInputQuantize(oi, cur) {
+		why := g.foldableQuantize(oi)
+		if !foldQuantize {
+			why = keep
+		}
+		if why == "" {
+			quant = oi
+		} else {
+			s.Reasons = append(s.Reasons, "operator 0 (QUANTIZE): input conversion, stays outside the stage: "+why)
+			s.Input = int(ops[oi].Outputs[0])
+		}
 		cur = int(ops[oi].Outputs[0])
 		oi++
 	}
-	s.Input = cur
 	if oi < len(ops) && g.code(oi) == schema.BuiltinOperatorTRANSPOSE {
-		if ok, why := g.foldableTranspose(oi, cur); ok {
+		// A float32 TRANSPOSE folds together with the QUANTIZE right after it.
+		floatT := foldQuantize && quant < 0 && oi == 0 && len(ops[oi].Outputs) == 1 && oi+1 < len(ops) &&
+			g.isInputQuantize(oi+1, int(ops[oi].Outputs[0])) && g.foldableQuantize(oi+1) == ""
+		if ok, why := g.foldableTranspose(oi, cur, floatT); ok {
 			s.Transpose = oi
 			s.InputNCHW = true
 			cur = int(ops[oi].Outputs[0])
 			oi++
+			if floatT {
+				quant = oi
+				cur = int(ops[oi].Outputs[0])
+				oi++
+			}
 		} else {
 			s.Reasons = append(s.Reasons, fmt.Sprintf("operator %d (TRANSPOSE): %s; the stage ends before it", oi, why))
 			return nil, &stageError{msg: fmt.Sprintf("no tileable prefix: operator %d (TRANSPOSE): %s", oi, why), noPrefix: true}
@@ -261,6 +330,11 @@ func DetectStage(m *schema.ModelT) (*Stage, error) {
 		return nil, &stageError{msg: fmt.Sprintf("no tileable prefix: stage input %q: %s", g.sg.Tensors[cur].Name, why), noPrefix: true}
 	}
 	s.FMs = []FeatureMap{fm0}
+	if quant >= 0 {
+		if why := g.quantizeLayer(s, quant, fm0); why != "" {
+			return nil, &stageError{msg: fmt.Sprintf("no tileable prefix: operator %d (QUANTIZE): %s", quant, why), noPrefix: true}
+		}
+	}
 	stop := g.grow(s, oi)
 	for o := stop + 1; o < len(ops); o++ {
 		if _, _, why := g.layer(o, nil, nil); why != "" && !isNotInStage(why) {
@@ -283,10 +357,15 @@ func DetectStage(m *schema.ModelT) (*Stage, error) {
 	return s, nil
 }
 
-// grow appends to s (whose FMs hold the stage input) the tileable operators from oi on, up
+// grow appends to s (whose FMs hold the stage input, and a folded QUANTIZE's output) the tileable operators from oi on, up
 // to the first one that is not, and returns that operator's index (len(ops) if none).
 func (g *graph) grow(s *Stage, oi int) int {
-	fmOf := map[int]int{s.FMs[0].Tensor: 0}
+	fmOf := map[int]int{}
+	for f, fm := range s.FMs {
+		if !fm.Float { // a folded QUANTIZE's float input is no layer's input
+			fmOf[fm.Tensor] = f
+		}
+	}
 	for ; oi < len(g.sg.Operators); oi++ {
 		l, fm, why := g.layer(oi, fmOf, s.FMs)
 		if why != "" {
@@ -301,20 +380,70 @@ func (g *graph) grow(s *Stage, oi int) int {
 	return oi
 }
 
+// isInputQuantize reports whether operator oi is a QUANTIZE reading tensor t alone.
+func (g *graph) isInputQuantize(oi, t int) bool {
+	op := g.sg.Operators[oi]
+	return g.code(oi) == schema.BuiltinOperatorQUANTIZE && len(op.Inputs) == 1 && int(op.Inputs[0]) == t &&
+		len(op.Outputs) == 1 && op.Outputs[0] >= 0
+}
+
+// foldableQuantize says why QUANTIZE operator oi cannot be folded into the stage ("" if it
+// can): the plan quantizes float32 to per-tensor int8, element for element.
+func (g *graph) foldableQuantize(oi int) string {
+	op := g.sg.Operators[oi]
+	x, y := g.sg.Tensors[op.Inputs[0]], g.sg.Tensors[op.Outputs[0]]
+	if x.Type != schema.TensorTypeFLOAT32 || y.Type != schema.TensorTypeINT8 {
+		return fmt.Sprintf("%s to %s, not float32 to int8", tflite.TypeName(x.Type), tflite.TypeName(y.Type))
+	}
+	if len(x.Shape) != 4 || !slices.Equal(x.Shape, y.Shape) {
+		return fmt.Sprintf("shapes %s and %s are not one 4-D shape", tflite.FormatShape(x.Shape), tflite.FormatShape(y.Shape))
+	}
+	if q := y.Quantization; q == nil || len(q.Scale) != 1 || len(q.ZeroPoint) != 1 || !(q.Scale[0] > 0) || math.IsInf(float64(q.Scale[0]), 1) {
+		return "output without one finite positive scale"
+	}
+	return ""
+}
+
+// quantizeLayer makes the folded QUANTIZE (operator quant) layer 0 of s: fm 0 the float input
+// (NHWC view of the stage input), fm 1 = fm, its int8 output (after a folded int8 TRANSPOSE,
+// the transpose's output). It says why not when the codes would differ.
+func (g *graph) quantizeLayer(s *Stage, quant int, fm FeatureMap) string {
+	q := g.sg.Tensors[g.sg.Operators[quant].Outputs[0]].Quantization
+	if q.Scale[0] != fm.Scale || int32(q.ZeroPoint[0]) != fm.ZeroPoint {
+		return fmt.Sprintf("the TRANSPOSE after it changes the quantization (%g, %d to %g, %d)", q.Scale[0], q.ZeroPoint[0], fm.Scale, fm.ZeroPoint)
+	}
+	// fm 0's tensor is what the rewrite removes besides the inner maps when a TRANSPOSE is
+	// folded (the tensor between the two folded operators), else the stage input itself.
+	in := s.Input
+	if s.Transpose >= 0 {
+		if t := g.sg.Operators[s.Transpose]; s.Transpose < quant {
+			in = int(t.Outputs[0])
+		} else {
+			in = int(t.Inputs[0])
+		}
+	}
+	x := g.sg.Tensors[s.Input]
+	s.FMs = []FeatureMap{{Tensor: in, Name: x.Name, H: fm.H, W: fm.W, C: fm.C, Float: true}, fm}
+	s.Layers = []Layer{{Op: quant, Kind: KindQuantize, In: 0, In2: -1, Out: 1, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1,
+		DepthMultiplier: 1, Weights: -1, Bias: -1}}
+	return ""
+}
+
 // isNotInStage reports reasons that only say an input comes from outside the stage: for ops
 // after the prefix end those are implied by the prefix ending.
 func isNotInStage(why string) bool { return why == whyOutside }
 
 const whyOutside = "reads an activation produced outside the stage"
 
-// foldableTranspose checks that operator oi is an NCHW->NHWC layout TRANSPOSE of tensor in.
-func (g *graph) foldableTranspose(oi, in int) (bool, string) {
+// foldableTranspose checks that operator oi is an NCHW->NHWC layout TRANSPOSE of tensor in
+// (int8, or float32 when allowFloat: a QUANTIZE after it is folded too).
+func (g *graph) foldableTranspose(oi, in int, allowFloat bool) (bool, string) {
 	op := g.sg.Operators[oi]
 	if len(op.Inputs) != 2 || len(op.Outputs) != 1 || int(op.Inputs[0]) != in {
 		return false, "not a layout transpose of the model input"
 	}
 	x := g.sg.Tensors[in]
-	if x.Type != schema.TensorTypeINT8 {
+	if x.Type != schema.TensorTypeINT8 && !(allowFloat && x.Type == schema.TensorTypeFLOAT32) {
 		return false, fmt.Sprintf("%s input, not int8", tflite.TypeName(x.Type))
 	}
 	p := int(op.Inputs[1])
@@ -655,6 +784,9 @@ func (g *graph) splits(s *Stage, reasons []string) ([]int, []string) {
 	for _, l := range s.Layers {
 		inStage[l.Op] = true
 	}
+	if s.Transpose >= 0 {
+		inStage[s.Transpose] = true // reads fm 0's tensor after a folded QUANTIZE
+	}
 	escapes := make([]bool, len(s.FMs))
 	for f, fm := range s.FMs {
 		if f == 0 && s.Transpose < 0 && !s.Later {
@@ -685,6 +817,9 @@ func (g *graph) splits(s *Stage, reasons []string) ([]int, []string) {
 			reasons = append(reasons, fmt.Sprintf("splits after operator %d (%s) are not possible: the kernels execute at most %d layers per stage", s.Layers[n-1].Op, s.Layers[n-1].Kind, MaxLayers))
 			break
 		}
+		if n == 1 && s.FoldsQuantize() {
+			continue // a stage of the input QUANTIZE alone would save nothing
+		}
 		closed := true
 		why := ""
 		for f := 0; f < n; f++ { // fm f is internal for split n when f < n (fm n is the output)
@@ -711,4 +846,10 @@ func (g *graph) splits(s *Stage, reasons []string) ([]int, []string) {
 		}
 	}
 	return out, reasons
+}
+
+// transposedQuantize reports whether l is a folded QUANTIZE whose output the folded TRANSPOSE
+// after it turns into fm 1 (NCHW float input, QUANTIZE, then TRANSPOSE).
+func (s *Stage) transposedQuantize(l Layer) bool {
+	return l.Kind == KindQuantize && s.Transpose > l.Op
 }

@@ -72,8 +72,11 @@ func (c *prep) patchStage() (kernel, error) {
 		}
 		spec, _ := plan.Input(i)
 		want := schema.TensorTypeINT8
-		if spec.Type == tfmicroops.Int32 {
+		switch spec.Type {
+		case tfmicroops.Int32:
 			want = schema.TensorTypeINT32
+		case tfmicroops.Float32: // the stage input of a plan that quantizes it per tile
+			want = schema.TensorTypeFLOAT32
 		}
 		if err := c.wantType(t, want); err != nil {
 			return nil, err

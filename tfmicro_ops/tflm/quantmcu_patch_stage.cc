@@ -106,14 +106,15 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
 }
 
 // Checks that tensor t is a batch-1 int8 feature map of h x w x c in the given layout with the
-// given zero point.
-bool IsFeatureMap(const TfLiteTensor* t, const int32_t* fm, bool nchw) {
-  if (t->type != kTfLiteInt8 || t->dims == nullptr || t->dims->size != 4) return false;
+// given zero point, or (is_float) a float32 tensor of that shape.
+bool IsFeatureMap(const TfLiteTensor* t, const int32_t* fm, bool nchw, bool is_float = false) {
+  if (t->type != (is_float ? kTfLiteFloat32 : kTfLiteInt8) || t->dims == nullptr || t->dims->size != 4)
+    return false;
   const int* d = t->dims->data;
   const int32_t h = fm[QMCU_FM_H], w = fm[QMCU_FM_W], c = fm[QMCU_FM_C];
   const bool shape_ok = nchw ? (d[0] == 1 && d[1] == c && d[2] == h && d[3] == w)
                              : (d[0] == 1 && d[1] == h && d[2] == w && d[3] == c);
-  return shape_ok && t->params.zero_point == fm[QMCU_FM_ZP];
+  return shape_ok && (is_float || t->params.zero_point == fm[QMCU_FM_ZP]);
 }
 
 TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
@@ -129,13 +130,17 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     qmcu_plan_input_spec(plan, i, &type, &bytes);
     TfLiteTensor* t = micro_context->AllocateTempInputTensor(node, i);
     TF_LITE_ENSURE(context, t != nullptr);
-    bool ok = t->bytes == static_cast<size_t>(bytes) &&
-              t->type == (type == QMCU_TYPE_INT32 ? kTfLiteInt32 : kTfLiteInt8);
-    if (i == 0) ok = ok && IsFeatureMap(t, qmcu_plan_fm(plan, 0), plan->layout == QMCU_LAYOUT_NCHW);
+    const TfLiteType want = type == QMCU_TYPE_INT32     ? kTfLiteInt32
+                            : type == QMCU_TYPE_FLOAT32 ? kTfLiteFloat32
+                                                        : kTfLiteInt8;
+    bool ok = t->bytes == static_cast<size_t>(bytes) && t->type == want;
+    if (i == 0)
+      ok = ok && IsFeatureMap(t, qmcu_plan_fm(plan, 0), plan->layout == QMCU_LAYOUT_NCHW,
+                              type == QMCU_TYPE_FLOAT32);
     micro_context->DeallocateTempTfLiteTensor(t);
     if (!ok) {
       MicroPrintf("%s: input %d does not match the plan (%s of %d bytes)", kPatchStageOpName, i,
-                  type == QMCU_TYPE_INT32 ? "int32" : "int8", static_cast<int>(bytes));
+                  TfLiteTypeGetName(want), static_cast<int>(bytes));
       return kTfLiteError;
     }
   }
@@ -178,8 +183,10 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   // Sizes were checked in Prepare.
   char message[kMessageBytes];
   qmcu_stats stats;
+  int32_t input_type = QMCU_TYPE_NONE, input_bytes = 0;
+  qmcu_plan_input_spec(plan, 0, &input_type, &input_bytes);
   const int rc = qmcu_patch_stage_eval(
-      plan, inputs[0], static_cast<size_t>(qmcu_plan_fm_bytes(plan, 0)), inputs,
+      plan, inputs[0], static_cast<size_t>(input_bytes), inputs,
       /*const_bytes=*/nullptr, plan->n_inputs, output->data.data,
       static_cast<size_t>(qmcu_plan_fm_bytes(plan, plan->n_fms - 1)), scratch,
       static_cast<size_t>(plan->scratch_bytes), &stats, message, sizeof message);

@@ -3,6 +3,7 @@ package planref
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // Result is what running a plan produced.
@@ -23,7 +24,7 @@ type KindBits struct{ Kind, Bits int32 }
 // String names the pair, e.g. "ADD/4".
 func (k KindBits) String() string {
 	names := map[int32]string{kindConv: "CONV_2D", kindDW: "DEPTHWISE_CONV_2D", kindAdd: "ADD", kindPad: "PAD",
-		kindMaxPool: "MAX_POOL_2D", kindAvgPool: "AVERAGE_POOL_2D"}
+		kindMaxPool: "MAX_POOL_2D", kindAvgPool: "AVERAGE_POOL_2D", kindQuantize: "QUANTIZE"}
 	return fmt.Sprintf("%s/%d", names[k.Kind], k.Bits)
 }
 
@@ -46,12 +47,18 @@ type mapBuf struct {
 	bits     int32
 	pixBytes int
 	data     []byte
+	// f32 holds the values of a float32 window (the stage input of a plan starting with a
+	// QUANTIZE; bits 32): element (pixel offset / 4) + channel.
+	f32 []float32
 }
 
 func newMapBuf(win Window, m FeatureMap, bits int32) *mapBuf {
 	b := &mapBuf{win: win, h: m.H, w: m.W, c: m.C, bits: bits}
 	b.pixBytes = (m.C*int(bits) + 7) / 8 // ceil(c * bits / 8)
 	b.data = make([]byte, (win.R1-win.R0)*(win.C1-win.C0)*b.pixBytes)
+	if bits == 32 {
+		b.f32 = make([]float32, len(b.data)/4)
+	}
 	// The format leaves the unused high bits of a pixel's last byte undefined: start from
 	// a pattern with them set so that nothing can rely on them being zero.
 	for i := range b.data {
@@ -91,13 +98,17 @@ func (b *mapBuf) set(pix, ch int, v int32) {
 	b.data[i] = b.data[i]&^mask | byte(v)<<(bit%8)&mask
 }
 
-// Run executes the plan on one stage input. input is the stage input tensor (int8, NHWC or
-// NCHW as the plan's layout says); consts are the op's inputs by custom-op input index
+// Run executes the plan on one stage input. input is the stage input tensor (int8, or float32
+// little-endian when the plan starts with a QUANTIZE; NHWC or NCHW as the plan's layout says); consts are the op's inputs by custom-op input index
 // (consts[0] is ignored; int32 tensors as little-endian bytes).
 func (p *Plan) Run(input []byte, consts [][]byte) (*Result, error) {
 	in0, out := p.Maps[0], p.Maps[len(p.Maps)-1]
-	if len(input) != in0.H*in0.W*in0.C {
-		return nil, fmt.Errorf("stage input has %d bytes, feature map 0 is %dx%dx%d", len(input), in0.H, in0.W, in0.C)
+	elem := 1
+	if p.FloatInput {
+		elem = 4
+	}
+	if len(input) != elem*in0.H*in0.W*in0.C {
+		return nil, fmt.Errorf("stage input has %d bytes, feature map 0 is %dx%dx%d of %d-byte elements", len(input), in0.H, in0.W, in0.C, elem)
 	}
 	res := &Result{Output: make([]byte, out.H*out.W*out.C), Outlier: make([]bool, len(p.Tiles)),
 		LowRuns: map[KindBits]int{}}
@@ -130,7 +141,11 @@ func (p *Plan) runTile(wins []Window, input []byte, consts [][]byte, lowRuns map
 	bufs := make([]*mapBuf, len(p.Maps))
 	// fm 0: the tile's window, read from the input tensor.
 	m0 := p.Maps[0]
-	b0 := newMapBuf(wins[0], m0, 8)
+	bits0 := int32(8)
+	if p.FloatInput {
+		bits0 = 32
+	}
+	b0 := newMapBuf(wins[0], m0, bits0)
 	for y := wins[0].R0; y < wins[0].R1; y++ {
 		for x := wins[0].C0; x < wins[0].C1; x++ {
 			pix := b0.pixel(y, x)
@@ -139,7 +154,11 @@ func (p *Plan) runTile(wins []Window, input []byte, consts [][]byte, lowRuns map
 				if p.Layout == layoutNCHW {
 					src = (c*m0.H+y)*m0.W + x
 				}
-				b0.data[pix+c] = input[src]
+				if p.FloatInput {
+					b0.f32[pix/4+c] = math.Float32frombits(binary.LittleEndian.Uint32(input[4*src:]))
+				} else {
+					b0.data[pix+c] = input[src]
+				}
 			}
 		}
 	}
@@ -239,6 +258,19 @@ func (p *Plan) runLayer(rec *Layer, bufs []*mapBuf, dst *mapBuf, consts [][]byte
 	inC, outC := src.c, dst.c
 	win := dst.win
 	switch rec.Kind {
+	case kindQuantize:
+		for y := win.R0; y < win.R1; y++ {
+			for x := win.C0; x < win.C1; x++ {
+				pix, err := tap(src, y, x)
+				if err != nil {
+					return err
+				}
+				op := dst.pixel(y, x)
+				for c := range outC {
+					dst.set(op, c, quantize(src.f32[pix/4+c], rec.Scale, rec.OutputOffset))
+				}
+			}
+		}
 	case kindConv, kindDW:
 		var wbytes int
 		if rec.Kind == kindConv {
@@ -383,4 +415,19 @@ func addElement(rec *Layer, a, b int32) int32 {
 	s2 = multiplyByQuantizedMultiplierSmallerThanOneExp(s2, rec.In2Multiplier, rec.In2Shift)
 	raw := multiplyByQuantizedMultiplierSmallerThanOneExp(s1+s2, rec.OutMultiplier, rec.OutShift) + rec.OutputOffset
 	return clamp(raw, rec.ActMin, rec.ActMax)
+}
+
+// quantize is TFLM's QUANTIZE of one float32 to int8 (reference_ops::AffineQuantize):
+// static_cast<int32_t>(TfLiteRound(v / scale)) + zero_point, clamped to int8; the quotient is
+// a float32, TfLiteRound rounds half away from zero (math.Round is exact on a float32 value).
+// Quotients outside int32 and NaN make the C++ cast undefined; this reference takes x86-64's
+// result (cvttss2si: INT32_MIN), the host these tests run on, and the zero point wraps.
+func quantize(v, scale float32, zeroPoint int32) int32 {
+	q := v / scale
+	r := math.Round(float64(q))
+	i := int32(math.MinInt32)
+	if r >= math.MinInt32 && r <= math.MaxInt32 {
+		i = int32(r)
+	}
+	return clamp(i+zeroPoint, -128, 127)
 }

@@ -11,6 +11,7 @@ package planref
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // Header words and sizes (PLAN.md, "Binary plan").
@@ -28,6 +29,7 @@ const (
 	kindPad      = 4
 	kindMaxPool  = 5
 	kindAvgPool  = 6
+	kindQuantize = 7 // layer 0 only: quantizes a float32 stage input (PLAN.md, "QUANTIZE")
 	maxDimension = 32767
 )
 
@@ -57,6 +59,8 @@ type Layer struct {
 	In1Multiplier, In1Shift         int32
 	In2Multiplier, In2Shift         int32
 	OutMultiplier, OutShift         int32
+	// QUANTIZE: the output scale (word 19 read as IEEE-754 binary32 bits).
+	Scale float32
 	// Per output channel (convolutions).
 	Multiplier, Shift []int32
 	// PlanBias is the bias carried in the plan (low-branch records, word 29 = 1), else nil.
@@ -68,8 +72,10 @@ type Window struct{ R0, R1, C0, C1 int }
 
 // Plan is a parsed binary plan.
 type Plan struct {
-	Version      int
-	Layout       int // 0 NHWC, 1 NCHW
+	Version int
+	Layout  int // 0 NHWC, 1 NCHW
+	// FloatInput is set when layer 0 is a QUANTIZE: the stage input is float32.
+	FloatInput   bool
 	ScratchBytes int
 	// Checked is the checked feature map k (0: no low branch); Lo and Hi its int8 thresholds.
 	Checked   int
@@ -166,6 +172,11 @@ func Parse(blob []byte) (*Plan, error) {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}
 		p.Layers = append(p.Layers, rec)
+		if rec.Kind == kindQuantize {
+			p.FloatInput = true
+		} else if p.FloatInput && (rec.In == 0 || (rec.Kind == kindAdd && rec.In2 == 0)) {
+			return nil, fmt.Errorf("layer %d: reads the float32 stage input, which only the QUANTIZE may", l)
+		}
 	}
 	if p.Checked > 0 {
 		for l := p.Checked; l < nl; l++ {
@@ -296,6 +307,9 @@ func (p *Plan) readLayer(r *words, l int, low bool) (Layer, error) {
 	if w[30] != 0 || w[31] != 0 {
 		return rec, fmt.Errorf("reserved words 30, 31 are %d, %d", w[30], w[31])
 	}
+	if rec.Kind == kindQuantize {
+		return p.quantizeLayer(rec, w, l)
+	}
 	if rec.Out != l+1 {
 		return rec, fmt.Errorf("writes feature map %d, want %d", rec.Out, l+1)
 	}
@@ -409,4 +423,39 @@ func sameGeometry(a, b *Layer) error {
 		return fmt.Errorf("int8 bias input %d but plan bias present = %v", a.Bias, b.PlanBias != nil)
 	}
 	return nil
+}
+
+// quantizeLayer checks a QUANTIZE record (PLAN.md, "QUANTIZE"): layer 0, fm 0 (float32, zero
+// point 0) into fm 1 of the same shape, every word fixed but the output offset (fm 1's zero
+// point) and the scale (a positive finite float).
+func (p *Plan) quantizeLayer(rec Layer, w []int32, l int) (Layer, error) {
+	if l != 0 {
+		return rec, fmt.Errorf("QUANTIZE as layer %d; only layer 0 may quantize the stage input", l)
+	}
+	want := []int32{kindQuantize, 0, -1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, p.Maps[1].ZeroPoint, -128, 127, -1, -1}
+	for i, v := range want {
+		if w[i] != v {
+			return rec, fmt.Errorf("QUANTIZE word %d is %d, want %d", i, w[i], v)
+		}
+	}
+	for i := 20; i < layerWords; i++ {
+		if w[i] != 0 {
+			return rec, fmt.Errorf("QUANTIZE word %d is %d, want 0", i, w[i])
+		}
+	}
+	rec.Scale = math.Float32frombits(uint32(w[19]))
+	if !(rec.Scale > 0) || math.IsInf(float64(rec.Scale), 1) {
+		return rec, fmt.Errorf("QUANTIZE scale %g (bits %#x) is not positive and finite", rec.Scale, uint32(w[19]))
+	}
+	in, out := p.Maps[0], p.Maps[1]
+	if in.H != out.H || in.W != out.W || in.C != out.C {
+		return rec, fmt.Errorf("QUANTIZE of %dx%dx%d into %dx%dx%d", in.H, in.W, in.C, out.H, out.W, out.C)
+	}
+	if in.ZeroPoint != 0 {
+		return rec, fmt.Errorf("the float32 input's zero point is %d, want 0", in.ZeroPoint)
+	}
+	if 4*int64(in.H)*int64(in.W)*int64(in.C) >= 1<<31 {
+		return rec, fmt.Errorf("a float32 input of %dx%dx%d is 2 GiB or more", in.H, in.W, in.C)
+	}
+	return rec, nil
 }
