@@ -136,33 +136,34 @@ func runInspect(env *Env, fs *pflag.FlagSet, args []string) (err error) {
 // inspectDoc is the JSON form of `quantmcu inspect`. Scripts depend on the key names: add
 // keys, never rename them.
 type inspectDoc struct {
-	Model               string      `json:"model"`
-	Ops                 []inspectOp `json:"ops"`
-	MACs                int64       `json:"macs"`
-	WeightBytes         int64       `json:"weight_bytes"`
-	Params              int64       `json:"params"`
-	PeakActivationBytes int64       `json:"peak_activation_bytes"`
-	PeakOp              int         `json:"peak_op"`
-	PeakLiveBytes       int64       `json:"peak_live_bytes"`
-	PeakLiveOp          int         `json:"peak_live_op"`
-	ArenaBytes          int64       `json:"arena_bytes"`
-	ArenaTailBytes      int64       `json:"arena_tail_bytes"`
-	ArenaTotalBytes     int64       `json:"arena_total_bytes"`
-	ArenaDeclareBytes   int64       `json:"arena_declare_bytes"`
-	// OfflinePlanBuffers counts the buffers the model's OfflineMemoryAllocation plan places,
-	// ArenaBytesOnline the head TFLM would plan without it (both absent without a plan).
-	OfflinePlanBuffers int          `json:"offline_plan_buffers,omitempty"`
-	ArenaBytesOnline   int64        `json:"arena_bytes_online,omitempty"`
-	Target             string       `json:"target"`
-	Kernels            string       `json:"kernels"`
-	Inputs             []inspectTen `json:"inputs"`
-	Outputs            []inspectTen `json:"outputs"`
-	Tensors            []inspectTen `json:"tensors"`
-	Warnings           []string     `json:"warnings"`
+	Model               string       `json:"model"`
+	Ops                 []inspectOp  `json:"ops"`
+	MACs                int64        `json:"macs"`
+	WeightBytes         int64        `json:"weight_bytes"`
+	Params              int64        `json:"params"`
+	PeakActivationBytes int64        `json:"peak_activation_bytes"`
+	PeakOp              int          `json:"peak_op"`
+	PeakLiveBytes       int64        `json:"peak_live_bytes"`
+	PeakLiveOp          int          `json:"peak_live_op"`
+	ArenaBytes          int64        `json:"arena_bytes"`
+	ArenaTailBytes      int64        `json:"arena_tail_bytes"`
+	ArenaTotalBytes     int64        `json:"arena_total_bytes"`
+	ArenaDeclareBytes   int64        `json:"arena_declare_bytes"`
+	Target              string       `json:"target"`
+	Kernels             string       `json:"kernels"`
+	Inputs              []inspectTen `json:"inputs"`
+	Outputs             []inspectTen `json:"outputs"`
+	Tensors             []inspectTen `json:"tensors"`
+	Warnings            []string     `json:"warnings"`
 	// PatchStages describes the QMCU_PATCH_STAGE operators (absent when there are none).
 	PatchStages []inspectStage `json:"patch_stages,omitempty"`
 	// InterpreterUnsupported lists the operators tflite/interp cannot run (empty if none).
 	InterpreterUnsupported []interp.OpProblem `json:"interpreter_unsupported"`
+
+	// OfflinePlanBuffers counts the buffers the model's OfflineMemoryAllocation plan places,
+	// ArenaBytesOnline the head TFLM would plan without it (both absent without a plan).
+	OfflinePlanBuffers int   `json:"offline_plan_buffers,omitempty"`
+	ArenaBytesOnline   int64 `json:"arena_bytes_online,omitempty"`
 }
 
 type inspectOp struct {
