@@ -231,7 +231,12 @@ func TestRealModelsPlanAndRewrite(t *testing.T) {
 				if g == 0 && r.NetworkOverhead > MaxOverhead {
 					t.Errorf("automatic choice overhead %.3f > %.2f", r.NetworkOverhead, MaxOverhead)
 				}
-				checkCoverage(t, sp)
+				for _, p := range sp.all() {
+					checkCoverage(t, p)
+					if orig, _, patch, _ := p.macs(); p.extraMACs() != sum(patch)-sum(orig) {
+						t.Errorf("stage at operator %d: extra MACs %d, the per-layer counts say %d", p.firstOp(), p.extraMACs(), sum(patch)-sum(orig))
+					}
+				}
 				back := rewriteAndReload(t, m, sp, name)
 				checkRewritten(t, m, back, sp)
 				if got := arenaOfRewritten(t, back, scratchOf(sp)); got != r.ArenaAfter {

@@ -129,6 +129,22 @@ func (sp *StagePlan) ownLive(base *analysis.Report) int64 {
 	return live
 }
 
+// extraMACs is the stage's MACs over all tiles minus its per-layer MACs, full kernel windows
+// (macs without the border-clipped counts, which the choice does not need).
+func (sp *StagePlan) extraMACs() int64 {
+	var extra int64
+	for _, l := range sp.Layers {
+		x, y := sp.FMs[l.In], sp.FMs[l.Out]
+		per := int64(y.C) * l.macsPerOutput(x)
+		var area int64
+		for _, t := range sp.Tiles {
+			area += int64(t[l.Out].Rows()) * int64(t[l.Out].Cols())
+		}
+		extra += (area - int64(y.H)*int64(y.W)) * per
+	}
+	return extra
+}
+
 // planSegments chooses sets of stages jointly. Every segment candidate (segment, split,
 // grid) gets its extra MACs and own live bytes; for every threshold T a dynamic program
 // over the operators finds the fewest extra MACs (then stages) that leave no operator
@@ -155,6 +171,18 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 		}
 		for _, n := range splits {
 			out := seg.FMs[n]
+			lo, hi := seg.Layers[0].Op, seg.Layers[n-1].Op
+			if seg.Transpose >= 0 {
+				lo = seg.Transpose
+			}
+			a := func(n int64) int64 { return analysis.AlignUp(n, analysis.BufferAlignment) }
+			least := a(seg.FMs[0].Bytes()) + a(out.Bytes())
+			if !opts.NoOfflinePlan {
+				least = max(a(seg.FMs[0].Bytes()), a(out.Bytes())) // the output may overlap the input
+			}
+			if !(isPrefix && forced) && least >= slices.Max(live[lo:hi+1]) {
+				continue // its input and output alone hold as much as per-layer execution
+			}
 			var grids [][2]int
 			if isPrefix && opts.Rows > 0 {
 				grids = [][2]int{{opts.Rows, opts.Cols}}
@@ -170,8 +198,7 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 				}
 				sp.NoOfflinePlan = opts.NoOfflinePlan
 				c := segCand{choice: StageChoice{FirstOp: sp.firstOp(), LastOp: sp.lastOp(), Split: n, Rows: gr[0], Cols: gr[1], seg: seg}}
-				orig, _, patch, _ := sp.macs()
-				c.extra, c.own = sum(patch)-sum(orig), sp.ownLive(base)
+				c.extra, c.own = sp.extraMACs(), sp.ownLive(base)
 				if !(isPrefix && forced) && c.own >= slices.Max(live[c.choice.FirstOp:c.choice.LastOp+1]) {
 					continue // lowers no operator's live bytes
 				}
@@ -230,6 +257,49 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 		cands = append(cands, c)
 	}
 	return cands, nil
+}
+
+// refine improves c by hill-climbing on the stages' grids, one stage at a time, each
+// neighbour measured exactly: the covering DP sees live bytes, not how TFLM's greedy planner
+// packs the buffers of neighbouring stages, which a different grid can change. A forced
+// first grid stays. It returns the candidates it measured that choose prefers to c, in order.
+func refine(m *schema.ModelT, base *analysis.Report, ao analysis.Options, opts Options, c Candidate) []Candidate {
+	const rounds = 4
+	var better []Candidate
+	for range rounds {
+		improved := false
+		for si := range c.Stages {
+			if si == 0 && opts.Rows > 0 && c.Stages[0].seg.Later == false {
+				continue
+			}
+			st := c.Stages[si]
+			out := st.seg.FMs[st.Split]
+			for p := 1; p <= MaxGrid && p <= out.H && p <= out.W; p++ {
+				if p == st.Rows && p == st.Cols {
+					continue
+				}
+				choices := slices.Clone(c.Stages)
+				choices[si].Rows, choices[si].Cols = p, p
+				sp, err := buildChoices(m, choices)
+				if err != nil {
+					continue
+				}
+				sp.setOffline(opts)
+				nb, err := sp.candidate(m, base, ao)
+				if err != nil {
+					continue
+				}
+				if best, err := choose([]Candidate{c, nb}, opts, base.MACs); err == nil && describeStages(best) == describeStages(nb) {
+					c, improved = nb, true
+					better = append(better, nb)
+				}
+			}
+		}
+		if !improved {
+			break
+		}
+	}
+	return better
 }
 
 // paretoSegments drops the candidates another candidate over the same operators beats in

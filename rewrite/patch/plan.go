@@ -330,9 +330,16 @@ func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error)
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, firstErr)
 	}
 	best, err := choose(cands, opts, base.MACs)
+	if err == nil && opts.MaxStages != 1 {
+		more := refine(m, base, ao, opts, best)
+		cands = append(cands, more...)
+		if len(more) > 0 {
+			best = more[len(more)-1]
+		}
+	}
 	if err != nil {
 		if lo, ok := smallest(cands); ok && opts.SRAM > 0 {
-			err = fmt.Errorf("%w; %s", err, floorNote(base, lo))
+			err = fmt.Errorf("%w; %s", err, floorNote(base, lo, opts))
 		}
 		return nil, err
 	}
@@ -351,7 +358,8 @@ func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error)
 	sp.choice = best
 	sp.applyBitOPs(sp.Report)
 	for i, p := range sp.Later {
-		p.applyBitOPs(sp.Report.Later[i])
+		p.Report = sp.Report.Later[i]
+		p.applyBitOPs(p.Report)
 	}
 	return sp, nil
 }
@@ -410,7 +418,7 @@ func smallest(cands []Candidate) (Candidate, bool) {
 // floorNote says what sets the smallest whole arena c: its head (the largest live bytes at
 // an operator outside its stages, or a stage's own input, output and scratch) and the
 // persistent tail (mostly the kernels' op data, such as per-channel multipliers and shifts).
-func floorNote(base *analysis.Report, c Candidate) string {
+func floorNote(base *analysis.Report, c Candidate, opts Options) string {
 	inStage := map[int]bool{}
 	var own int64
 	for _, st := range c.Stages {
@@ -418,6 +426,7 @@ func floorNote(base *analysis.Report, c Candidate) string {
 			inStage[o] = true
 		}
 		if sp, err := st.seg.build(nil, st.Split, st.Rows, st.Cols); err == nil {
+			sp.NoOfflinePlan = opts.NoOfflinePlan
 			own = max(own, sp.ownLive(base))
 		}
 	}
@@ -430,6 +439,9 @@ func floorNote(base *analysis.Report, c Candidate) string {
 	where := fmt.Sprintf("a stage's input, output and scratch (%d B live)", own)
 	if at >= 0 && after >= own {
 		where = fmt.Sprintf("operator %d (%s) outside the stages, whose tensors need %d B live", at, base.Ops[at].Name, after)
+	}
+	if gap := c.ArenaBytes - max(own, after); gap > 0 {
+		where += fmt.Sprintf(" plus %d B that TFLM's greedy placement leaves between buffers of neighbouring operators", gap)
 	}
 	return fmt.Sprintf("its head of %d B is set by %s, and the persistent tail adds %d B (kernel op data %d B, e.g. per-channel multipliers and shifts; TFLM runtime %d B)",
 		c.ArenaBytes, where, c.TailBytes, c.tailOpData, c.tailRuntime)

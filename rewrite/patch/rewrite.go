@@ -46,7 +46,13 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 		extra [][]byte
 	}
 	enc := map[*StagePlan]emitted{}
-	for _, p := range plans {
+	for _, orig := range plans {
+		p := orig
+		if p != plan && p.Version != plan.Version {
+			c := *p // later stages carry the first stage's version
+			c.Version = plan.Version
+			p = &c
+		}
 		words, extra, err := p.encode()
 		if err != nil {
 			return nil, fmt.Errorf("patch: rewrite: operator %d: %w", p.lastOp(), err)
@@ -55,7 +61,7 @@ func Rewrite(m *schema.ModelT, plan *StagePlan) (*schema.ModelT, error) {
 		if err != nil {
 			return nil, fmt.Errorf("patch: rewrite: %w", err)
 		}
-		enc[p] = emitted{opts, extra}
+		enc[orig] = emitted{opts, extra}
 	}
 
 	out := &schema.ModelT{
