@@ -107,6 +107,11 @@ func (g *graph) laterSegments(from int) []*Stage {
 	return out
 }
 
+// MaxLaterLayers bounds the layers of a stage after the first in the joint choice: a later
+// peak is a block or two wide (msf-CNN's stages, and the chosen ones on the shared models,
+// hold 2-6 layers), and longer segments only add halo MACs while costing planning time.
+const MaxLaterLayers = 16
+
 // segCand is one stage candidate of the joint choice: its MACs above per-layer execution and
 // its own live bytes while its op runs.
 type segCand struct {
@@ -115,11 +120,17 @@ type segCand struct {
 }
 
 // ownLive is what the arena holds while the stage's custom op runs: its input, output and
-// scratch, plus the activations live across it (16-byte rounded as TFLM plans them).
+// scratch, plus the activations live across it (16-byte rounded as TFLM plans them), less
+// what an offline plan's overlap of output and input saves.
 func (sp *StagePlan) ownLive(base *analysis.Report) int64 {
+	return sp.ownLiveOnline(base) - sp.aliasSaving()
+}
+
+// ownLiveOnline is ownLive without the offline plan's overlap.
+func (sp *StagePlan) ownLiveOnline(base *analysis.Report) int64 {
 	a := func(n int64) int64 { return analysis.AlignUp(n, analysis.BufferAlignment) }
 	in, out := sp.Stage.Input, sp.FMs[len(sp.FMs)-1].Tensor
-	live := a(sp.FMs[0].Bytes()) + a(sp.FMs[len(sp.FMs)-1].Bytes()) + a(sp.ScratchBytes) - sp.aliasSaving()
+	live := a(sp.FMs[0].Bytes()) + a(sp.FMs[len(sp.FMs)-1].Bytes()) + a(sp.ScratchBytes)
 	lo, hi := sp.firstOp(), sp.lastOp()
 	for _, t := range base.Tensors {
 		if !t.Constant && t.Index != in && t.Index != out && t.FirstOp >= 0 && t.FirstOp < lo && t.LastOp > hi {
@@ -170,6 +181,9 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 			splits = []int{opts.Split}
 		}
 		for _, n := range splits {
+			if seg.Later && n > MaxLaterLayers {
+				break
+			}
 			out := seg.FMs[n]
 			lo, hi := seg.Layers[0].Op, seg.Layers[n-1].Op
 			if seg.Transpose >= 0 {
@@ -198,9 +212,14 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 				}
 				sp.NoOfflinePlan = opts.NoOfflinePlan
 				c := segCand{choice: StageChoice{FirstOp: sp.firstOp(), LastOp: sp.lastOp(), Split: n, Rows: gr[0], Cols: gr[1], seg: seg}}
-				c.extra, c.own = sp.extraMACs(), sp.ownLive(base)
-				if !(isPrefix && forced) && c.own >= slices.Max(live[c.choice.FirstOp:c.choice.LastOp+1]) {
+				// The overlap's saving is costly to find: first rule out with its upper bound.
+				peak, online := slices.Max(live[c.choice.FirstOp:c.choice.LastOp+1]), sp.ownLiveOnline(base)
+				if !(isPrefix && forced) && online-(a(seg.FMs[0].Bytes())+a(out.Bytes())-least) >= peak {
 					continue // lowers no operator's live bytes
+				}
+				c.extra, c.own = sp.extraMACs(), online-sp.aliasSaving()
+				if !(isPrefix && forced) && c.own >= peak {
+					continue
 				}
 				cs = append(cs, c)
 			}
