@@ -70,15 +70,17 @@ func (sp *StagePlan) aliasSaving() int64 {
 // byteRun is a half-open byte range [lo, hi) of a tensor.
 type byteRun struct{ lo, hi int64 }
 
-// runs returns the bytes of window w of an H x W x C int8 map stored NHWC (or NCHW), in
-// increasing order, adjacent runs merged.
+// runs returns the bytes of window w of an H x W x C map stored NHWC (or NCHW), int8 or,
+// with f.Float, float32 (4 bytes per element), in increasing order, adjacent runs merged.
 func runs(f FeatureMap, w Window, nchw bool) []byteRun {
 	if w.Empty() {
 		return nil
 	}
 	h, wd, c := int64(f.H), int64(f.W), int64(f.C)
+	elem := f.Bytes() / max(h*wd*c, 1)
 	var r []byteRun
 	add := func(lo, hi int64) {
+		lo, hi = lo*elem, hi*elem
 		if n := len(r); n > 0 && r[n-1].hi == lo {
 			r[n-1].hi = hi
 			return

@@ -239,3 +239,24 @@ func TestAliasedLowBranchBitExact(t *testing.T) {
 		}
 	}
 }
+
+// TestDisplacementFloatInput: a float32 input (a folded QUANTIZE reads it) takes 4 bytes per
+// element. With rowTiles' 3x3 stage the input rows are 64 B and the int8 output rows 16 B:
+// tile t writes output bytes [16t, 16t+16) + d while tile t+1 still reads input bytes from
+// 64t, so every d in (48t - 16, 256 - 16t) is forbidden; tile 0 alone forbids (-16, 256).
+func TestDisplacementFloatInput(t *testing.T) {
+	g := rowTiles(3, 0)
+	g.in.Float = true
+	if d, ok := g.displacement(); !ok || d != -16 {
+		t.Fatalf("displacement = %d, %v; want -16", d, ok)
+	}
+	// Read as int8 the input would end at byte 64, and d = 64 would look disjoint from it.
+	for _, d := range []int64{0, 64, 128, 240} {
+		if g.safe(d) {
+			t.Errorf("d = %d accepted: tile 0's output lands on float input bytes tile 1 reads", d)
+		}
+	}
+	if !g.safe(256) || !g.safe(-16) {
+		t.Error("d = 256 (after the input) or -16 refused")
+	}
+}
