@@ -211,8 +211,11 @@ func (r *refusal) Is(target error) bool {
 // while its output and scratch are (a forced split counts the folded stage's layers).
 func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	sp, err := planStages(m, opts, "")
-	if err != nil || !sp.Stage.FoldsQuantize() || opts.Split > 0 {
+	if err != nil || opts.Split > 0 {
 		return sp, err
+	}
+	if s, err := DetectStage(m); err != nil || !s.FoldsQuantize() {
+		return sp, nil
 	}
 	alt, err := planStages(m, opts, "keeping it outside gives the smaller arena")
 	if err != nil {
@@ -221,11 +224,16 @@ func Plan(m *schema.ModelT, opts Options) (*StagePlan, error) {
 	// A choice that does not lower both the head and the whole arena is not a rewrite at all
 	// (the caller keeps the model): it loses to one that does.
 	r := sp.Report
-	lowers := func(c Candidate) bool { return c.ArenaBytes < r.ArenaBefore && c.TotalBytes < r.TotalBefore }
-	if !lowers(alt.choice) || lowers(sp.choice) && !preferred(sp.choice, alt.choice, opts, r.MACsBefore) {
+	if !lowers(alt.choice, r) || lowers(sp.choice, r) && !preferred(sp.choice, alt.choice, opts, r.MACsBefore) {
 		return sp, nil
 	}
 	return alt, nil
+}
+
+// lowers reports whether candidate c lowers both the head and the whole arena of report r's
+// model.
+func lowers(c Candidate, r *Report) bool {
+	return c.ArenaBytes < r.ArenaBefore && c.TotalBytes < r.TotalBefore
 }
 
 // preferred reports whether the selection rule picks b over a (not when they cost the same).
