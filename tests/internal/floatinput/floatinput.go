@@ -9,6 +9,7 @@ package floatinput
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 
 	"github.com/quantmcu/quantmcu/tflite"
@@ -133,9 +134,17 @@ func Dequantize(q []byte, scale float32, zeroPoint int32) []byte {
 // one float step either side of them, values beyond the int8 range (saturation) and beyond
 // int32, zeros of both signs, infinities, NaN and random bit patterns, mixed with ordinary
 // values. seed varies the mix.
+//
+// Quotients beyond int32 and NaN are undefined behaviour in TFLM's QUANTIZE; the machine's
+// conversion decides them (PLAN.md, "QUANTIZE"). The interpreter and the Go reference follow
+// x86-64, so on other hosts, where the C kernels follow the host, Hard leaves them out.
 func Hard(n int, scale float32, seed uint64) []byte {
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
 		1e30, -1e30, 3e9 * scale, -3e9 * scale, 200 * scale, -200 * scale}
+	undefined := func(f float32) bool {
+		q := float64(f / scale)
+		return runtime.GOARCH != "amd64" && (math.IsNaN(q) || q < math.MinInt32 || q >= math.MaxInt32+1)
+	}
 	out := make([]byte, 4*n)
 	s := seed*0x9E3779B97F4A7C15 + 1
 	next := func() uint64 { // xorshift64*
@@ -161,6 +170,9 @@ func Hard(n int, scale float32, seed uint64) []byte {
 			f = math.Nextafter32((k+0.5)*scale, float32(math.Inf(-1)))
 		default:
 			f = float32(int64(r>>16%1000000)-500000) / 500000 * 140 * scale
+		}
+		if undefined(f) {
+			f = 0
 		}
 		u := math.Float32bits(f)
 		out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
