@@ -727,7 +727,8 @@ void qmcu_pad(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmc
         continue;
       }
       memset(o, fill, px * (size_t)(x0 - r.c0));
-      memcpy(o + px * (size_t)(x0 - r.c0), src_at(in, iy, x0 - p->pad_left), px * (size_t)(x1 - x0));
+      /* memmove: in place (PLAN.md, "In-place layers") the run may overlap its source. */
+      memmove(o + px * (size_t)(x0 - r.c0), src_at(in, iy, x0 - p->pad_left), px * (size_t)(x1 - x0));
       memset(o + px * (size_t)(x1 - r.c0), fill, px * (size_t)(r.c1 - x1));
     }
     return;

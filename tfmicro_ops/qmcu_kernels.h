@@ -6,7 +6,16 @@
  * Positions outside the input feature map are border padding: convolutions skip them (they stand
  * for the input zero point), pools skip them, PAD writes its fill value. The caller guarantees
  * that every in-map position read lies inside the given input windows (qmcu_plan_parse checks
- * this for plans). */
+ * this for plans).
+ *
+ * In place (PLAN.md, "In-place layers"): the output window may share bytes with an input
+ * window. Every kernel here therefore keeps two properties, whatever its loops (portable,
+ * AVX2, Cortex-M DSP, 4/2-bit packed): it computes the rectangle's output pixels in row-major
+ * order, finishing all reads of a pixel's inputs before it stores any later pixel, and it
+ * reads and writes no byte outside the in-map input pixels of the window being computed and
+ * the output pixels it stores (stores of a pixel may come before its own reads end: the rule
+ * keeps them off every byte that pixel and the later ones read). PAD copies row runs with
+ * memmove. */
 #ifndef QMCU_KERNELS_H_
 #define QMCU_KERNELS_H_
 

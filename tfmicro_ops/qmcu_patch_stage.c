@@ -258,12 +258,32 @@ void qmcu_patch_stage_prepare(const qmcu_plan *p, const void *const *consts, voi
   if (qmcu_patch_stage_prepared_bytes(p) > 0) prepare(p, consts, (unsigned char *)buf);
 }
 
-/* Runs layer record w of layer l for tile t. */
+/* Runs layer record w of layer l for tile t: its output window in one call, or, for the
+ * bottom-up row order (PLAN.md, "In-place layers"), row by row from the last. */
+static int run_rows(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w, int low, const void *prepared,
+                    int32_t flags, const int8_t *input, const void *const *consts, int8_t *output,
+                    int8_t *scratch, qmcu_rect r);
+
 static int run_layer(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w, int low, const void *prepared,
                      int32_t flags, const int8_t *input, const void *const *consts, int8_t *output,
                      int8_t *scratch) {
   const int32_t *ow = qmcu_plan_window(p, t, l + 1);
-  const qmcu_rect r = {ow[0], ow[1], ow[2], ow[3]};
+  qmcu_rect r = {ow[0], ow[1], ow[2], ow[3]};
+  int32_t y;
+  int rc;
+  if (w[QMCU_L_ORDER] != QMCU_ORDER_BOTTOM_UP) return run_rows(p, t, l, w, low, prepared, flags, input, consts, output, scratch, r);
+  for (y = ow[1] - 1; y >= ow[0]; y--) {
+    r.r0 = y;
+    r.r1 = y + 1;
+    if ((rc = run_rows(p, t, l, w, low, prepared, flags, input, consts, output, scratch, r)) != QMCU_OK) return rc;
+  }
+  return QMCU_OK;
+}
+
+/* Runs layer record w of layer l for tile t over rectangle r of its output window. */
+static int run_rows(const qmcu_plan *p, int32_t t, int32_t l, const int32_t *w, int low, const void *prepared,
+                    int32_t flags, const int8_t *input, const void *const *consts, int8_t *output,
+                    int8_t *scratch, qmcu_rect r) {
   const qmcu_src in = as_src(locate(p, t, w[QMCU_L_IN], low, input, output, scratch));
   const qmcu_dst out = as_dst(locate(p, t, l + 1, low, input, output, scratch));
   const void *bias = w[QMCU_L_BIAS] > 0 ? consts[w[QMCU_L_BIAS]] : (const void *)qmcu_record_biases(w);

@@ -267,8 +267,10 @@ static int check_layer(parser *ps, int32_t li, const int32_t *l) {
       FAIL(QMCU_E_PLAN, "layer %d (%s): weights/bias inputs %d, %d, want -1", li, name, l[QMCU_L_WEIGHTS], l[QMCU_L_BIAS]);
     if (n != 0) FAIL(QMCU_E_PLAN, "layer %d (%s): %d per-channel entries, want 0", li, name, n);
   }
-  for (i = 29; i < QMCU_LAYER_WORDS; i++)
-    if (l[i] != 0) FAIL(QMCU_E_PLAN, "layer %d (%s): reserved word %d is %d, want 0", li, name, i, l[i]);
+  if (l[QMCU_L_PLAN_BIAS] != 0) FAIL(QMCU_E_PLAN, "layer %d (%s): reserved word 29 is %d, want 0", li, name, l[QMCU_L_PLAN_BIAS]);
+  if (l[QMCU_L_ORDER] != QMCU_ORDER_TOP_DOWN && l[QMCU_L_ORDER] != QMCU_ORDER_BOTTOM_UP)
+    FAIL(QMCU_E_PLAN, "layer %d (%s): row order %d, want 0 (top-down) or 1 (bottom-up)", li, name, l[QMCU_L_ORDER]);
+  if (l[31] != 0) FAIL(QMCU_E_PLAN, "layer %d (%s): reserved word 31 is %d, want 0", li, name, l[31]);
   return QMCU_OK;
 }
 
@@ -323,8 +325,9 @@ static int check_low_layer(parser *ps, int32_t li, const int32_t *l, const int32
       (qmcu_plan_low_bits(p, in) != out_bits || low_zp(p, in) != low_zp(p, out)))
     FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch output format %d bits / zero point %d differs from its input's %d / %d",
          li, name, out_bits, low_zp(p, out), qmcu_plan_low_bits(p, in), low_zp(p, in));
-  for (i = 30; i < QMCU_LAYER_WORDS; i++)
-    if (l[i] != 0) FAIL(QMCU_E_PLAN, "layer %d (%s): reserved low-branch word %d is %d, want 0", li, name, i, l[i]);
+  if (l[QMCU_L_ORDER] != ref[QMCU_L_ORDER])
+    FAIL(QMCU_E_PLAN, "layer %d (%s): low-branch row order %d, the int8 record has %d", li, name, l[QMCU_L_ORDER], ref[QMCU_L_ORDER]);
+  if (l[31] != 0) FAIL(QMCU_E_PLAN, "layer %d (%s): reserved low-branch word 31 is %d, want 0", li, name, l[31]);
   return QMCU_OK;
 }
 
@@ -434,6 +437,81 @@ static void read_range(int64_t a, int64_t b, int64_t k, int64_t s, int64_t d, in
   }
 }
 
+/* In-map input positions [*lo, *hi] one output position o of one axis of layer l reads
+ * (vertical: rows); returns 0 when it reads none. ADD reads the same position, PAD the
+ * position shifted by its pad. */
+static int axis_reads(const int32_t *l, int vertical, int64_t o, int64_t n, int64_t *lo, int64_t *hi) {
+  int starved;
+  const int32_t kind = l[QMCU_L_KIND];
+  if (kind == QMCU_ADD) {
+    *lo = *hi = o;
+    return 1;
+  }
+  if (kind == QMCU_PAD) {
+    *lo = *hi = o - l[vertical ? QMCU_L_PAD_TOP : QMCU_L_PAD_LEFT];
+    return *lo >= 0 && *lo < n;
+  }
+  if (vertical)
+    read_range(o, o + 1, l[QMCU_L_KH], l[QMCU_L_SH], l[QMCU_L_DH], l[QMCU_L_PAD_TOP], n, lo, hi, &starved);
+  else
+    read_range(o, o + 1, l[QMCU_L_KW], l[QMCU_L_SW], l[QMCU_L_DW], l[QMCU_L_PAD_LEFT], n, lo, hi, &starved);
+  return *lo <= *hi;
+}
+
+/* Whether [a0, a1) and [b0, b1) share no byte (an empty interval shares none). */
+static int apart(int64_t a0, int64_t a1, int64_t b0, int64_t b1) { return a1 <= b0 || b1 <= a0 || b0 >= b1; }
+
+/* Bytes of one pixel of feature map f in a branch (low: the low branch's formats). */
+static int64_t pixel_bytes(const qmcu_plan *p, int32_t f, int low) {
+  const int64_t c = qmcu_plan_fm(p, f)[QMCU_FM_C];
+  const int64_t bits = low && f > p->checked ? qmcu_plan_low_bits(p, f) : 8;
+  return (c * bits + 7) / 8;
+}
+
+/* PLAN.md, "In-place layers": layer l of tile t writes its output buffer over the buffer of
+ * its input u. With the output rows in the layer's order and the pixels of a row left to
+ * right, no pixel's stored bytes may meet the hull of the bytes the rest of its row reads
+ * (itself included) nor the hull of the bytes the rows after it read. A pixel's reads span
+ * from its first in-map input pixel's first byte to its last one's last byte. */
+static int in_place_ok(const qmcu_plan *p, int32_t t, const int32_t *l, int32_t u, int low) {
+  const int32_t *ow = qmcu_plan_window(p, t, l[QMCU_L_OUT]), *iw = qmcu_plan_window(p, t, u);
+  const int32_t *in = qmcu_plan_fm(p, u);
+  const int64_t ib = pixel_bytes(p, u, low), ob = pixel_bytes(p, l[QMCU_L_OUT], low);
+  const int64_t ubase = qmcu_plan_fm(p, u)[QMCU_FM_SCRATCH], obase = qmcu_plan_fm(p, l[QMCU_L_OUT])[QMCU_FM_SCRATCH];
+  const int64_t iwidth = iw[3] - iw[2], nc = ow[3] - ow[2], nr = ow[1] - ow[0];
+  const int down = l[QMCU_L_ORDER] == QMCU_ORDER_TOP_DOWN;
+  int64_t lf = INT64_MAX, le = INT64_MIN; /* hull of the rows after the current one */
+  int64_t k, i, j, rlo, rhi, clo, chi, fc = -1, lc = -1;
+  for (j = 0; j < nc; j++) { /* first and last output columns that read something */
+    if (axis_reads(l, 0, ow[2] + j, in[QMCU_FM_W], &clo, &chi)) {
+      if (fc < 0) fc = j;
+      lc = j;
+    }
+  }
+  for (k = 0; k < nr; k++) {
+    /* Rows after the current one in execution order are visited first (i runs backwards
+     * through the execution order), so lf/le hold their hull. */
+    const int rok = axis_reads(l, 1, ow[0] + (i = down ? nr - 1 - k : k), in[QMCU_FM_H], &rlo, &rhi);
+    const int64_t row0 = ubase + (rlo - iw[0]) * iwidth * ib, rowz = ubase + (rhi - iw[0]) * iwidth * ib;
+    int64_t rf = INT64_MAX, re = INT64_MIN; /* hull of this row's pixels from column j on */
+    if (rok && lc >= 0) {
+      axis_reads(l, 0, ow[2] + lc, in[QMCU_FM_W], &clo, &chi);
+      re = rowz + (chi - iw[2] + 1) * ib;
+    }
+    for (j = nc - 1; j >= 0; j--) {
+      const int64_t o0 = obase + (i * nc + j) * ob;
+      if (rok && axis_reads(l, 0, ow[2] + j, in[QMCU_FM_W], &clo, &chi)) rf = row0 + (clo - iw[2]) * ib;
+      if (!apart(o0, o0 + ob, rf, re) || !apart(o0, o0 + ob, lf, le)) return 0;
+    }
+    if (rok && fc >= 0) {
+      axis_reads(l, 0, ow[2] + fc, in[QMCU_FM_W], &clo, &chi);
+      if (row0 + (clo - iw[2]) * ib < lf) lf = row0 + (clo - iw[2]) * ib;
+      if (re > le) le = re;
+    }
+  }
+  return 1;
+}
+
 /* Checks that window [lo, hi] (inclusive; empty when lo > hi) lies in [w0, w1). */
 static int inside(int64_t lo, int64_t hi, int32_t w0, int32_t w1) { return lo > hi || (lo >= w0 && hi < w1); }
 
@@ -502,8 +580,13 @@ static int check_tiles(parser *ps, size_t pos) {
         for (u = 1; u <= li; u++) {
           const int32_t *uf = qmcu_plan_fm(p, u), *uw = qmcu_plan_window(p, t, u);
           int64_t u0 = uf[QMCU_FM_SCRATCH], u1 = u0 + (int64_t)(uw[1] - uw[0]) * (uw[3] - uw[2]) * uf[QMCU_FM_C];
-          if (last_use[u] >= li && u0 < o1 && o0 < u1 && u0 < u1)
-            FAIL(QMCU_E_PLAN, "tile %d layer %d: output buffer overlaps the live buffer of fm %d", t, li, u);
+          if (last_use[u] < li || !(u0 < o1 && o0 < u1 && u0 < u1)) continue;
+          /* An input the layer reads last may be overwritten as PLAN.md's in-place rule
+           * allows, in every branch that runs the layer. */
+          if ((u == l[QMCU_L_IN] || u == l[QMCU_L_IN2]) && last_use[u] == li && in_place_ok(p, t, l, u, 0) &&
+              (p->checked == 0 || li < p->checked || in_place_ok(p, t, l, u, 1)))
+            continue;
+          FAIL(QMCU_E_PLAN, "tile %d layer %d: output buffer overlaps the live buffer of fm %d", t, li, u);
         }
       }
     }

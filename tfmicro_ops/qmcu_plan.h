@@ -28,6 +28,11 @@ extern "C" {
 #define QMCU_HEADER_WORDS 16
 #define QMCU_FM_WORDS 8
 #define QMCU_LAYER_WORDS 32
+
+/* Row orders of a layer (PLAN.md layer word 30): output rows top to bottom or bottom to top,
+ * the pixels of a row left to right either way. */
+#define QMCU_ORDER_TOP_DOWN 0
+#define QMCU_ORDER_BOTTOM_UP 1
 #define QMCU_WINDOW_WORDS 4
 
 /* Header words. */
@@ -89,7 +94,8 @@ enum {
   QMCU_L_ADD_OUT_MULT = 26,
   QMCU_L_ADD_OUT_SHIFT = 27,
   QMCU_L_CHANNELS = 28,
-  QMCU_L_PLAN_BIAS = 29 /* low-branch records: 1 when bias[N] follows the shifts */
+  QMCU_L_PLAN_BIAS = 29, /* low-branch records: 1 when bias[N] follows the shifts */
+  QMCU_L_ORDER = 30      /* row order: QMCU_ORDER_TOP_DOWN or QMCU_ORDER_BOTTOM_UP */
 };
 
 /* Layer kinds (PLAN.md layer word 0). */

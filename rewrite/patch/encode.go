@@ -225,7 +225,7 @@ func (sp *StagePlan) encode() ([]int32, [][]byte, error) {
 		}
 		return constIndex[t]
 	}
-	record := func(l Layer, p layerParams, x, x2, y FeatureMap, bias []int32) []int32 {
+	record := func(li int, l Layer, p layerParams, x, x2, y FeatureMap, bias []int32) []int32 {
 		e := make([]int32, PlanLayerWords)
 		e[0], e[1], e[2], e[3] = int32(l.Kind), int32(l.In), int32(l.In2), int32(l.Out)
 		e[4], e[5], e[6], e[7], e[8], e[9] = int32(l.KH), int32(l.KW), int32(l.SH), int32(l.SW), int32(l.DH), int32(l.DW)
@@ -247,6 +247,7 @@ func (sp *StagePlan) encode() ([]int32, [][]byte, error) {
 		if bias != nil {
 			e[18], e[29] = -1, 1
 		}
+		e[30] = sp.rowOrder(li)
 		e = append(e, p.mult...)
 		e = append(e, p.shift...)
 		return append(e, bias...)
@@ -256,7 +257,7 @@ func (sp *StagePlan) encode() ([]int32, [][]byte, error) {
 		if l.In2 >= 0 {
 			x2 = sp.FMs[l.In2]
 		}
-		w = append(w, record(l, ps[li], sp.FMs[l.In], x2, sp.FMs[l.Out], nil)...)
+		w = append(w, record(li, l, ps[li], sp.FMs[l.In], x2, sp.FMs[l.Out], nil)...)
 	}
 	if sp.Low != nil {
 		for li := sp.Low.Checked; li < L; li++ {
@@ -269,7 +270,7 @@ func (sp *StagePlan) encode() ([]int32, [][]byte, error) {
 			if l.In2 >= 0 {
 				x2 = sp.lowFM(l.In2)
 			}
-			rec := record(l, p, sp.lowFM(l.In), x2, sp.lowFM(l.Out), bias)
+			rec := record(li, l, p, sp.lowFM(l.In), x2, sp.lowFM(l.Out), bias)
 			if weights != nil {
 				extra = append(extra, weights)
 				rec[17] = int32(len(sp.Consts) + len(extra))

@@ -119,8 +119,8 @@ func TestResidualAddTakesTheUnion(t *testing.T) {
 	}
 	// Lifetimes: fm1 dies at layer 1, fm2 lives to layer 2, so fm1 and fm2 overlap only at
 	// layer 1 and both need their own space.
-	offs, total := assignScratch(s.Layers, windowBytes(s.FMs, tiles))
-	if offs[0] != -1 || offs[3] != -1 || offs[1] == offs[2] || total != 32 {
+	lay := layoutScratch(s.Layers, s.FMs, tiles, []branch{int8Branch(s.FMs)})
+	if offs, total := lay.Offsets, lay.Bytes; offs[0] != -1 || offs[3] != -1 || offs[1] == offs[2] || total != 32 {
 		t.Errorf("scratch offsets %v total %d", offs, total)
 	}
 }
@@ -148,8 +148,12 @@ func TestPadShiftsAndClips(t *testing.T) {
 func TestScratchReusesDeadWindows(t *testing.T) {
 	// A 4-layer chain: fm1 dies when fm3 is born, so fm3 may reuse fm1's space.
 	layers := []Layer{conv(KindConv, 0, 1, 1, 1, 0), conv(KindConv, 1, 2, 1, 1, 0), conv(KindConv, 2, 3, 1, 1, 0), conv(KindConv, 3, 4, 1, 1, 0)}
-	offs, total := assignScratch(layers, []int64{0, 100, 50, 90, 0})
-	if !reflect.DeepEqual(offs, []int64{-1, 0, 112, 0, -1}) || total != 176 {
-		t.Errorf("offsets %v total %d", offs, total)
+	fms := []FeatureMap{fm(1, 1, 10), fm(1, 1, 100), fm(1, 1, 50), fm(1, 1, 90), fm(1, 1, 10)}
+	tiles := [][]Window{{{0, 1, 0, 1}, {0, 1, 0, 1}, {0, 1, 0, 1}, {0, 1, 0, 1}, {0, 1, 0, 1}}}
+	// One-pixel maps: a 1x1 convolution's single output pixel reads its own input pixel, so
+	// it is never written over its input; fm3 reuses fm1's dead space.
+	lay := layoutScratch(layers, fms, tiles, []branch{int8Branch(fms)})
+	if !reflect.DeepEqual(lay.Offsets, []int64{-1, 0, 112, 0, -1}) || lay.Bytes != 176 {
+		t.Errorf("offsets %v total %d", lay.Offsets, lay.Bytes)
 	}
 }

@@ -219,6 +219,9 @@ func (sp *StagePlan) ApplyPrecision(spec *precision.Spec) error {
 	}
 	lb.Spec = &norm
 	sp.Low = lb
+	if err := sp.relayout(); err != nil {
+		return err
+	}
 	if sp.Report != nil {
 		sp.applyBitOPs(sp.Report)
 	}

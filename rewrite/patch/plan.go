@@ -86,6 +86,10 @@ type StagePlan struct {
 	// ScratchOffsets holds per feature map its window buffer offset (-1: fm 0 and fm n).
 	ScratchOffsets []int64
 	ScratchBytes   int64
+	// RowOrders holds per layer its row order (PLAN.md layer word 30; nil: all top-down).
+	RowOrders []int32
+	// rescore recomputes Report after the scratch layout changed (set by Plan).
+	rescore func() error
 	// Consts lists the constant tensors the custom op reads after the stage input, in
 	// order (each once).
 	Consts []int
@@ -369,6 +373,20 @@ func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error)
 		p.Report = sp.Report.Later[i]
 		p.applyBitOPs(p.Report)
 	}
+	// A low branch may change the first stage's scratch layout (in-place layers must hold
+	// in its formats too): the report is then recomputed for the new scratch size.
+	sp.rescore = func() error {
+		c, err := sp.candidate(m, base, ao)
+		if err != nil {
+			return fmt.Errorf("patch: %w", err)
+		}
+		sp.Report = sp.report(base, c)
+		sp.Report.Candidates = cands
+		for i, p := range sp.Later {
+			p.applyBitOPs(sp.Report.Later[i])
+		}
+		return nil
+	}
 	return sp, nil
 }
 
@@ -469,7 +487,7 @@ func (s *Stage) build(m *schema.ModelT, n, rows, cols int) (*StagePlan, error) {
 		return nil, err
 	}
 	sp := &StagePlan{Stage: s, Split: n, Rows: rows, Cols: cols, FMs: s.FMs[:n+1], Layers: s.Layers[:n], Tiles: tiles}
-	sp.ScratchOffsets, sp.ScratchBytes = assignScratch(sp.Layers, windowBytes(sp.FMs, tiles))
+	sp.setLayout(layoutScratch(sp.Layers, sp.FMs, tiles, []branch{int8Branch(sp.FMs)}))
 	seen := map[int]bool{}
 	for _, l := range sp.Layers {
 		for _, t := range []int{l.Weights, l.Bias} {

@@ -1,6 +1,7 @@
 package planref
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -50,6 +51,33 @@ type mapBuf struct {
 	// f32 holds the values of a float32 window (the stage input of a plan starting with a
 	// QUANTIZE; bits 32): element (pixel offset / 4) + channel.
 	f32 []float32
+}
+
+// rowOrder lists a window's rows in a layer's row order (PLAN.md layer word 30).
+func rowOrder(win Window, order int) []int {
+	var rows []int
+	for y := win.R0; y < win.R1; y++ {
+		rows = append(rows, y)
+	}
+	if order == 1 {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+	}
+	return rows
+}
+
+// sharedMapBuf is a window buffer inside the tile's scratch area at its plan offset, so that
+// buffers overlap exactly as the plan places them.
+func sharedMapBuf(win Window, m FeatureMap, bits int32, scratch []byte) (*mapBuf, error) {
+	b := &mapBuf{win: win, h: m.H, w: m.W, c: m.C, bits: bits}
+	b.pixBytes = (m.C*int(bits) + 7) / 8
+	n := (win.R1 - win.R0) * (win.C1 - win.C0) * b.pixBytes
+	if m.ScratchOffset < 0 || m.ScratchOffset+n > len(scratch) {
+		return nil, fmt.Errorf("window buffer [%d, %d) outside the %d scratch bytes", m.ScratchOffset, m.ScratchOffset+n, len(scratch))
+	}
+	b.data = scratch[m.ScratchOffset : m.ScratchOffset+n : m.ScratchOffset+n]
+	return b, nil
 }
 
 func newMapBuf(win Window, m FeatureMap, bits int32) *mapBuf {
@@ -114,9 +142,22 @@ func (p *Plan) Run(input []byte, consts [][]byte) (*Result, error) {
 		LowRuns: map[KindBits]int{}}
 	written := make([]int, out.H*out.W)
 	for t, wins := range p.Tiles {
-		outlier, last, err := p.runTile(wins, input, consts, res.LowRuns)
+		// Each tile runs twice: every map in a buffer of its own, and in the shared scratch
+		// area as the plan places them; the in-place rule makes the sharing invisible.
+		outlier, last, err := p.runTile(wins, input, consts, res.LowRuns, nil)
 		if err != nil {
 			return nil, fmt.Errorf("tile %d: %w", t, err)
+		}
+		scratch := make([]byte, p.ScratchBytes)
+		for i := range scratch {
+			scratch[i] = 0xA5
+		}
+		sharedOutlier, shared, err := p.runTile(wins, input, consts, map[KindBits]int{}, scratch)
+		if err != nil {
+			return nil, fmt.Errorf("tile %d in the shared scratch: %w", t, err)
+		}
+		if sharedOutlier != outlier || !bytes.Equal(shared.data, last.data) {
+			return nil, fmt.Errorf("tile %d: its output in the shared scratch differs from separate buffers (window buffers overlap unsafely)", t)
 		}
 		res.Outlier[t] = outlier
 		// Copy the tile's window of the stage output into the output tensor (int8 NHWC).
@@ -137,7 +178,8 @@ func (p *Plan) Run(input []byte, consts [][]byte) (*Result, error) {
 
 // runTile runs one tile and returns whether it is an outlier tile and its window of the last
 // feature map.
-func (p *Plan) runTile(wins []Window, input []byte, consts [][]byte, lowRuns map[KindBits]int) (bool, *mapBuf, error) {
+// With scratch, the inner maps live in it at their plan offsets; else each in its own buffer.
+func (p *Plan) runTile(wins []Window, input []byte, consts [][]byte, lowRuns map[KindBits]int, scratch []byte) (bool, *mapBuf, error) {
 	bufs := make([]*mapBuf, len(p.Maps))
 	// fm 0: the tile's window, read from the input tensor.
 	m0 := p.Maps[0]
@@ -179,6 +221,12 @@ func (p *Plan) runTile(wins []Window, input []byte, consts [][]byte, lowRuns map
 		}
 		bits, _ := p.format(rec.Out, low)
 		dst := newMapBuf(wins[rec.Out], p.Maps[rec.Out], bits)
+		if scratch != nil && rec.Out < len(p.Maps)-1 {
+			var err error
+			if dst, err = sharedMapBuf(wins[rec.Out], p.Maps[rec.Out], bits, scratch); err != nil {
+				return false, nil, fmt.Errorf("layer %d: %w", l, err)
+			}
+		}
 		if err := p.runLayer(rec, bufs, dst, consts, low); err != nil {
 			branch := "int8"
 			if low {
@@ -286,7 +334,7 @@ func (p *Plan) runLayer(rec *Layer, bufs []*mapBuf, dst *mapBuf, consts [][]byte
 		if err != nil {
 			return err
 		}
-		for y := win.R0; y < win.R1; y++ {
+		for _, y := range rowOrder(win, rec.Order) {
 			for x := win.C0; x < win.C1; x++ {
 				op := dst.pixel(y, x)
 				for o := range outC {
@@ -322,7 +370,7 @@ func (p *Plan) runLayer(rec *Layer, bufs []*mapBuf, dst *mapBuf, consts [][]byte
 		if src2 == nil {
 			return fmt.Errorf("input feature map %d not computed", rec.In2)
 		}
-		for y := win.R0; y < win.R1; y++ {
+		for _, y := range rowOrder(win, rec.Order) {
 			for x := win.C0; x < win.C1; x++ {
 				p1, err := tap(src, y, x)
 				if err != nil {
@@ -339,7 +387,7 @@ func (p *Plan) runLayer(rec *Layer, bufs []*mapBuf, dst *mapBuf, consts [][]byte
 			}
 		}
 	case kindPad:
-		for y := win.R0; y < win.R1; y++ {
+		for _, y := range rowOrder(win, rec.Order) {
 			for x := win.C0; x < win.C1; x++ {
 				op := dst.pixel(y, x)
 				pix, err := tap(src, y-rec.PadTop, x-rec.PadLeft)
@@ -357,7 +405,7 @@ func (p *Plan) runLayer(rec *Layer, bufs []*mapBuf, dst *mapBuf, consts [][]byte
 		}
 	case kindMaxPool, kindAvgPool:
 		lowest, _, _ := codeRange(dst.bits)
-		for y := win.R0; y < win.R1; y++ {
+		for _, y := range rowOrder(win, rec.Order) {
 			for x := win.C0; x < win.C1; x++ {
 				op := dst.pixel(y, x)
 				for c := range outC {

@@ -50,10 +50,12 @@ type Layer struct {
 	KH, KW, SH, SW, DH, DW int
 	PadTop, PadLeft        int
 	DepthMultiplier        int
-	InputOffset            int32
-	OutputOffset           int32
-	ActMin, ActMax         int32
-	Weights, Bias          int // custom-op input indices, or -1
+	// Order is the row order (word 30): 0 rows top-down, 1 bottom-up, each row left to right.
+	Order          int
+	InputOffset    int32
+	OutputOffset   int32
+	ActMin, ActMax int32
+	Weights, Bias  int // custom-op input indices, or -1
 	// ADD parameters (TFLM's int8 ADD).
 	In1Offset, In2Offset, LeftShift int32
 	In1Multiplier, In1Shift         int32
@@ -209,6 +211,9 @@ func Parse(blob []byte) (*Plan, error) {
 	if need := p.touchedBytes(false); need > p.ScratchBytes {
 		return nil, fmt.Errorf("window buffers reach byte %d of scratch, the plan has %d", need, p.ScratchBytes)
 	}
+	if err := p.checkSharing(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -304,8 +309,12 @@ func (p *Plan) readLayer(r *words, l int, low bool) (Layer, error) {
 		In1Offset: w[19], In2Offset: w[20], LeftShift: w[21], In1Multiplier: w[22], In1Shift: w[23],
 		In2Multiplier: w[24], In2Shift: w[25], OutMultiplier: w[26], OutShift: w[27]}
 	n, hasBias := int(w[28]), w[29]
-	if w[30] != 0 || w[31] != 0 {
-		return rec, fmt.Errorf("reserved words 30, 31 are %d, %d", w[30], w[31])
+	rec.Order = int(w[30])
+	if rec.Order != 0 && rec.Order != 1 {
+		return rec, fmt.Errorf("row order %d (0 top-down, 1 bottom-up)", rec.Order)
+	}
+	if w[31] != 0 {
+		return rec, fmt.Errorf("reserved word 31 is %d", w[31])
 	}
 	if rec.Kind == kindQuantize {
 		return p.quantizeLayer(rec, w, l)
@@ -416,7 +425,7 @@ func (p *Plan) readLayer(r *words, l int, low bool) (Layer, error) {
 func sameGeometry(a, b *Layer) error {
 	if a.Kind != b.Kind || a.In != b.In || a.In2 != b.In2 || a.Out != b.Out ||
 		a.KH != b.KH || a.KW != b.KW || a.SH != b.SH || a.SW != b.SW || a.DH != b.DH || a.DW != b.DW ||
-		a.PadTop != b.PadTop || a.PadLeft != b.PadLeft || a.DepthMultiplier != b.DepthMultiplier {
+		a.PadTop != b.PadTop || a.PadLeft != b.PadLeft || a.DepthMultiplier != b.DepthMultiplier || a.Order != b.Order {
 		return fmt.Errorf("geometry differs from the int8 record")
 	}
 	if (a.Bias >= 0) != (b.PlanBias != nil) {
