@@ -27,7 +27,9 @@ func TestMultiStageMatchesTFLMGolden(t *testing.T) {
 		min   int // stages the rewrite must have at least
 	}
 	runs := []run{
-		{"mobilenet_v2_quantized_1x3x224x224", rewrite.Options{}, 3},
+		// The automatic choice: with in-place window buffers the first stage's scratch is
+		// small enough that two stages give the smallest whole arena (three did before).
+		{"mobilenet_v2_quantized_1x3x224x224", rewrite.Options{}, 2},
 		{"mobilenet_v2_quantized_1x3x224x224", rewrite.Options{MaxStages: 2}, 2},
 		{"mobilenet_v2_quantized_1x3x224x224", rewrite.Options{Split: 18, Patches: "6x6"}, 2},
 		{"pretrainedResnet_quant", rewrite.Options{}, 2},

@@ -118,76 +118,58 @@ func reads(l *Layer, o0, o1 int, vertical bool, n int) axisReads {
 }
 
 // margins computes the in-place bounds of layer l's output (fm out) over its input fm in for
-// one tile, with ib and ob bytes per input and output pixel, and folds them into ip.
-func margins(l *Layer, in, out FeatureMap, iw, ow Window, ib, ob int64, ip *inPlace) {
+// one tile, with ib and ob bytes per input and output pixel, and folds them into ip. A byte
+// address splits into a row part and a column part, so the per-pixel bounds reduce to one
+// pass over the columns and one over the rows.
+func margins(l *Layer, in FeatureMap, iw, ow Window, ib, ob int64, ip *inPlace) {
 	if ow.Empty() {
 		return
 	}
 	rows := reads(l, ow.R0, ow.R1, true, in.H)
 	cols := reads(l, ow.C0, ow.C1, false, in.W)
-	nc := ow.Cols()
-	iwW := int64(iw.Cols())
-	addr := func(y, x int) int64 { return (int64(y-iw.R0)*iwW + int64(x-iw.C0)) * ib }
-	// Per column: the first readable column at or after it, and the last readable column.
-	firstOK := make([]int, nc+1)
-	firstOK[nc] = -1
-	lastOK := -1
+	nc, nr := ow.Cols(), ow.Rows()
+	rowPart := func(r int) int64 { return int64(r-iw.R0) * int64(iw.Cols()) * ib }
+	colPart := func(c int) int64 { return int64(c-iw.C0) * ib }
+	// Top-down, pixel (i, j) stores bytes ending at (i*nc + j + 1)*ob and must stay below
+	// the first byte the rest of its row reads, rowPart + colPart(first readable column >= j),
+	// and below what the later rows read. The column terms do not depend on the row.
+	const none = math.MaxInt64
+	colMin := int64(none) // min over j of colPart(first readable column >= j) - (j+1)*ob
+	firstCol, lastCol := -1, -1
 	for j := nc - 1; j >= 0; j-- {
-		firstOK[j] = firstOK[j+1]
 		if cols.ok[j] {
-			firstOK[j] = j
-			if lastOK < 0 {
-				lastOK = j
+			firstCol = j
+			if lastCol < 0 {
+				lastCol = j
 			}
 		}
-	}
-	nr := ow.Rows()
-	rowFirst := func(i, j int) (int64, bool) { // hull start of row i's pixels from column j on
-		if !rows.ok[i] || firstOK[j] < 0 {
-			return 0, false
+		if firstCol >= 0 {
+			colMin = min(colMin, colPart(cols.lo[firstCol])-int64(j+1)*ob)
 		}
-		return addr(rows.lo[i], cols.lo[firstOK[j]]), true
 	}
-	rowEnd := func(i int) (int64, bool) {
-		if !rows.ok[i] || lastOK < 0 {
-			return 0, false
-		}
-		return addr(rows.hi[i], cols.hi[lastOK]) + ib, true
-	}
-	// Top-down: stores must stay below the row's remaining reads and every later row's.
-	later := int64(math.MaxInt64)
+	later := int64(none)
 	for i := nr - 1; i >= 0; i-- {
-		for j := 0; j < nc; j++ {
-			bound := later
-			if f, ok := rowFirst(i, j); ok {
-				bound = min(bound, f)
-			}
-			if bound != math.MaxInt64 {
-				ip.down = min(ip.down, bound-(int64(i*nc+j)+1)*ob)
-			}
+		base := int64(i*nc) * ob
+		if later != none {
+			ip.down = min(ip.down, later-base-int64(nc)*ob)
 		}
-		if f, ok := rowFirst(i, 0); ok {
-			later = min(later, f)
+		if rows.ok[i] && firstCol >= 0 {
+			ip.down = min(ip.down, rowPart(rows.lo[i])-base+colMin)
+			later = min(later, rowPart(rows.lo[i])+colPart(cols.lo[firstCol]))
 		}
 	}
-	// Bottom-up: stores must stay above the row's reads and every row above it.
+	// Bottom-up, pixel (i, j) stores bytes from (i*nc + j)*ob on, above the end of what its
+	// row and the rows above read; the tightest is j = 0.
 	above := int64(math.MinInt64)
-	for i := 0; i < nr; i++ {
+	for i := range nr {
 		bound := above
-		if e, ok := rowEnd(i); ok {
-			bound = max(bound, e)
+		if rows.ok[i] && lastCol >= 0 {
+			bound = max(bound, rowPart(rows.hi[i])+colPart(cols.hi[lastCol])+ib)
 		}
-		for j := 0; j < nc; j++ {
-			if j > lastOK { // no read remains in the row
-				bound = above
-			}
-			if bound != math.MinInt64 {
-				ip.up = max(ip.up, bound-int64(i*nc+j)*ob)
-			}
+		if bound != math.MinInt64 {
+			ip.up = max(ip.up, bound-int64(i*nc)*ob)
 		}
-		if e, ok := rowEnd(i); ok {
-			above = max(above, e)
-		}
+		above = bound
 	}
 }
 
@@ -228,7 +210,7 @@ func inPlaceCandidates(layers []Layer, fms []FeatureMap, tiles [][]Window, branc
 					continue
 				}
 				for _, t := range tiles {
-					margins(l, fms[u], fms[l.Out], t[u], t[l.Out], b.pixel[u], b.pixel[l.Out], &ip)
+					margins(l, fms[u], t[u], t[l.Out], b.pixel[u], b.pixel[l.Out], &ip)
 				}
 			}
 			out[li] = append(out[li], ip)
