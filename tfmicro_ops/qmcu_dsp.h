@@ -32,6 +32,15 @@
 
 #define QMCU_DSP_INLINE static inline __attribute__((always_inline))
 
+/* GCC's induction-variable optimization turns the nine taps of an unrolled 3x3 window into
+ * nine pointers, which spills on these cores (person_detect's depthwise layers: 6% more
+ * instructions); the depthwise loops are compiled without it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define QMCU_DSP_NO_IVOPTS __attribute__((optimize("no-ivopts")))
+#else
+#define QMCU_DSP_NO_IVOPTS
+#endif
+
 /* Largest im2col row of the DSP convolution in int16 elements (two rows live on the stack:
  * 4 * QMCU_DSP_COL_MAX bytes); larger filters run the portable tap-by-tap loop. */
 #ifndef QMCU_DSP_COL_MAX
@@ -283,7 +292,7 @@ typedef struct {
   const unsigned char *bias;
   int32_t out_off, lo, hi;
   int out8; /* int8 output channels in place */
-  int fast; /* dsp_fast_requant holds: the short requantization is exact */
+  int fast; /* dsp_fast_requant's answer: 1 or 2 when the short requantization is exact */
   const qmcu_dst *out;
 } dsp_out;
 
@@ -317,8 +326,11 @@ QMCU_DSP_INLINE void dsp_put(const dsp_out *q, int8_t *o, int32_t k, int32_t v) 
  * comment). Then SaturatingRoundingDoublingHighMul(a, m) = floor((a*m + 2^30) / 2^31) is
  * SMMULR(2a, m) = floor((2a*m + 2^31) / 2^32), and RoundingDivideByPOT(v, e), e >= 1, is
  * floor((v + 2^(e-1) - [v < 0]) / 2^e): writing v = q*2^e + r, both add 1 to q exactly when
- * r >= 2^(e-1) + [v < 0]; |v| < 2^29 keeps the sum in range. */
-static int dsp_fast_requant(const qmcu_params *p, const void *bias, int32_t out_c, int64_t taps) {
+ * r >= 2^(e-1) + [v < 0]; |v| < 2^29 keeps the sum in range. Returns 0 when it does not
+ * hold, 2, 3 or 4 when moreover the activation range is the whole code range of an int8,
+ * 4-bit or 2-bit output (the clamp is one SSAT or USAT), else 1. */
+static int dsp_fast_requant(const qmcu_params *p, const qmcu_dst *out, const void *bias, int32_t out_c,
+                            int64_t taps) {
   const int64_t sum_max = taps * 255 * 128;
   int32_t oc, b;
   if (sum_max >= ((int64_t)1 << 30)) return 0;
@@ -326,8 +338,22 @@ static int dsp_fast_requant(const qmcu_params *p, const void *bias, int32_t out_
     memcpy(&b, (const unsigned char *)bias + 4 * (size_t)oc, sizeof b);
     if (p->shift[oc] > -1 || (b < 0 ? -(int64_t)b : (int64_t)b) + sum_max >= ((int64_t)1 << 30)) return 0;
   }
-  return 1;
+  if (out->bits == 8) return p->act_min == -128 && p->act_max == 127 ? 2 : 1;
+  if (p->act_min != 0 || p->act_max != (1 << out->bits) - 1) return 1;
+  return out->bits == 4 ? 3 : 4;
 }
+
+/* Calls F(mode) with dsp_fast_requant's answer as a constant, one instance per answer. */
+#define QMCU_DSP_BY_MODE(mode, F) \
+  do {                            \
+    switch (mode) {               \
+      case 4: F(4); break;        \
+      case 3: F(3); break;        \
+      case 2: F(2); break;        \
+      case 1: F(1); break;        \
+      default: F(0); break;       \
+    }                             \
+  } while (0)
 
 QMCU_DSP_INLINE int32_t dsp_smmulr(int32_t a, int32_t b) {
   int32_t r;
@@ -344,6 +370,10 @@ QMCU_DSP_INLINE int32_t dsp_out_code(const dsp_out *q, int32_t oc, int32_t sum) 
     const int32_t a = (int32_t)((uint32_t)b + (uint32_t)sum), right = -q->shift[oc];
     v = dsp_smmulr(a * 2, q->mult[oc]);
     v = (v + ((int32_t)1 << (right - 1)) - (int32_t)((uint32_t)v >> 31)) >> right;
+    /* |v| < 2^29: adding the offset cannot wrap; SSAT clamps to the whole int8 range. */
+    if (q->fast == 2) return __ssat(v + q->out_off, 8);
+    if (q->fast == 3) return (int32_t)__usat(v + q->out_off, 4);
+    if (q->fast == 4) return (int32_t)__usat(v + q->out_off, 2);
   } else {
     v = dsp_mbqm((int32_t)((uint32_t)b + (uint32_t)sum), q->mult[oc], q->shift[oc]);
   }
@@ -451,6 +481,19 @@ QMCU_DSP_INLINE void dsp_dw_tap1x4(int32_t v, const int8_t *f, int32_t *a0, int3
   *a3 = __smlatt(vv, wo, *a3);
 }
 
+/* One depthwise tap for four channels sharing the input byte at px (plus off; depth
+ * multipliers 4k): SMLABB and SMLABT read the input from the bottom half, no packing. */
+QMCU_DSP_INLINE void dsp_dw_tap1x4b(const int8_t *px, const int8_t *f, int32_t off, int32_t *a0, int32_t *a1,
+                                    int32_t *a2, int32_t *a3) {
+  const int32_t v = *px + off;
+  const uint32_t wt = dsp_ld32(f);
+  const int16x2_t we = __sxtb16((int8x4_t)wt), wo = dsp_sxtb16_ror8(wt);
+  *a0 = __smlabb((int16x2_t)v, we, *a0);
+  *a2 = __smlabt((int16x2_t)v, we, *a2);
+  *a1 = __smlabb((int16x2_t)v, wo, *a1);
+  *a3 = __smlabt((int16x2_t)v, wo, *a3);
+}
+
 /* Where depthwise_dsp's general group loop starts: after the groups of the 3x3 paths (taken
  * for every multiplier that has groups). */
 QMCU_DSP_INLINE int32_t oc_start(int32_t dm, int32_t nx, int32_t ny, int32_t groups) {
@@ -461,10 +504,10 @@ QMCU_DSP_INLINE int32_t oc_start(int32_t dm, int32_t nx, int32_t ny, int32_t gro
 /* conv_dsp_impl compiled for both requantizations. */
 static void conv_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                      const int8_t *weights, const void *bias) {
-  if (dsp_fast_requant(p, bias, out->c, (int64_t)p->kh * p->kw * in->c))
-    conv_dsp_impl(p, in, out, r, weights, bias, 1);
-  else
-    conv_dsp_impl(p, in, out, r, weights, bias, 0);
+  const int mode = dsp_fast_requant(p, out, bias, out->c, (int64_t)p->kh * p->kw * in->c);
+#define QMCU_CONV(m) conv_dsp_impl(p, in, out, r, weights, bias, m)
+  QMCU_DSP_BY_MODE(mode, QMCU_CONV);
+#undef QMCU_CONV
 }
 
 /* DEPTHWISE_CONV_2D on int8 channels in place, four output channels per pass with their
@@ -501,8 +544,8 @@ QMCU_DSP_INLINE void depthwise_dsp_impl(const qmcu_params *p, const qmcu_src *in
       first = ibase + (ptrdiff_t)(by + fy0 * dh) * irow + (ptrdiff_t)(bx + fx0 * dw) * icol;
       wfirst = weights + ((ptrdiff_t)fy0 * kw + fx0) * c;
       if (dm == 1 && nx == 3 && fy1 - fy0 == 3) {
-        /* A whole 3x3 window (the interior of 3x3 layers): nine taps, the pointers stepping
-         * tap by tap (post-indexed loads, few live registers). */
+        /* A whole 3x3 window (the interior of 3x3 layers): nine taps unrolled, the pointers
+         * stepping tap by tap (post-indexed loads, few live registers). */
         const ptrdiff_t radj = row_step - 2 * tap_step, wadj = wrow - 2 * (ptrdiff_t)c;
         for (oc = 0; oc < groups; oc += 4) {
           int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky;
@@ -522,23 +565,28 @@ QMCU_DSP_INLINE void depthwise_dsp_impl(const qmcu_params *p, const qmcu_src *in
         }
       }
       if (dm != 1 && nx == 3 && fy1 - fy0 == 3) {
-        /* The same for depth multipliers 4k: the four channels share one input per tap. */
+        /* The same for depth multipliers 4k: the four channels share one input per tap; the
+         * input channel advances every dm / 4 groups (no division). */
         const ptrdiff_t radj = row_step - 2 * tap_step, wadj = wrow - 2 * (ptrdiff_t)c;
+        const int8_t *in_ch = first;
+        int32_t left = dm >> 2;
         for (oc = 0; oc < groups; oc += 4) {
           int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky;
-          const int8_t *px = first + oc / dm, *f = wfirst + oc;
-          for (ky = 0; ky < 3; ky++) {
-            dsp_dw_tap1x4(*px + off, f, &a0, &a1, &a2, &a3);
+          const int8_t *px = in_ch, *f = wfirst + oc;
+          for (ky = 0; ky < 3; ky++, px += radj, f += wadj) {
+            dsp_dw_tap1x4b(px, f, off, &a0, &a1, &a2, &a3);
             px += tap_step;
             f += c;
-            dsp_dw_tap1x4(*px + off, f, &a0, &a1, &a2, &a3);
+            dsp_dw_tap1x4b(px, f, off, &a0, &a1, &a2, &a3);
             px += tap_step;
             f += c;
-            dsp_dw_tap1x4(*px + off, f, &a0, &a1, &a2, &a3);
-            px += radj;
-            f += wadj;
+            dsp_dw_tap1x4b(px, f, off, &a0, &a1, &a2, &a3);
           }
           dsp_emit4(&q, o, oc, a0, a1, a2, a3);
+          if (--left == 0) {
+            left = dm >> 2;
+            in_ch++;
+          }
         }
       }
       for (oc = oc_start(dm, nx, fy1 - fy0, groups); oc < groups; oc += 4) {
@@ -574,12 +622,12 @@ QMCU_DSP_INLINE void depthwise_dsp_impl(const qmcu_params *p, const qmcu_src *in
 }
 
 /* depthwise_dsp_impl compiled for both requantizations. */
-static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+QMCU_DSP_NO_IVOPTS static void depthwise_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                           const int8_t *weights, const void *bias) {
-  if (dsp_fast_requant(p, bias, out->c, (int64_t)p->kh * p->kw))
-    depthwise_dsp_impl(p, in, out, r, weights, bias, 1);
-  else
-    depthwise_dsp_impl(p, in, out, r, weights, bias, 0);
+  const int mode = dsp_fast_requant(p, out, bias, out->c, (int64_t)p->kh * p->kw);
+#define QMCU_DW(m) depthwise_dsp_impl(p, in, out, r, weights, bias, m)
+  QMCU_DSP_BY_MODE(mode, QMCU_DW);
+#undef QMCU_DW
 }
 
 /* Eight depthwise products of one tap from packed codes: h0 = (slot 0, slot 4), h1 = (2, 6),
@@ -684,19 +732,21 @@ QMCU_DSP_INLINE void depthwise_low_impl(const qmcu_params *p, const qmcu_src *in
 }
 
 /* depthwise_low_impl compiled for both requantizations and both packed formats. */
-static void depthwise_low_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+QMCU_DSP_NO_IVOPTS static void depthwise_low_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                               const int8_t *weights, const void *bias) {
-  const int fast = dsp_fast_requant(p, bias, out->c, (int64_t)p->kh * p->kw);
-  if (in->bits == 4) {
-    if (fast)
-      depthwise_low_impl(p, in, out, r, weights, bias, 1, 4);
-    else
-      depthwise_low_impl(p, in, out, r, weights, bias, 0, 4);
-  } else if (fast) {
-    depthwise_low_impl(p, in, out, r, weights, bias, 1, 2);
-  } else {
-    depthwise_low_impl(p, in, out, r, weights, bias, 0, 2);
-  }
+  const int mode = dsp_fast_requant(p, out, bias, out->c, (int64_t)p->kh * p->kw);
+#define QMCU_DW4(m) depthwise_low_impl(p, in, out, r, weights, bias, m, 4)
+#define QMCU_DW2(m) depthwise_low_impl(p, in, out, r, weights, bias, m, 2)
+  /* Fewer instances for the rarer cases (code size): 2-bit inputs clamp in C, and so do
+   * 4-bit inputs with 2-bit outputs. */
+  if (in->bits == 4)
+    QMCU_DSP_BY_MODE(mode == 4 ? 1 : mode, QMCU_DW4);
+  else if (mode != 0)
+    QMCU_DW2(1);
+  else
+    QMCU_DW2(0);
+#undef QMCU_DW4
+#undef QMCU_DW2
 }
 
 /* ADD: the portable arithmetic (add1 in qmcu_kernels.c, same bounds) with the DSP
