@@ -16,7 +16,7 @@ import (
 // floatInputStage rewrites a small CNN with a float32 input and a leading QUANTIZE (scale
 // 1/64, zero point zp) into a plan that folds the QUANTIZE, and returns the plan with its
 // constants.
-func floatInputStage(t *testing.T, zp int64) ([]byte, *tfmicroops.Plan, [][]byte) {
+func floatInputStage(t testing.TB, zp int64) ([]byte, *tfmicroops.Plan, [][]byte) {
 	t.Helper()
 	b := builder.New(7)
 	shape := []int32{1, 20, 18, 3}

@@ -143,5 +143,8 @@ func FuzzParsePlan(f *testing.F) {
 	// A version-2 plan with a low branch of 4- and 2-bit maps, written by the rewriter.
 	v2, _, _, _, _, _ := mixedStage(f)
 	f.Add(v2)
+	// A plan that quantizes a float32 input (layer 0 QUANTIZE), written by the rewriter.
+	fp, _, _ := floatInputStage(f, -5)
+	f.Add(fp)
 	f.Fuzz(func(t *testing.T, b []byte) { tfmicroops.TryPlan(t, b, 1<<20) })
 }

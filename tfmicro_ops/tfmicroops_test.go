@@ -374,7 +374,8 @@ func tryPlan(t testing.TB, b []byte, maxCost int64) {
 		spec, _ := p.Input(i)
 		consts[i] = bytes.Repeat([]byte{0x81, 0x7f, 3}, spec.Bytes/3+1)[:spec.Bytes]
 	}
-	in := bytes.Repeat([]byte{0x80, 0x7f, 0x11}, fms[0].Bytes()/3+1)[:fms[0].Bytes()]
+	spec, _ := p.Input(0) // int8, or float32 before a QUANTIZE
+	in := bytes.Repeat([]byte{0x80, 0x7f, 0x11}, spec.Bytes/3+1)[:spec.Bytes]
 	out := make([]byte, fms[len(fms)-1].Bytes())
 	if _, err := p.Eval(in, consts, out, make([]byte, p.ScratchBytes())); err != nil {
 		t.Fatalf("valid plan failed: %v", err)
