@@ -33,6 +33,9 @@ type Options struct {
 	Split int
 	// MaxStages bounds the number of patch stages (0: as many as pay, 1: a single stage).
 	MaxStages int
+	// MaxOverhead is the whole-network MAC overhead budget without SRAM, a fraction (0:
+	// patch.MaxOverhead, 20%).
+	MaxOverhead float64
 	// Precision, when set, gives the low-bit branch of the patch stage (QuantMCU mixed
 	// precision; DESIGN.md §4). Bits, when > 0, is the uniform spec `--bits N` instead.
 	// Without either the stage runs in int8 only.
@@ -104,8 +107,8 @@ func Optimize(ctx context.Context, m *schema.ModelT, opts Options, progress func
 	if err != nil {
 		return nil, err
 	}
-	if opts.SRAM < 0 || opts.Split < 0 || opts.MaxStages < 0 {
-		return nil, fmt.Errorf("%w: --sram, --split and --stages must not be negative", ErrUnsupported)
+	if opts.SRAM < 0 || opts.Split < 0 || opts.MaxStages < 0 || opts.MaxOverhead < 0 {
+		return nil, fmt.Errorf("%w: --sram, --split, --stages and --max-overhead must not be negative", ErrUnsupported)
 	}
 	if n := btoi(opts.Precision != nil) + btoi(opts.Bits != 0) + btoi(opts.Calib != nil); n > 1 {
 		return nil, fmt.Errorf("%w: --precision, --bits and --calib exclude each other", ErrUnsupported)
@@ -165,7 +168,7 @@ func optimizeModel(ctx context.Context, m *schema.ModelT, before, base *analysis
 		}
 	}
 	popts := patch.Options{SRAM: opts.SRAM, Rows: rows, Cols: cols, Split: foldedSplit(m, opts.Split, folds), MaxStages: opts.MaxStages,
-		Target: target, Kernels: kernels, NoOfflinePlan: opts.NoOfflinePlan}
+		Overhead: opts.MaxOverhead, Target: target, Kernels: kernels, NoOfflinePlan: opts.NoOfflinePlan}
 	sp, err := patch.Plan(pm, popts)
 	if err == nil && len(sp.Later) > 0 && sp.DefaultChecked() == 0 && (opts.Precision != nil || opts.Bits != 0 || opts.Calib != nil) {
 		// The low branch is the first stage's, and this one has no map after its first

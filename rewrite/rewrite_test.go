@@ -256,3 +256,28 @@ func TestReportsShowEveryStage(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxOverheadBoundsTheChoice: without --sram the choice stays within the MAC overhead
+// budget (the search is heuristic: a looser budget is not guaranteed a smaller arena).
+func TestMaxOverheadBoundsTheChoice(t *testing.T) {
+	m, err := builder.MobileNetV2(builder.DemoConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, budget := range []float64{0.05, 0.12, 0.20} {
+		res, err := Optimize(context.Background(), m, Options{MaxOverhead: budget}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stage.NetworkOverhead > budget {
+			t.Errorf("budget %.2f: overhead %.4f", budget, res.Stage.NetworkOverhead)
+		}
+		if res.Stage.TotalAfter >= res.Stage.TotalBefore {
+			t.Errorf("budget %.2f: whole arena %d -> %d B", budget, res.Stage.TotalBefore, res.Stage.TotalAfter)
+		}
+		t.Logf("budget %.0f%%: head %d -> %d B, whole %d B, MACs %+.1f%%, %d stages", 100*budget, res.Stage.ArenaBefore, res.Stage.ArenaAfter, res.Stage.TotalAfter, 100*res.Stage.NetworkOverhead, len(res.Stage.Stages()))
+	}
+	if _, err := Optimize(context.Background(), m, Options{MaxOverhead: -1}, nil); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("a negative budget: %v", err)
+	}
+}

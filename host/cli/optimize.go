@@ -47,6 +47,7 @@ func optimizeCommand() *Command {
 		patches   string
 		split     string
 		stages    string
+		overhead  string
 		precFile  string
 		bits      string
 		calib     []string
@@ -54,7 +55,7 @@ func optimizeCommand() *Command {
 	return &Command{
 		Name:    "optimize",
 		Summary: "rewrite a model to need less TFLM arena (patch-based first stage; more plugins via --pipeline)",
-		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--target cortex-m|host64] [--kernels reference|cmsis-nn] [--int8-io] [--no-offline-plan] [--patches auto|RxC] [--split N] [--precision FILE | --bits N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
+		Usage:   "optimize MODEL [-o DIR] [--sram SIZE] [--target cortex-m|host64] [--kernels reference|cmsis-nn] [--int8-io] [--no-offline-plan] [--patches auto|RxC] [--split N] [--stages N] [--max-overhead PCT] [--precision FILE | --bits N] [--pipeline a,b,...] [--set NAME.OPTION=VALUE ...] [--plugin-dir DIR] [--plugin-timeout D]",
 		Help: `Passes MODEL through the plugins of --pipeline in order, each running in its own
 process (see 'quantmcu plugins'). The default pipeline is the built-in QuantMCU rewriter.
 Options are checked against each plugin's schema before anything runs; every model a plugin
@@ -64,11 +65,12 @@ The built-in rewriter replaces the memory-heavy first stage of the network by on
 QMCU_PATCH_STAGE operator that computes it patch by patch (MCUNetV2), bit-exact in int8.
 Explicit PADs (PyTorch exports) that the stride-1 convolution reading them would reproduce
 with SAME padding are folded into it first, also bit-exact.
---sram, --target, --kernels, --patches, --split, --stages, --precision and --bits are short for
+--sram, --max-overhead, --target, --kernels, --patches, --split, --stages, --precision and --bits are short for
 --set quantmcu.sram=..., etc.:
   --sram SIZE       choose the fewest MACs whose whole TFLM arena (the planned head and the
                     persistent tail, what arena_used_bytes() reports) fits SIZE (e.g. 256KiB);
-                    without it, the lowest arena at <= 20% whole-network MAC overhead
+                    without it, the lowest arena at <= --max-overhead (default 20) percent
+                    whole-network MAC overhead
   --target T        the TFLM build the arena is predicted for: cortex-m (32-bit, default) or
                     host64 (x86-64/AArch64 Linux)
   --kernels K       its kernels: reference (default) or cmsis-nn (cortex-m only)
@@ -128,6 +130,7 @@ written.`,
 			fs.StringVar(&patches, "patches", "", `patch grid "RxC" or "auto"`)
 			fs.StringVar(&split, "split", "", "number of layers in the (first) patch stage (0 = automatic)")
 			fs.StringVar(&stages, "stages", "", "at most this many patch stages, chosen jointly (0 = as many as pay, 1 = a single stage)")
+			fs.StringVar(&overhead, "max-overhead", "", "without --sram: whole-network MAC overhead budget in percent (default 20)")
 			fs.StringVar(&precFile, "precision", "", "precision spec (JSON) of the low-bit branch, e.g. a <name>_precision.json written before")
 			fs.StringVar(&bits, "bits", "", "uniform low-bit branch: 8, 4 or 2 bits for every map after the checked one")
 			fs.StringArrayVar(&calib, "calib", nil, "calibration inputs for QuantMCU's search: a folder or a file (repeatable)")
@@ -172,7 +175,7 @@ written.`,
 					return err
 				}
 			}
-			for _, o := range []struct{ name, value string }{{"sram", sram}, {"target", target}, {"kernels", kernels}, {"patches", patches}, {"split", split}, {"stages", stages}, {"precision", precision}, {"bits", bits}} {
+			for _, o := range []struct{ name, value string }{{"sram", sram}, {"target", target}, {"kernels", kernels}, {"patches", patches}, {"split", split}, {"stages", stages}, {"max-overhead", overhead}, {"precision", precision}, {"bits", bits}} {
 				if o.value != "" {
 					sets = append(sets, builtin.QuantMCU+"."+o.name+"="+o.value)
 				}

@@ -113,7 +113,7 @@ func testPluginsLists(t *testing.T, pe *pluginEnv) {
 		}
 		pids[in.PID] = in.Name
 	}
-	if q := byName["quantmcu"]; q.Source != "built-in" || q.Version != Version || q.Protocol != 1 || len(q.Options) != 18 {
+	if q := byName["quantmcu"]; q.Source != "built-in" || q.Version != Version || q.Protocol != 1 || len(q.Options) != 19 {
 		t.Errorf("quantmcu: %+v", q)
 	}
 	if s := byName["strip"]; s.Source != "plugin dir" || s.Version != "1.0.0" || !strings.HasSuffix(s.Path, "quantmcu-plugin-strip") {

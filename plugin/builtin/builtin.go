@@ -16,6 +16,7 @@ import (
 	"github.com/quantmcu/quantmcu/plugin"
 	"github.com/quantmcu/quantmcu/rewrite"
 	"github.com/quantmcu/quantmcu/rewrite/calibrate"
+	"github.com/quantmcu/quantmcu/rewrite/patch"
 	"github.com/quantmcu/quantmcu/rewrite/precision"
 	"github.com/quantmcu/quantmcu/tflite"
 )
@@ -58,6 +59,8 @@ func (q *quantMCU) Describe() plugin.Description {
 				Help: `patch grid "RxC" (e.g. 4x4) or "auto"`},
 			{Name: "split", Type: plugin.Int, Default: "0",
 				Help: "number of layers in the (first) patch stage; 0 = automatic"},
+			{Name: "max-overhead", Type: plugin.Float, Default: strconv.FormatFloat(100*patch.MaxOverhead, 'g', -1, 64),
+				Help: "without sram: the whole-network MAC overhead budget in percent; the lowest whole arena within it is chosen"},
 			{Name: "stages", Type: plugin.Int, Default: "0",
 				Help: "at most this many patch stages, chosen jointly (the first is forced by split and patches); 0 = as many as pay"},
 			{Name: "precision", Type: plugin.String, Default: "",
@@ -112,7 +115,14 @@ func options(o plugin.Options) (rewrite.Options, error) {
 	if stages < 0 || stages > 1<<10 {
 		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option stages: %d is not a stage count", stages))
 	}
-	opts := rewrite.Options{SRAM: sram, Patches: patches, Split: int(split), MaxStages: int(stages)}
+	overhead, err := o.Float("max-overhead")
+	if err != nil {
+		return rewrite.Options{}, err
+	}
+	if !(overhead > 0 && overhead <= 1e6) {
+		return rewrite.Options{}, plugin.BadInput(fmt.Errorf("option max-overhead: %g is not a positive percentage", overhead))
+	}
+	opts := rewrite.Options{SRAM: sram, Patches: patches, Split: int(split), MaxStages: int(stages), MaxOverhead: overhead / 100}
 	if opts.Int8IO, err = o.Bool("int8-io"); err != nil {
 		return rewrite.Options{}, err
 	}

@@ -36,10 +36,10 @@ func resolve(t *testing.T, set map[string]string) plugin.Options {
 
 func TestOptionsMapToRewrite(t *testing.T) {
 	got, err := options(resolve(t, map[string]string{"sram": "256KiB", "patches": "4x4", "split": "7"}))
-	if err != nil || got != (rewrite.Options{SRAM: 262144, Patches: "4x4", Split: 7, Target: analysis.TargetCortexM, Kernels: analysis.KernelsReference}) {
+	if err != nil || got != (rewrite.Options{SRAM: 262144, Patches: "4x4", Split: 7, MaxOverhead: 0.2, Target: analysis.TargetCortexM, Kernels: analysis.KernelsReference}) {
 		t.Fatalf("options = %+v, %v", got, err)
 	}
-	if got, err := options(resolve(t, nil)); err != nil || got != (rewrite.Options{Patches: "auto", Target: analysis.TargetCortexM, Kernels: analysis.KernelsReference}) {
+	if got, err := options(resolve(t, nil)); err != nil || got != (rewrite.Options{Patches: "auto", MaxOverhead: 0.2, Target: analysis.TargetCortexM, Kernels: analysis.KernelsReference}) {
 		t.Fatalf("defaults = %+v, %v", got, err)
 	}
 	for _, set := range []map[string]string{{"patches": "4"}, {"patches": "0x4"}, {"split": "-1"}, {"target": "host64", "kernels": "cmsis-nn"}} {

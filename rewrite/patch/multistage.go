@@ -162,7 +162,7 @@ func (sp *StagePlan) extraMACs() int64 {
 // outside a stage with more than T live bytes and no stage above T. Each distinct set is
 // then measured with the exact arena predictor (head and tail). With the prefix forced
 // (opts.Split or a grid), every set starts with a prefix candidate that obeys it.
-func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, prefix *Stage, later []*Stage, opts Options) ([]Candidate, error) {
+func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, prefix *Stage, later []*Stage, opts Options) ([]Candidate, []segCand, error) {
 	forced := prefix != nil && (opts.Split > 0 || opts.Rows > 0)
 	segs := later
 	if prefix != nil {
@@ -201,9 +201,7 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 			if isPrefix && opts.Rows > 0 {
 				grids = [][2]int{{opts.Rows, opts.Cols}}
 			} else {
-				for p := 1; p <= MaxGrid && p <= out.H && p <= out.W; p++ {
-					grids = append(grids, [2]int{p, p})
-				}
+				grids = autoGrids(out)
 			}
 			for _, gr := range grids {
 				sp, err := seg.build(m, n, gr[0], gr[1])
@@ -266,51 +264,83 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 	for _, choices := range sets {
 		sp, err := buildChoices(m, choices)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sp.setOffline(opts)
 		c, err := sp.candidate(m, base, ao)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cands = append(cands, c)
 	}
-	return cands, nil
+	return cands, cs, nil
 }
 
-// refine improves c by hill-climbing on the stages' grids, one stage at a time, each
-// neighbour measured exactly: the covering DP sees live bytes, not how TFLM's greedy planner
-// packs the buffers of neighbouring stages, which a different grid can change. A forced
-// first grid stays. It returns the candidates it measured that choose prefers to c, in order.
-func refine(m *schema.ModelT, base *analysis.Report, ao analysis.Options, opts Options, c Candidate) []Candidate {
-	const rounds = 4
+// refine improves c by hill-climbing, each neighbour measured exactly: the covering DP sees
+// live bytes, not how TFLM's (or the offline) planner packs the buffers of neighbouring
+// stages. A neighbour changes one stage's grid, or replaces one stage by one of the
+// refineAlternatives segment candidates starting at the same operator with the smallest own
+// live bytes (dropping the stages it then overlaps). Forced choices stay. It returns the
+// candidates it measured that choose prefers to c, in order.
+func refine(m *schema.ModelT, base *analysis.Report, ao analysis.Options, opts Options, c Candidate, cs []segCand) []Candidate {
+	const rounds, refineAlternatives = 2, 4
+	byFirst := map[int][]segCand{}
+	for _, sc := range cs {
+		byFirst[sc.choice.FirstOp] = append(byFirst[sc.choice.FirstOp], sc)
+	}
+	for op, g := range byFirst {
+		slices.SortStableFunc(g, func(a, b segCand) int { return cmp.Compare(a.own, b.own) })
+		byFirst[op] = g[:min(len(g), refineAlternatives)]
+	}
+	seen := map[string]bool{describeStages(c): true}
 	var better []Candidate
+	try := func(choices []StageChoice) bool {
+		key := describeStages(Candidate{Stages: choices})
+		if seen[key] {
+			return false
+		}
+		seen[key] = true
+		sp, err := buildChoices(m, choices)
+		if err != nil {
+			return false
+		}
+		sp.setOffline(opts)
+		nb, err := sp.candidate(m, base, ao)
+		if err != nil {
+			return false
+		}
+		if best, err := choose([]Candidate{c, nb}, opts, base.MACs); err == nil && describeStages(best) == describeStages(nb) {
+			c = nb
+			better = append(better, nb)
+			return true
+		}
+		return false
+	}
+	forcedFirst := c.Stages[0].seg.Later == false && (opts.Rows > 0 || opts.Split > 0)
 	for range rounds {
 		improved := false
-		for si := range c.Stages {
-			if si == 0 && opts.Rows > 0 && c.Stages[0].seg.Later == false {
+		for si := 0; si < len(c.Stages); si++ {
+			st := c.Stages[si]
+			if !(si == 0 && forcedFirst && opts.Rows > 0) {
+				for _, g := range autoGrids(st.seg.FMs[st.Split]) {
+					choices := slices.Clone(c.Stages)
+					choices[si].Rows, choices[si].Cols = g[0], g[1]
+					improved = try(choices) || improved
+				}
+			}
+			if si == 0 && forcedFirst {
 				continue
 			}
-			st := c.Stages[si]
-			out := st.seg.FMs[st.Split]
-			for p := 1; p <= MaxGrid && p <= out.H && p <= out.W; p++ {
-				if p == st.Rows && p == st.Cols {
-					continue
+			for _, alt := range byFirst[c.Stages[si].FirstOp] {
+				choices := append(slices.Clone(c.Stages[:si]), alt.choice)
+				for _, rest := range c.Stages[si+1:] {
+					if rest.FirstOp > alt.choice.LastOp {
+						choices = append(choices, rest)
+					}
 				}
-				choices := slices.Clone(c.Stages)
-				choices[si].Rows, choices[si].Cols = p, p
-				sp, err := buildChoices(m, choices)
-				if err != nil {
-					continue
-				}
-				sp.setOffline(opts)
-				nb, err := sp.candidate(m, base, ao)
-				if err != nil {
-					continue
-				}
-				if best, err := choose([]Candidate{c, nb}, opts, base.MACs); err == nil && describeStages(best) == describeStages(nb) {
-					c, improved = nb, true
-					better = append(better, nb)
+				improved = try(choices) || improved
+				if si >= len(c.Stages) {
+					break
 				}
 			}
 		}

@@ -15,19 +15,36 @@ import (
 // CustomCode is the custom_code of the operator that replaces a patch stage.
 const CustomCode = "QMCU_PATCH_STAGE"
 
-// MaxGrid is the largest p of the p x p grids the automatic choice tries.
-const MaxGrid = 8
+// MaxGrid is the largest p of the p x p grids the automatic choice tries: every p up to 8,
+// then 10, 12 and 16 (fine grids shrink the window buffers of small-input stages, e.g.
+// vww_96_int8's first stage, at a steep halo cost the choice weighs).
+const MaxGrid = 16
 
-// MaxOverhead is the whole-network MAC overhead the automatic choice accepts without --sram.
+// autoGrids lists the p x p grids the automatic choice tries on a stage output of out.
+func autoGrids(out FeatureMap) [][2]int {
+	var grids [][2]int
+	for _, p := range []int{1, 2, 3, 4, 5, 6, 7, 8, 10, 12, MaxGrid} {
+		if p <= out.H && p <= out.W {
+			grids = append(grids, [2]int{p, p})
+		}
+	}
+	return grids
+}
+
+// MaxOverhead is the whole-network MAC overhead the automatic choice accepts without --sram
+// unless Options.Overhead says otherwise.
 const MaxOverhead = 0.20
 
 // Options steer Plan. The zero value chooses everything automatically.
 type Options struct {
 	// SRAM, when > 0, is the arena budget in bytes: Plan picks the fewest MACs whose whole
 	// arena (head and tail) fits it. Otherwise Plan picks the lowest whole arena whose
-	// whole-network MAC overhead is at most MaxOverhead.
+	// whole-network MAC overhead is at most Overhead.
 	SRAM int64
-	// Rows and Cols force the tile grid (both 0: automatic, p x p for p in 1..MaxGrid).
+	// Overhead is the whole-network MAC overhead budget without SRAM, a fraction (0:
+	// MaxOverhead).
+	Overhead float64
+	// Rows and Cols force the tile grid (both 0: automatic, the p x p grids of autoGrids).
 	Rows, Cols int
 	// Split forces the number of stage layers n (0: automatic). Rows, Cols and Split force
 	// the first stage, which is then the tileable prefix; later stages stay automatic.
@@ -251,7 +268,7 @@ func preferred(a, b Candidate, opts Options, macsBefore int64) bool {
 
 // planStages is Plan with the prefix detectStage(m, keep) finds.
 func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error) {
-	if opts.SRAM < 0 || opts.Rows < 0 || opts.Cols < 0 || opts.Split < 0 || opts.MaxStages < 0 || (opts.Rows == 0) != (opts.Cols == 0) {
+	if opts.SRAM < 0 || opts.Overhead < 0 || opts.Rows < 0 || opts.Cols < 0 || opts.Split < 0 || opts.MaxStages < 0 || (opts.Rows == 0) != (opts.Cols == 0) {
 		return nil, fmt.Errorf("patch: invalid options %+v", opts)
 	}
 	forced := opts.Split > 0 || opts.Rows > 0
@@ -294,10 +311,7 @@ func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error)
 			out := s.FMs[n]
 			grids := [][2]int{{opts.Rows, opts.Cols}}
 			if opts.Rows == 0 {
-				grids = grids[:0]
-				for p := 1; p <= MaxGrid && p <= out.H && p <= out.W; p++ {
-					grids = append(grids, [2]int{p, p})
-				}
+				grids = autoGrids(out)
 			}
 			for _, g := range grids {
 				sp, err := s.build(m, n, g[0], g[1])
@@ -316,11 +330,13 @@ func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error)
 			}
 		}
 	}
+	var segCands []segCand
 	if opts.MaxStages != 1 || s == nil {
-		more, err := planSegments(m, base, ao, s, later, opts)
+		more, segs, err := planSegments(m, base, ao, s, later, opts)
 		if err != nil {
 			return nil, err
 		}
+		segCands = segs
 		for _, c := range more {
 			if len(c.Stages) > 1 || c.Stages[0].seg != s {
 				cands = append(cands, c) // single prefix stages are all in cands already
@@ -342,8 +358,8 @@ func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error)
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, firstErr)
 	}
 	best, err := choose(cands, opts, base.MACs)
-	if err == nil && opts.MaxStages != 1 {
-		more := refine(m, base, ao, opts, best)
+	if err == nil && opts.MaxStages == 0 && len(segCands) > 0 {
+		more := refine(m, base, ao, opts, best, segCands)
 		cands = append(cands, more...)
 		if len(more) > 0 {
 			best = more[len(more)-1]
@@ -417,8 +433,12 @@ func choose(cands []Candidate, opts Options, macsBefore int64) (Candidate, error
 			return cmp.Or(cmp.Compare(a.NetworkMACs, b.NetworkMACs), cmp.Compare(a.TotalBytes, b.TotalBytes), tieBreak(a, b))
 		}), nil
 	}
+	budget := opts.Overhead
+	if budget <= 0 {
+		budget = MaxOverhead
+	}
 	for _, c := range cands {
-		if c.Overhead <= MaxOverhead {
+		if c.Overhead <= budget {
 			ok = append(ok, c)
 		}
 	}
