@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -358,6 +359,16 @@ func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error)
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, firstErr)
 	}
 	best, err := choose(cands, opts, base.MACs)
+	if err != nil && opts.SRAM > 0 && opts.MaxStages == 0 && len(segCands) > 0 {
+		// Nothing fits: refine the smallest whole arena first (as the choice without a
+		// budget or overhead limit would), then choose again.
+		if lo, ok := smallest(cands); ok {
+			loose := opts
+			loose.SRAM, loose.Overhead = 0, math.Inf(1)
+			cands = append(cands, refine(m, base, ao, loose, lo, segCands)...)
+			best, err = choose(cands, opts, base.MACs)
+		}
+	}
 	if err == nil && opts.MaxStages == 0 && len(segCands) > 0 {
 		more := refine(m, base, ao, opts, best, segCands)
 		cands = append(cands, more...)
