@@ -187,7 +187,7 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 			out := seg.FMs[n]
 			lo, hi := seg.Layers[0].Op, seg.Layers[n-1].Op
 			if seg.Transpose >= 0 {
-				lo = seg.Transpose
+				lo = min(seg.Transpose, lo) // a folded QUANTIZE may come first
 			}
 			a := func(n int64) int64 { return analysis.AlignUp(n, analysis.BufferAlignment) }
 			least := a(seg.FMs[0].Bytes()) + a(out.Bytes())
@@ -228,7 +228,7 @@ func planSegments(m *schema.ModelT, base *analysis.Report, ao analysis.Options, 
 	if forced {
 		forcedLo = prefix.Layers[0].Op
 		if prefix.Transpose >= 0 {
-			forcedLo = prefix.Transpose
+			forcedLo = min(prefix.Transpose, forcedLo) // a folded QUANTIZE may come first
 		}
 	}
 	ts := make([]int64, 0, len(cs)+nops)
