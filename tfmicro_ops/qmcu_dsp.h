@@ -501,6 +501,94 @@ QMCU_DSP_INLINE int32_t oc_start(int32_t dm, int32_t nx, int32_t ny, int32_t gro
   return nx == 3 && ny == 3 ? groups : 0;
 }
 
+/* Dot products of two filters with two int8 pixels (plus offset) read in place over K = in_c
+ * channels, K % 4 == 0: SXTAB16 widens four inputs per word into the (e0, e2), (e1, e3)
+ * halves that SXTB16 gives the weights, so no im2col row is needed. */
+QMCU_DSP_INLINE void dsp_mm2x2_direct(const int8_t *pa, const int8_t *pb, const int8_t *f0, const int8_t *f1,
+                                      int32_t K, uint32_t off2, int32_t *s) {
+  int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, k;
+  for (k = 0; k < K; k += 4) {
+    const uint32_t w0 = dsp_ld32(f0 + k), w1 = dsp_ld32(f1 + k), va = dsp_ld32(pa + k), vb = dsp_ld32(pb + k);
+    const int16x2_t w0e = __sxtb16((int8x4_t)w0), w0o = dsp_sxtb16_ror8(w0);
+    const int16x2_t w1e = __sxtb16((int8x4_t)w1), w1o = dsp_sxtb16_ror8(w1);
+    int16x2_t e = __sxtab16((int16x2_t)off2, (int8x4_t)va), o = dsp_sxtab16_ror8(off2, va);
+    s00 = __smlad(e, w0e, s00);
+    s00 = __smlad(o, w0o, s00);
+    s10 = __smlad(e, w1e, s10);
+    s10 = __smlad(o, w1o, s10);
+    e = __sxtab16((int16x2_t)off2, (int8x4_t)vb);
+    o = dsp_sxtab16_ror8(off2, vb);
+    s01 = __smlad(e, w0e, s01);
+    s01 = __smlad(o, w0o, s01);
+    s11 = __smlad(e, w1e, s11);
+    s11 = __smlad(o, w1o, s11);
+  }
+  s[0] = s00;
+  s[1] = s01;
+  s[2] = s10;
+  s[3] = s11;
+}
+
+/* One filter with one int8 pixel (plus offset) read in place, K % 4 == 0. */
+QMCU_DSP_INLINE int32_t dsp_mm1x1_direct(const int8_t *pa, const int8_t *f, int32_t K, uint32_t off2) {
+  int32_t s = 0, k;
+  for (k = 0; k < K; k += 4) {
+    const uint32_t w = dsp_ld32(f + k), v = dsp_ld32(pa + k);
+    s = __smlad(__sxtab16((int16x2_t)off2, (int8x4_t)v), __sxtb16((int8x4_t)w), s);
+    s = __smlad(dsp_sxtab16_ror8(off2, v), dsp_sxtb16_ror8(w), s);
+  }
+  return s;
+}
+
+/* 1x1 CONV_2D whose im2col row would not fit (in_c > QMCU_DSP_COL_MAX, e.g. 960 channels) on
+ * int8 channels in place, in_c % 4 == 0, no padding: the pixels' inputs are read in place, two
+ * pixels by two filters per pass as in conv_dsp_impl. The second pixel's codes wait in a
+ * buffer until the first pixel's inputs are read for the last time (an in-place output may
+ * overlap the inputs of earlier pixels: PLAN.md, "In-place layers"); outputs that are not
+ * int8, or more channels than the buffer, run pixel by pixel. */
+QMCU_DSP_INLINE void conv1x1_direct_impl(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
+                                         qmcu_rect r, const int8_t *weights, const void *bias, const int fast) {
+  const int32_t out_c = out->c, K = in->c, w = r.c1 - r.c0, n = (r.r1 - r.r0) * w, off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xffffu) | ((uint32_t)off << 16);
+  const dsp_out q = dsp_out_of(p, out, bias, fast);
+  const int pairs = q.out8 && out_c <= QMCU_DSP_COL_MAX;
+  int8_t later[QMCU_DSP_COL_MAX];
+  int32_t i, oc, s[4];
+  for (i = 0; i < n; i++) {
+    const int32_t ya = r.r0 + i / w, xa = r.c0 + i % w;
+    const int8_t *pa = src_at(in, ya * p->sh, xa * p->sw);
+    int8_t *oa = dst_at(out, ya, xa);
+    if (pairs && i + 1 < n) {
+      const int32_t yb = r.r0 + (i + 1) / w, xb = r.c0 + (i + 1) % w;
+      const int8_t *pb = src_at(in, yb * p->sh, xb * p->sw);
+      for (oc = 0; oc + 2 <= out_c; oc += 2) {
+        const int8_t *f = weights + (ptrdiff_t)oc * K;
+        dsp_mm2x2_direct(pa, pb, f, f + K, K, off2, s);
+        dsp_emit2(&q, oa, oc, s[0], s[2]);
+        later[oc] = (int8_t)dsp_out_code(&q, oc, s[1]);
+        later[oc + 1] = (int8_t)dsp_out_code(&q, oc + 1, s[3]);
+      }
+      if (oc < out_c) {
+        const int8_t *f = weights + (ptrdiff_t)oc * K;
+        dsp_emit(&q, oa, oc, dsp_mm1x1_direct(pa, f, K, off2));
+        later[oc] = (int8_t)dsp_out_code(&q, oc, dsp_mm1x1_direct(pb, f, K, off2));
+      }
+      memcpy(dst_at(out, yb, xb), later, (size_t)out_c);
+      i++;
+    } else {
+      for (oc = 0; oc < out_c; oc++) dsp_emit(&q, oa, oc, dsp_mm1x1_direct(pa, weights + (ptrdiff_t)oc * K, K, off2));
+    }
+  }
+}
+
+static void conv1x1_direct_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
+                               const int8_t *weights, const void *bias) {
+  const int mode = dsp_fast_requant(p, out, bias, out->c, in->c);
+#define QMCU_CONV1(m) conv1x1_direct_impl(p, in, out, r, weights, bias, m)
+  QMCU_DSP_BY_MODE(mode, QMCU_CONV1);
+#undef QMCU_CONV1
+}
+
 /* conv_dsp_impl compiled for both requantizations. */
 static void conv_dsp(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out, qmcu_rect r,
                      const int8_t *weights, const void *bias) {

@@ -579,6 +579,11 @@ void qmcu_conv_2d(const qmcu_params *p, const qmcu_src *in, const qmcu_dst *out,
     conv_dsp(p, in, out, r, weights, bias);
     return;
   }
+  if (!p->portable && bias != NULL && p->kh == 1 && p->kw == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+      direct(in) && (in->c & 3) == 0) {
+    conv1x1_direct_dsp(p, in, out, r, weights, bias);
+    return;
+  }
 #endif
   if ((int64_t)p->kh * p->kw * in->c <= QMCU_COL_MAX) {
 #ifdef QMCU_X86

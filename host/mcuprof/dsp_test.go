@@ -166,6 +166,51 @@ func lowBitCNN(seed uint64) (*schema.ModelT, []byte, error) {
 	return m, input, err
 }
 
+// wideCNN has pointwise convolutions reading more channels than an im2col row of the DSP loops
+// holds (584 > 576, strided and not), which read their inputs in place.
+func wideCNN(seed uint64) (*schema.ModelT, []byte, error) {
+	rng := rand.New(rand.NewPCG(seed, 13))
+	b := builder.New(seed)
+	x := b.Input("input", []int32{1, 12, 12, 3}, builder.Quant{Scale: 0.02, ZeroPoint: 5})
+	input := make([]byte, 12*12*3)
+	for i := range input {
+		input[i] = byte(rng.IntN(256))
+	}
+	x = b.Conv2D(x, builder.Conv{OutChannels: 8, Kernel: 3, Padding: schema.PaddingSAME, Activation: schema.ActivationFunctionTypeRELU})
+	x = b.Conv2D(x, builder.Conv{OutChannels: 584, Kernel: 1, Activation: schema.ActivationFunctionTypeRELU6})
+	x = b.Conv2D(x, builder.Conv{OutChannels: 20, Kernel: 1})
+	x = b.Conv2D(x, builder.Conv{OutChannels: 584, Kernel: 1, Activation: schema.ActivationFunctionTypeRELU})
+	x = b.Conv2D(x, builder.Conv{OutChannels: 13, Kernel: 1, Stride: 2})
+	b.Output(x)
+	m, err := b.Model()
+	return m, input, err
+}
+
+// TestDSPWideEqualsPortable runs wideCNN's patch stage on the emulated Cortex-M4 at -O2 and
+// -Os: DSP and portable loops must both produce the host's output.
+func TestDSPWideEqualsPortable(t *testing.T) {
+	tl, plugin := tools(t)
+	for _, opt := range []string{"-O2", "-Os"} {
+		m, input, err := wideCNN(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := rewrite.Optimize(context.Background(), m, rewrite.Options{Patches: "2x2", Split: len(m.Subgraphs[0].Operators)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := StageFromModel(res.Model, input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		me, err := tl.Measure(context.Background(), plugin, t.TempDir(), s, Targets["cortex-m4"], Build{Opt: opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: portable %d, default %d instructions", opt, me.Portable.Insns, me.Default.Insns)
+	}
+}
+
 // TestDSPLowBitEqualsPortable runs lowBitCNN's patch stage with 4-bit and 2-bit low branches
 // on the emulated Cortex-M4 at -O2 and -Os: the DSP loops and the portable loops must both
 // produce the host's output byte for byte.

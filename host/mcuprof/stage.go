@@ -46,6 +46,11 @@ var ErrNoStage = errors.New("no QMCU_PATCH_STAGE operator")
 // StageFromModel runs m on input with the host interpreter and returns its first patch stage
 // with the tensors it read and wrote.
 func StageFromModel(m *schema.ModelT, input []byte) (*Stage, error) {
+	return StageN(m, input, 0)
+}
+
+// StageN is StageFromModel for the model's patch stage n (0 the first, in operator order).
+func StageN(m *schema.ModelT, input []byte, n int) (*Stage, error) {
 	if m == nil || len(m.Subgraphs) == 0 || m.Subgraphs[0] == nil {
 		return nil, ErrNoStage
 	}
@@ -56,6 +61,10 @@ func StageFromModel(m *schema.ModelT, input []byte) (*Stage, error) {
 		}
 		oc := m.OperatorCodes[op.OpcodeIndex]
 		if tflite.BuiltinCode(oc) != schema.BuiltinOperatorCUSTOM || oc.CustomCode != patch.CustomCode {
+			continue
+		}
+		if n > 0 {
+			n--
 			continue
 		}
 		root, err := flexbuffers.Root(op.CustomOptions)
