@@ -48,6 +48,7 @@ type stageResult struct {
 	layers    []patch.LayerReport
 	overhead  float64
 	transpose bool
+	lowBranch bool
 }
 
 func realStageResult(t testing.TB, model, input string, opts rewrite.Options) (*Stage, stageResult) {
@@ -69,7 +70,8 @@ func realStageResult(t testing.TB, model, input string, opts rewrite.Options) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, stageResult{layers: res.Stage.Layers, overhead: res.Stage.StageOverhead, transpose: res.Stage.Transpose}
+	return s, stageResult{layers: res.Stage.Layers, overhead: res.Stage.StageOverhead, transpose: res.Stage.Transpose,
+		lowBranch: res.Stage.LowBranch}
 }
 
 // TestCountsDeterministic runs person_detect's patch stage (real person image) on the emulated

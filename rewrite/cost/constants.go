@@ -21,21 +21,40 @@ var CMSISNN = Kernels{
 	},
 }
 
-// Stage is QMCU_PATCH_STAGE with the Cortex-M DSP loops, -O2.
+// Stage is QMCU_PATCH_STAGE with the Cortex-M DSP loops, -O2 (int8 constants refitted on the
+// first patch stage of each shared model's default rewrite; per layer within -6.4..+5.7% for
+// convolutions, -17..+12% for depthwise ones).
 var Stage = Kernels{
 	Name: "qmcu-dsp",
 	coef: map[Kind]coef{
-		Conv2D:          {PerMAC: 1.288, PerOutput: 56.97, PerColumn: 11.87, PerPointColumn: 11.59, PerOddColumn: 35.41},
-		DepthwiseConv2D: {PerMAC: 10.18},
-		Add:             {PerOutput: 104.5},
+		Conv2D:          {PerMAC: 1.550, PerOutput: 50.63, PerColumn: 9.672, PerPointColumn: 4.434, PerOddColumn: 31.45},
+		DepthwiseConv2D: {PerMAC: 10.02, PerOutput: 1.187},
+		Add:             {PerOutput: 106.7},
 		Pad:             {PerOutput: 0.792},
 		MaxPool2D:       {PerMAC: 9.41, PerOutput: 21.87},
 		AveragePool2D:   {PerMAC: 9.41, PerOutput: 21.87},
 		Other:           {PerOutput: 1},
 	},
 	transposed: 70.9,
-	// Low-bit maps run through unpacking and packing around the same 16-bit multiplies (no
-	// low-bit multiply-accumulate loops yet): measured on whole stages at --bits 4, MobileNetV2
-	// +3.4 and vww_96_int8 +3.0 cycles per patch MAC (person_detect +5.8), all tiles low.
-	lowBit: coef{PerMAC: 3.4},
+	// Low-bit maps keep the 16-bit multiplies (int8 weights: qmcu_dsp.h says why no packing
+	// beats SMLAD), so they cost or save little: packed inputs cost their unpacking (masks,
+	// UXTAB16, and for convolutions PKH into the im2col row; depthwise loops at 4 bits spill
+	// eight accumulators), packed outputs save stores and clamp with one USAT. Least-squares
+	// fits of (stage layer at --bits N, all tiles low) minus (the same layer in int8) on the
+	// first stages of the four shared models, in cycles per patch MAC, im2col column and
+	// output element.
+	lowBit: map[int]map[Kind]lowCoef{
+		4: {
+			Conv2D:          {InPerMAC: -0.010, InPerColumn: 1.129, OutPerOutput: 5.752},
+			DepthwiseConv2D: {InPerMAC: 2.836, OutPerOutput: -2.160},
+			Add:             {InPerOutput: 26.70},
+			Pad:             {OutPerOutput: -0.519},
+		},
+		2: {
+			Conv2D:          {InPerMAC: 0.382, InPerColumn: -0.012, OutPerOutput: 22.76},
+			DepthwiseConv2D: {InPerMAC: 5.457, OutPerOutput: -6.105},
+			Add:             {InPerOutput: 27.49},
+			Pad:             {OutPerOutput: -0.778},
+		},
+	},
 }

@@ -50,7 +50,15 @@ type Kernels struct {
 	Name       string
 	coef       map[Kind]coef
 	transposed float64 // extra cycles per output of a layer reading an NCHW input
-	lowBit     coef    // extra cycles of a patch-stage layer with a low-bit input or output
+	// lowBit: extra cycles of a patch-stage layer reading or writing low-bit maps, by
+	// bitwidth (4: 3..7 bits, 2: 1..2 bits) and kind.
+	lowBit map[int]map[Kind]lowCoef
+}
+
+// lowCoef: with a low-bit input, InPerMAC * MACs + InPerColumn * MACs / OutC + InPerOutput *
+// Outputs extra cycles; with a low-bit output, OutPerOutput * Outputs (negative: cheaper).
+type lowCoef struct {
+	InPerMAC, InPerColumn, InPerOutput, OutPerOutput float64
 }
 
 // coef: cycles = PerMAC * MACs + PerOutput * Outputs + PerColumn * MACs / OutC (the im2col
@@ -83,16 +91,28 @@ func (k Kernels) Cycles(l Layer) float64 {
 	if l.Transposed {
 		cyc += k.transposed * float64(l.Outputs)
 	}
-	if low(l.InBits) || low(l.OutBits) {
-		cyc += k.lowBit.PerMAC*float64(l.MACs) + k.lowBit.PerOutput*float64(l.Outputs)
-		if low(l.InBits) && l.OutC > 0 {
-			cyc += k.lowBit.PerColumn * float64(l.MACs) / float64(l.OutC)
+	if low(l.InBits) {
+		lc := k.lowBit[table(l.InBits)][l.Kind]
+		cyc += lc.InPerMAC*float64(l.MACs) + lc.InPerOutput*float64(l.Outputs)
+		if l.OutC > 0 {
+			cyc += lc.InPerColumn * float64(l.MACs) / float64(l.OutC)
 		}
+	}
+	if low(l.OutBits) {
+		cyc += k.lowBit[table(l.OutBits)][l.Kind].OutPerOutput * float64(l.Outputs)
 	}
 	return cyc
 }
 
 func low(bits int) bool { return bits != 0 && bits < 8 }
+
+// table is the lowBit table a bitwidth (or a mean of the inputs' bitwidths) uses.
+func table(bits int) int {
+	if bits <= 2 {
+		return 2
+	}
+	return 4
+}
 
 // Milliseconds converts cycles at a clock in MHz.
 func Milliseconds(cycles, mhz float64) float64 { return cycles / (mhz * 1e3) }
