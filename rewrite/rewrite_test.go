@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantmcu/quantmcu/tflite"
 	"github.com/quantmcu/quantmcu/tflite/builder"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
@@ -279,5 +280,40 @@ func TestMaxOverheadBoundsTheChoice(t *testing.T) {
 	}
 	if _, err := Optimize(context.Background(), m, Options{MaxOverhead: -1}, nil); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("a negative budget: %v", err)
+	}
+}
+
+// TestSRAMChoiceNoWorseThanBudgeted: an --sram budget picks the fewest MACs that fit, so it
+// never costs more MACs than the choice at a MAC budget whose whole arena already fits
+// (mobilenet_v2 at 256 KiB: the choice must find what the default choice finds).
+func TestSRAMChoiceNoWorseThanBudgeted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	data := loadShared(t, "mobilenet_v2_quantized_1x3x224x224.tflite")
+	const sram = 256 << 10
+	for _, budget := range []float64{0.12, 0.20} {
+		m, err := tflite.Parse(data, "mobilenet_v2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		free, err := Optimize(context.Background(), m, Options{MaxOverhead: budget}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fits, err := Optimize(context.Background(), m, Options{SRAM: sram}, nil)
+		if free.Stage.TotalAfter > sram {
+			t.Logf("budget %.0f%%: whole arena %d B does not fit %d B", 100*budget, free.Stage.TotalAfter, sram)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("--sram %d: %v, but the %.0f%% budget's choice fits (%d B)", sram, err, 100*budget, free.Stage.TotalAfter)
+		}
+		t.Logf("budget %.0f%%: %d B at %+.1f%% MACs; --sram: %d B at %+.1f%%", 100*budget, free.Stage.TotalAfter,
+			100*free.Stage.NetworkOverhead, fits.Stage.TotalAfter, 100*fits.Stage.NetworkOverhead)
+		if fits.Stage.TotalAfter > sram || fits.Stage.MACsAfter > free.Stage.MACsAfter {
+			t.Errorf("--sram %d: %d B at %d MACs, but the %.0f%% budget's choice fits with %d MACs", sram,
+				fits.Stage.TotalAfter, fits.Stage.MACsAfter, 100*budget, free.Stage.MACsAfter)
+		}
 	}
 }

@@ -36,6 +36,9 @@ func autoGrids(out FeatureMap) [][2]int {
 // unless Options.Overhead says otherwise.
 const MaxOverhead = 0.20
 
+// sramBudgets are the MAC budgets whose smallest-arena choices an --sram choice also refines.
+var sramBudgets = [...]float64{0.05, 0.10, 0.15, MaxOverhead}
+
 // Options steer Plan. The zero value chooses everything automatically.
 type Options struct {
 	// SRAM, when > 0, is the arena budget in bytes: Plan picks the fewest MACs whose whole
@@ -357,6 +360,20 @@ func planStages(m *schema.ModelT, opts Options, keep string) (*StagePlan, error)
 			firstErr = errors.New("no candidate")
 		}
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, firstErr)
+	}
+	if opts.SRAM > 0 && opts.MaxStages == 0 && len(segCands) > 0 {
+		// The fewest MACs that fit often lie next to the smallest arenas at a MAC budget, which
+		// the covering DP (live bytes only) misses: refine from each budget's choice as the
+		// budgeted run would (the hill-climb depends on where it starts), then choose among
+		// everything measured.
+		pool := slices.Clone(cands)
+		for _, b := range sramBudgets {
+			budgeted := opts
+			budgeted.SRAM, budgeted.Overhead = 0, b
+			if c, err := choose(pool, budgeted, base.MACs); err == nil {
+				cands = append(cands, refine(m, base, ao, budgeted, c, segCands)...)
+			}
+		}
 	}
 	best, err := choose(cands, opts, base.MACs)
 	if err != nil && opts.SRAM > 0 && opts.MaxStages == 0 && len(segCands) > 0 {
