@@ -21,7 +21,8 @@ import (
 // with arena_used_bytes() that real TFLM builds reported (testdata/tflm_arena_measured.tsv:
 // Cortex-M4 with reference and CMSIS-NN kernels, x86-64), for the four patchable models as
 // they are and rewritten (one stage unless the ninth column says otherwise, as measured), with
-// and without an offline arena plan.
+// and without an offline arena plan, and under an --sram budget where the tenth column gives one
+// (the declared arena must then fit it).
 func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
 	dir := sharedData(t)
 	f, err := os.Open("testdata/tflm_arena_measured.tsv")
@@ -40,20 +41,27 @@ func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
 		if len(c) == 7 {
 			c = append(c, "off")
 		}
-		if (len(c) != 8 && len(c) != 9) || (c[7] != "on" && c[7] != "off") {
+		if len(c) < 8 || len(c) > 10 || (c[7] != "on" && c[7] != "off") {
 			t.Fatalf("bad row %q", line)
 		}
 		rows++
 		split, _ := strconv.Atoi(c[1])
 		rewritten := c[1] != "0"
 		stages := 1 // the ninth column bounds the stages (0: automatic); without it, one stage
-		if len(c) == 9 {
+		if len(c) >= 9 {
 			stages, _ = strconv.Atoi(c[8])
+		}
+		var sram int64 // the tenth column is the --sram budget in bytes (whole arena); without it, none
+		if len(c) == 10 {
+			var err error
+			if sram, err = strconv.ParseInt(c[9], 10, 64); err != nil || sram <= 0 {
+				t.Fatalf("bad sram in row %q", line)
+			}
 		}
 		used, _ := strconv.ParseInt(c[5], 10, 64)
 		head, _ := strconv.ParseInt(c[6], 10, 64)
 		target, kernels := analysis.Target(c[3]), analysis.Kernels(c[4])
-		t.Run(filepath.Base(c[0])+"/"+c[1]+"/"+c[2]+"/"+strconv.Itoa(stages)+"/"+c[3]+"/"+c[4]+"/offline-"+c[7], func(t *testing.T) {
+		t.Run(filepath.Base(c[0])+"/"+c[1]+"/"+c[2]+"/"+strconv.Itoa(stages)+"/"+c[3]+"/"+c[4]+"/offline-"+c[7]+sramName(sram), func(t *testing.T) {
 			m, err := tflite.Load(filepath.Join(dir, c[0]))
 			if err != nil {
 				t.Fatal(err)
@@ -68,7 +76,7 @@ func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
 				}
 				return
 			}
-			res, err := rewrite.Optimize(context.Background(), m, rewrite.Options{Split: split, Patches: c[2], MaxStages: stages, Target: target, Kernels: kernels,
+			res, err := rewrite.Optimize(context.Background(), m, rewrite.Options{SRAM: sram, Split: split, Patches: c[2], MaxStages: stages, Target: target, Kernels: kernels,
 				NoOfflinePlan: c[7] == "off"}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -84,12 +92,24 @@ func TestWholeArenaMatchesTFLMBuilds(t *testing.T) {
 			if (c[6] != "-" && col["arena_bytes_after"] != c[6]) || col["arena_total_bytes_after"] != c[5] {
 				t.Errorf("predicted %s B head, %s B whole; TFLM %d B head, %d B used", col["arena_bytes_after"], col["arena_total_bytes_after"], head, used)
 			}
-			if d, _ := strconv.ParseInt(col["arena_declare_bytes_after"], 10, 64); d%16 != 0 || d < used || d >= used+16 {
+			d, _ := strconv.ParseInt(col["arena_declare_bytes_after"], 10, 64)
+			if d%16 != 0 || d < used || d >= used+16 {
 				t.Errorf("declare %d B for %d B used", d, used)
+			}
+			if sram > 0 && d > sram {
+				t.Errorf("declare %d B over the %d B --sram budget", d, sram)
 			}
 		})
 	}
 	if err := sc.Err(); err != nil || rows < 20 {
 		t.Fatalf("read %d rows: %v", rows, err)
 	}
+}
+
+// sramName is the subtest name suffix of an --sram budget (none without one).
+func sramName(sram int64) string {
+	if sram == 0 {
+		return ""
+	}
+	return "/sram-" + strconv.FormatInt(sram, 10)
 }
