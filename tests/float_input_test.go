@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,25 +159,7 @@ func checkFloatVariant(t *testing.T, v floatVariant, pm *schema.ModelT, orig *in
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range golden {
-		in, err := os.ReadFile(c.input)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs, err := it.Invoke(floatinput.Dequantize(in, v.scale, v.zp))
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		for i, gf := range c.outputs {
-			want, err := os.ReadFile(gf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(outs[i], want) {
-				t.Errorf("%s: output %d differs from TFLM's output of the original model", c.name, i)
-			}
-		}
-	}
+	checkGoldenOutputs(t, it, golden, func(in []byte) []byte { return floatinput.Dequantize(in, v.scale, v.zp) }, nil)
 	n := it.Inputs()[0].Bytes / 4
 	for seed := range uint64(2) {
 		in := floatinput.Hard(n, v.scale, seed)

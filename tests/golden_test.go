@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/quantmcu/quantmcu/internal/shareddata"
 	"github.com/quantmcu/quantmcu/tests/tflmgolden"
 	"github.com/quantmcu/quantmcu/tflite"
+	"github.com/quantmcu/quantmcu/tflite/interp"
 	"github.com/quantmcu/quantmcu/tflite/schema"
 )
 
@@ -54,4 +56,43 @@ func patchStageOps(m *schema.ModelT) int {
 		}
 	}
 	return n
+}
+
+// checkGoldenOutputs runs it on every case's input (through feed, when not nil: e.g. the
+// input dequantized for a float-input variant) and requires each output to equal TFLM's golden
+// output of the original model, and also the output of also on the same input when also is
+// not nil.
+func checkGoldenOutputs(t *testing.T, it *interp.Interpreter, cases []goldenCase, feed func([]byte) []byte, also *interp.Interpreter) {
+	t.Helper()
+	for _, c := range cases {
+		in, err := os.ReadFile(c.input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want [][]byte
+		if also != nil {
+			if want, err = also.Invoke(in); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+		}
+		if feed != nil {
+			in = feed(in)
+		}
+		got, err := it.Invoke(in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for i, gf := range c.outputs {
+			golden, err := os.ReadFile(gf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got[i], golden) {
+				t.Errorf("%s: output %d differs from TFLM's output of the original model", c.name, i)
+			}
+			if want != nil && !bytes.Equal(got[i], want[i]) {
+				t.Errorf("%s: output %d differs from the original model's in the interpreter", c.name, i)
+			}
+		}
+	}
 }

@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -73,29 +71,7 @@ func TestMultiStageMatchesTFLMGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, c := range mine {
-				in, err := os.ReadFile(c.input)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := it.Invoke(in)
-				if err != nil {
-					t.Fatalf("%s: %v", c.name, err)
-				}
-				want, err := orig.Invoke(in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, gf := range c.outputs {
-					golden, err := os.ReadFile(gf)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !bytes.Equal(got[i], golden) || !bytes.Equal(got[i], want[i]) {
-						t.Errorf("%s: output %d differs from the original model's (TFLM golden or interpreter)", c.name, i)
-					}
-				}
-			}
+			checkGoldenOutputs(t, it, mine, nil, orig)
 			for i, st := range it.PatchStageStats() {
 				if st.Tiles != int64(len(mine))*int64(stages[i].Rows*stages[i].Cols) {
 					t.Errorf("stage %d ran %d tiles over %d inputs, grid %dx%d", i, st.Tiles, len(mine), stages[i].Rows, stages[i].Cols)

@@ -1,9 +1,7 @@
 package tests
 
 import (
-	"bytes"
 	"context"
-	"os"
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite"
@@ -78,25 +76,7 @@ func TestPatchStageMatchesTFLMGolden(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					for _, c := range mine {
-						in, err := os.ReadFile(c.input)
-						if err != nil {
-							t.Fatal(err)
-						}
-						outs, err := it.Invoke(in)
-						if err != nil {
-							t.Fatalf("%s: %v", c.name, err)
-						}
-						for i, gf := range c.outputs {
-							want, err := os.ReadFile(gf)
-							if err != nil {
-								t.Fatal(err)
-							}
-							if !bytes.Equal(outs[i], want) {
-								t.Errorf("%s: output %d differs from TFLM's output of the original model", c.name, i)
-							}
-						}
-					}
+					checkGoldenOutputs(t, it, mine, nil, nil)
 					// Every stage ran; the first carries the low branch, the later ones are int8.
 					st := it.PatchStageStats()
 					if len(st) != stages || st[0].Tiles == 0 {
