@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
-	"os/exec"
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite"
@@ -73,14 +72,7 @@ func armEquivalent(v, scale float32, zp int32) float32 {
 // quotients the output must equal the host's byte for byte; on values beyond int32 and NaN it
 // must equal the host's output for the Arm rule's equivalent values.
 func TestQEMUCortexM4FloatInput(t *testing.T) {
-	gcc, err := exec.LookPath("arm-none-eabi-gcc")
-	if err != nil {
-		t.Skip("arm-none-eabi-gcc not on PATH")
-	}
-	qemu, err := exec.LookPath("qemu-system-arm")
-	if err != nil {
-		t.Skip("qemu-system-arm not on PATH")
-	}
+	gcc, qemu := tfmicroops.ArmTools(t)
 	const scale = float32(1.0 / 64)
 	for _, zp := range []int32{-5, 7} {
 		plan, p, consts := floatInputStage(t, int64(zp))

@@ -42,14 +42,7 @@ func TestCrossCompileCortexM(t *testing.T) {
 // kernels cross-compiled for Cortex-M4 on QEMU's mps2-an386 board and checks the output
 // against the host reference.
 func TestQEMUCortexM4(t *testing.T) {
-	gcc, err := exec.LookPath("arm-none-eabi-gcc")
-	if err != nil {
-		t.Skip("arm-none-eabi-gcc not on PATH")
-	}
-	qemu, err := exec.LookPath("qemu-system-arm")
-	if err != nil {
-		t.Skip("qemu-system-arm not on PATH")
-	}
+	gcc, qemu := ArmTools(t)
 	rng := rand.New(rand.NewPCG(21, 22))
 	s := newStage(rng, 20, 18, 3)
 	s.nchw = true

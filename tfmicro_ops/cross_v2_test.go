@@ -3,7 +3,6 @@ package tfmicroops_test
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"testing"
 
 	"github.com/quantmcu/quantmcu/rewrite"
@@ -111,14 +110,7 @@ func stageOf(t testing.TB, m *schema.ModelT) ([]byte, [][]byte) {
 // TestQEMUCortexM4PlanV2 runs a version-2 plan whose tiles take both branches on an emulated
 // Cortex-M4: the output must equal the host's byte for byte.
 func TestQEMUCortexM4PlanV2(t *testing.T) {
-	gcc, err := exec.LookPath("arm-none-eabi-gcc")
-	if err != nil {
-		t.Skip("arm-none-eabi-gcc not on PATH")
-	}
-	qemu, err := exec.LookPath("qemu-system-arm")
-	if err != nil {
-		t.Skip("qemu-system-arm not on PATH")
-	}
+	gcc, qemu := tfmicroops.ArmTools(t)
 	plan, p, input, consts, want, st := mixedStage(t)
 	if p.Version() != 2 || p.Checked() == 0 {
 		t.Fatalf("plan version %d, checked map %d: want a version-2 plan with a low branch", p.Version(), p.Checked())

@@ -2,6 +2,7 @@ package tfmicroops
 
 import (
 	"math/rand/v2"
+	"os/exec"
 	"testing"
 )
 
@@ -27,4 +28,17 @@ func PlanSeeds(tb testing.TB) [][]byte {
 		seeds = append(seeds, p)
 	}
 	return seeds
+}
+
+// ArmTools returns the Cortex-M cross compiler and QEMU, or skips the test without them.
+func ArmTools(t *testing.T) (gcc, qemu string) {
+	t.Helper()
+	gcc, err := exec.LookPath("arm-none-eabi-gcc")
+	if err != nil {
+		t.Skip("arm-none-eabi-gcc not on PATH")
+	}
+	if qemu, err = exec.LookPath("qemu-system-arm"); err != nil {
+		t.Skip("qemu-system-arm not on PATH")
+	}
+	return gcc, qemu
 }
